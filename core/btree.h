@@ -31,9 +31,10 @@
 #include <stdint.h>
 
 #include "core/cache.h"
+#include "core/page.h"
 #include "core/status.h"
 
-#define HDB_KEY_BYTES_MAX 1024u
+#define HDB_KEY_BYTES_MAX   1024u
 #define HDB_VALUE_BYTES_MAX (16u << 20)
 #define HDB_BTREE_DEPTH_MAX 32u
 
@@ -62,8 +63,8 @@ void hdb_buf_free(struct hdb_buf *b);
 int hdb_bt_get(struct hdb_pager *p, uint64_t root, const void *key, uint32_t klen,
                struct hdb_buf *val, struct hdb_err *err);
 /* Inserts or replaces. HDB_TOOBIG for an over-long key or value, HDB_INVALID for an empty key. */
-int hdb_bt_put(struct hdb_pager *p, uint64_t *root, const void *key, uint32_t klen,
-               const void *val, uint32_t vlen, struct hdb_err *err);
+int hdb_bt_put(struct hdb_pager *p, uint64_t *root, const void *key, uint32_t klen, const void *val,
+               uint32_t vlen, struct hdb_err *err);
 /* Deletes `key`; *found says whether it was there. */
 int hdb_bt_delete(struct hdb_pager *p, uint64_t *root, const void *key, uint32_t klen, bool *found,
                   struct hdb_err *err);

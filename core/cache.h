@@ -23,7 +23,7 @@
 #include "core/io.h"
 #include "core/status.h"
 
-#define HDB_CACHE_FRAMES_MIN 64u
+#define HDB_CACHE_FRAMES_MIN   64u
 #define HDB_PREFETCH_PAGES_MAX 64u
 
 struct hdb_cache_opts {
@@ -62,14 +62,14 @@ void hdb_cache_unpin(struct hdb_cache *c, struct hdb_frame *f);
 void hdb_cache_mark_dirty(struct hdb_cache *c, struct hdb_frame *f);
 /* Forgets page `pgno` (freed): a dirty image is discarded unwritten. Must not be pinned. */
 void hdb_cache_forget(struct hdb_cache *c, uint64_t pgno);
-/* Forgets every page (after a failed write or on rollback to disk state). No frame may be pinned. */
+/* Forgets every page (after a failed write or on rollback to disk state). No frame may be pinned.
+ */
 void hdb_cache_forget_all(struct hdb_cache *c);
 /* Writes every dirty frame (sealed, in page order, batched); no fdatasync. */
 int hdb_cache_flush(struct hdb_cache *c, struct hdb_err *err);
 /* Reads the listed pages that are not cached, in one batch, into free or
  * clean unpinned frames (best effort: stops when none can be had). */
-int hdb_cache_prefetch(struct hdb_cache *c, const uint64_t *pgnos, uint32_t n,
-                       struct hdb_err *err);
+int hdb_cache_prefetch(struct hdb_cache *c, const uint64_t *pgnos, uint32_t n, struct hdb_err *err);
 uint32_t hdb_cache_prefetch_pages(const struct hdb_cache *c);
 void hdb_cache_get_stats(const struct hdb_cache *c, struct hdb_cache_stats *out);
 

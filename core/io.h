@@ -35,16 +35,16 @@
 
 #include "core/status.h"
 
-#define HDB_IO_ALIGN 4096u
-#define HDB_IO_BATCH_OPS_MAX 256u  /* ops in one hdb_io_run call */
-#define HDB_IO_PATH_BYTES_MAX 4096u
+#define HDB_IO_ALIGN                 4096u
+#define HDB_IO_BATCH_OPS_MAX         256u /* ops in one hdb_io_run call */
+#define HDB_IO_PATH_BYTES_MAX        4096u
 #define HDB_IO_URING_ENTRIES_DEFAULT 256u
 
 struct hdb_io_opts {
-    bool use_io_uring;          /* [io] use_io_uring (default true) */
-    bool use_direct_io;         /* [io] use_direct_io (default true) */
-    uint32_t io_uring_entries;  /* [io] io_uring_entries (default 256; power of two) */
-    bool io_uring_polling;      /* [io] io_uring_polling: SQPOLL kernel thread (default false) */
+    bool use_io_uring;         /* [io] use_io_uring (default true) */
+    bool use_direct_io;        /* [io] use_direct_io (default true) */
+    uint32_t io_uring_entries; /* [io] io_uring_entries (default 256; power of two) */
+    bool io_uring_polling;     /* [io] io_uring_polling: SQPOLL kernel thread (default false) */
 };
 
 void hdb_io_opts_default(struct hdb_io_opts *opts);
@@ -60,11 +60,11 @@ enum hdb_fault_point {
     HDB_FAULT_READ = 0,
     HDB_FAULT_WRITE = 1,
     HDB_FAULT_FSYNC = 2,
-    HDB_FAULT_OPEN = 3,         /* any file open */
-    HDB_FAULT_DIRECT_OPEN = 4,  /* an O_DIRECT open: -EINVAL forces the buffered fallback */
-    HDB_FAULT_URING_SETUP = 5,  /* io_uring set-up: -EPERM/-ENOSYS/-ENOMEM force posix */
-    HDB_FAULT_TRUNCATE = 6,     /* ftruncate / fallocate */
-    HDB_FAULT_DIR = 7,          /* unlink, rename, mkdir, directory fsync */
+    HDB_FAULT_OPEN = 3,        /* any file open */
+    HDB_FAULT_DIRECT_OPEN = 4, /* an O_DIRECT open: -EINVAL forces the buffered fallback */
+    HDB_FAULT_URING_SETUP = 5, /* io_uring set-up: -EPERM/-ENOSYS/-ENOMEM force posix */
+    HDB_FAULT_TRUNCATE = 6,    /* ftruncate / fallocate */
+    HDB_FAULT_DIR = 7,         /* unlink, rename, mkdir, directory fsync */
 };
 
 /*
@@ -99,12 +99,13 @@ void hdb_io_free(void *buf);
 
 #define HDB_FILE_CREATE 0x1 /* create if missing */
 #define HDB_FILE_DIRECT 0x2 /* O_DIRECT if opts.use_direct_io and the filesystem allows */
-#define HDB_FILE_EXCL 0x4   /* with CREATE: fail with HDB_EXISTS if it exists */
+#define HDB_FILE_EXCL   0x4 /* with CREATE: fail with HDB_EXISTS if it exists */
 
 int hdb_file_open(struct hdb_io *io, const char *path, int flags, struct hdb_file **out,
                   struct hdb_err *err);
 void hdb_file_close(struct hdb_file *f);
 const char *hdb_file_path(const struct hdb_file *f);
+struct hdb_io *hdb_file_io(const struct hdb_file *f);
 bool hdb_file_is_direct(const struct hdb_file *f);
 int hdb_file_size(struct hdb_file *f, uint64_t *size, struct hdb_err *err);
 int hdb_file_truncate(struct hdb_file *f, uint64_t size, struct hdb_err *err);
@@ -139,7 +140,8 @@ int hdb_io_unlink(struct hdb_io *io, const char *path, struct hdb_err *err);
 int hdb_io_rename(struct hdb_io *io, const char *from, const char *to, struct hdb_err *err);
 int hdb_io_sync_dir(struct hdb_io *io, const char *dir, struct hdb_err *err);
 bool hdb_io_exists(struct hdb_io *io, const char *path);
-/* Calls `fn` with each entry name of `dir` (not "." or ".."); stops early if fn returns non-zero. */
+/* Calls `fn` with each entry name of `dir` (not "." or ".."); stops early if fn returns non-zero.
+ */
 int hdb_io_list_dir(struct hdb_io *io, const char *dir, int (*fn)(void *ctx, const char *name),
                     void *ctx, struct hdb_err *err);
 
@@ -149,8 +151,7 @@ int hdb_io_list_dir(struct hdb_io *io, const char *dir, int (*fn)(void *ctx, con
  * PID. The lock is released by hdb_io_unlock (or when the process dies).
  */
 struct hdb_lock;
-int hdb_io_lock_dir(struct hdb_io *io, const char *dir, struct hdb_lock **out,
-                    struct hdb_err *err);
+int hdb_io_lock_dir(struct hdb_io *io, const char *dir, struct hdb_lock **out, struct hdb_err *err);
 void hdb_io_unlock(struct hdb_lock *lock);
 
 /* Counters for metrics and benchmarks. */
@@ -178,9 +179,9 @@ void hdb_io_get_stats(const struct hdb_io *io, struct hdb_io_stats *out);
 #define HDB_SIM_SECTOR 512u
 
 enum hdb_sim_cut_mode {
-    HDB_SIM_CUT_RANDOM = 0,  /* each pending sector: keep, drop or garble */
-    HDB_SIM_CUT_DROP_ALL = 1,/* every pending write lost */
-    HDB_SIM_CUT_KEEP_ALL = 2,/* every pending write survives (like SIGKILL) */
+    HDB_SIM_CUT_RANDOM = 0,   /* each pending sector: keep, drop or garble */
+    HDB_SIM_CUT_DROP_ALL = 1, /* every pending write lost */
+    HDB_SIM_CUT_KEEP_ALL = 2, /* every pending write survives (like SIGKILL) */
 };
 
 struct hdb_sim_disk *hdb_sim_create(uint64_t seed);

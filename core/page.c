@@ -4,6 +4,7 @@
 #include "core/page.h"
 
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 #include "core/bytes.h"
@@ -78,8 +79,9 @@ int hdb_page_check(const uint8_t *page, uint32_t page_size, uint64_t pgno, const
     }
     uint16_t version = hdb_get16(page + HDB_PAGE_OFF_VERSION);
     if (version != HDB_FORMAT_VERSION) {
-        return hdb_err_set(err, HDB_CORRUPT, "%s: page %llu: format version %u (this build reads %u)",
-                           file, (unsigned long long)pgno, version, HDB_FORMAT_VERSION);
+        return hdb_err_set(err, HDB_CORRUPT,
+                           "%s: page %llu: format version %u (this build reads %u)", file,
+                           (unsigned long long)pgno, version, HDB_FORMAT_VERSION);
     }
     uint64_t stored = hdb_page_pgno(page);
     if (stored != pgno) {

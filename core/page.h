@@ -32,20 +32,20 @@
 
 #include "core/status.h"
 
-#define HDB_PAGE_MAGIC 0x50424448u /* "HDBP" */
-#define HDB_FORMAT_VERSION 1
+#define HDB_PAGE_MAGIC        0x50424448u /* "HDBP" */
+#define HDB_FORMAT_VERSION    1
 #define HDB_PAGE_HEADER_BYTES 64
-#define HDB_PAGE_SIZE_MIN 4096u
-#define HDB_PAGE_SIZE_MAX 65536u
+#define HDB_PAGE_SIZE_MIN     4096u
+#define HDB_PAGE_SIZE_MAX     65536u
 #define HDB_PAGE_SIZE_DEFAULT 16384u
 
-#define HDB_PAGE_OFF_MAGIC 0
-#define HDB_PAGE_OFF_VERSION 4
-#define HDB_PAGE_OFF_TYPE 6
-#define HDB_PAGE_OFF_FLAGS 7
-#define HDB_PAGE_OFF_PGNO 8
-#define HDB_PAGE_OFF_GEN 16
-#define HDB_PAGE_OFF_CHECKSUM 24
+#define HDB_PAGE_OFF_MAGIC       0
+#define HDB_PAGE_OFF_VERSION     4
+#define HDB_PAGE_OFF_TYPE        6
+#define HDB_PAGE_OFF_FLAGS       7
+#define HDB_PAGE_OFF_PGNO        8
+#define HDB_PAGE_OFF_GEN         16
+#define HDB_PAGE_OFF_CHECKSUM    24
 #define HDB_PAGE_OFF_TYPE_HEADER 40
 
 _Static_assert(HDB_PAGE_SIZE_MIN % 4096 == 0, "pages must be whole 4 KiB blocks for O_DIRECT");
@@ -58,6 +58,7 @@ enum hdb_page_type {
     HDB_PAGE_LEAF = 3,
     HDB_PAGE_OVERFLOW = 4,
     HDB_PAGE_FREELIST = 5,
+    HDB_PAGE_CATALOG = 6,
 };
 
 /* True if `page_size` is a supported page size. */

@@ -31,9 +31,16 @@ int hdb_err_prefix(struct hdb_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char old[HDB_ERR_MSG_BYTES_MAX];
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    char joined[2 * HDB_ERR_MSG_BYTES_MAX + 2];
+    size_t n = strlen(prefix);
+    memcpy(joined, prefix, n);
+    joined[n++] = ':';
+    joined[n++] = ' ';
+    size_t m = strnlen(err->msg, sizeof err->msg - 1);
+    memcpy(joined + n, err->msg, m);
+    joined[n + m] = '\0';
+    memcpy(err->msg, joined, sizeof err->msg - 1);
+    err->msg[sizeof err->msg - 1] = '\0';
     return err->code;
 }
 
@@ -61,9 +68,9 @@ int hdb_status_from_errno(int errnum)
 const char *hdb_status_name(int code)
 {
     static const char *const names[] = {
-        "HDB_OK",       "HDB_ERROR",    "HDB_INVALID",  "HDB_NOTFOUND",  "HDB_CORRUPT",
-        "HDB_IOERR",    "HDB_NOSPACE",  "HDB_NOMEM",    "HDB_BUSY",      "HDB_TOOBIG",
-        "HDB_FULL",     "HDB_READONLY", "HDB_CONFLICT", "HDB_CONSTRAINT", "HDB_EXISTS",
+        "HDB_OK",    "HDB_ERROR",    "HDB_INVALID",  "HDB_NOTFOUND",   "HDB_CORRUPT",
+        "HDB_IOERR", "HDB_NOSPACE",  "HDB_NOMEM",    "HDB_BUSY",       "HDB_TOOBIG",
+        "HDB_FULL",  "HDB_READONLY", "HDB_CONFLICT", "HDB_CONSTRAINT", "HDB_EXISTS",
     };
     if (code < 0 || (size_t)code >= sizeof names / sizeof names[0]) {
         return "HDB_UNKNOWN";

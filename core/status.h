@@ -14,20 +14,20 @@
 
 enum hdb_status {
     HDB_OK = 0,
-    HDB_ERROR = 1,      /* internal error (a bug) */
-    HDB_INVALID = 2,    /* bad argument or input */
-    HDB_NOTFOUND = 3,   /* no such key, tree or file */
-    HDB_CORRUPT = 4,    /* a checksum or structural check failed */
-    HDB_IOERR = 5,      /* the operating system reported an I/O error */
-    HDB_NOSPACE = 6,    /* the disk is full (ENOSPC) */
-    HDB_NOMEM = 7,      /* out of memory */
-    HDB_BUSY = 8,       /* another process holds the database */
-    HDB_TOOBIG = 9,     /* a key, value or transaction exceeds a documented limit */
-    HDB_FULL = 10,      /* a bounded resource is exhausted (cache frames, WAL space) */
-    HDB_READONLY = 11,  /* writes refused after an unrecoverable I/O error until reopen */
-    HDB_CONFLICT = 12,  /* serialization failure; retry the transaction */
-    HDB_CONSTRAINT = 13,/* a constraint was violated */
-    HDB_EXISTS = 14,    /* the object already exists */
+    HDB_ERROR = 1,       /* internal error (a bug) */
+    HDB_INVALID = 2,     /* bad argument or input */
+    HDB_NOTFOUND = 3,    /* no such key, tree or file */
+    HDB_CORRUPT = 4,     /* a checksum or structural check failed */
+    HDB_IOERR = 5,       /* the operating system reported an I/O error */
+    HDB_NOSPACE = 6,     /* the disk is full (ENOSPC) */
+    HDB_NOMEM = 7,       /* out of memory */
+    HDB_BUSY = 8,        /* another process holds the database */
+    HDB_TOOBIG = 9,      /* a key, value or transaction exceeds a documented limit */
+    HDB_FULL = 10,       /* a bounded resource is exhausted (cache frames, WAL space) */
+    HDB_READONLY = 11,   /* writes refused after an unrecoverable I/O error until reopen */
+    HDB_CONFLICT = 12,   /* serialization failure; retry the transaction */
+    HDB_CONSTRAINT = 13, /* a constraint was violated */
+    HDB_EXISTS = 14,     /* the object already exists */
 };
 
 #define HDB_ERR_MSG_BYTES_MAX 512

@@ -76,13 +76,13 @@
 #include "core/io.h"
 #include "core/status.h"
 
-#define HDB_WAL_SEG_MAGIC 0x57424448u   /* "HDBW" */
-#define HDB_WAL_GROUP_MAGIC 0x47424448u /* "HDBG" */
-#define HDB_WAL_VERSION 1
-#define HDB_WAL_SEG_HEADER_BYTES HDB_IO_ALIGN
-#define HDB_WAL_GROUP_HEADER_BYTES 64u
-#define HDB_WAL_REC_HEADER_BYTES 48u
-#define HDB_WAL_SEGMENTS_MAX 1024u
+#define HDB_WAL_SEG_MAGIC           0x57424448u /* "HDBW" */
+#define HDB_WAL_GROUP_MAGIC         0x47424448u /* "HDBG" */
+#define HDB_WAL_VERSION             1
+#define HDB_WAL_SEG_HEADER_BYTES    HDB_IO_ALIGN
+#define HDB_WAL_GROUP_HEADER_BYTES  64u
+#define HDB_WAL_REC_HEADER_BYTES    48u
+#define HDB_WAL_SEGMENTS_MAX        1024u
 #define HDB_WAL_GROUP_BYTES_DEFAULT (1u << 20)
 
 enum hdb_wal_rec_type {
@@ -160,9 +160,20 @@ void hdb_wal_close(struct hdb_wal *wal);
  * when they do not fit in the pending group (flush, then append again) and
  * HDB_TOOBIG when they could not fit in any group. HDB_READONLY once failed.
  */
-int hdb_wal_append(struct hdb_wal *wal, struct hdb_wal_rec *recs, uint32_t n,
-                   struct hdb_err *err);
+int hdb_wal_append(struct hdb_wal *wal, struct hdb_wal_rec *recs, uint32_t n, struct hdb_err *err);
 uint32_t hdb_wal_pending_bytes(const struct hdb_wal *wal);
+/*
+ * A mark of the pending group. Rewinding to a mark drops every record
+ * appended after it (they were never written) and gives their LSNs back;
+ * the store uses it to undo a commit it could not apply.
+ */
+struct hdb_wal_mark {
+    uint32_t bytes;
+    uint32_t records;
+    uint64_t next_lsn;
+};
+void hdb_wal_mark(const struct hdb_wal *wal, struct hdb_wal_mark *mark);
+void hdb_wal_rewind(struct hdb_wal *wal, const struct hdb_wal_mark *mark);
 uint32_t hdb_wal_pending_records(const struct hdb_wal *wal);
 
 /*
