@@ -75,7 +75,7 @@ int hdb_buf_reserve(struct hdb_buf *b, size_t cap)
 
 int hdb_buf_set(struct hdb_buf *b, const void *data, size_t len)
 {
-    int rc = hdb_buf_reserve(b, len);
+    int rc = hdb_buf_reserve(b, len > 0 ? len : 1); /* data is never NULL after a set */
     if (rc == HDB_OK) {
         if (len > 0) {
             memcpy(b->data, data, len);
@@ -403,7 +403,7 @@ static int overflow_write(struct hdb_pager *p, const uint8_t *val, uint32_t vlen
 static int overflow_read(struct hdb_pager *p, uint64_t first, uint32_t vlen, struct hdb_buf *out,
                          struct hdb_err *err)
 {
-    if (hdb_buf_reserve(out, vlen) != HDB_OK) {
+    if (hdb_buf_reserve(out, vlen > 0 ? vlen : 1) != HDB_OK) {
         return hdb_err_set(err, HDB_NOMEM, "out of memory for a value of %u bytes", vlen);
     }
     uint32_t at = 0;

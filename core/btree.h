@@ -49,7 +49,8 @@ struct hdb_pager {
     void *ctx;
 };
 
-/* A growable byte buffer owned by the caller; free with hdb_buf_free. */
+/* A growable byte buffer owned by the caller; free with hdb_buf_free. After a
+ * successful hdb_buf_set or value read, `data` is not NULL even for 0 bytes. */
 struct hdb_buf {
     uint8_t *data;
     size_t len;

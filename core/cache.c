@@ -100,7 +100,7 @@ int hdb_cache_create(const struct hdb_cache_opts *opts, struct hdb_file *file,
     if (c != NULL) {
         c->frames = calloc(n, sizeof *c->frames);
         c->table = malloc((size_t)slots * sizeof *c->table);
-        c->arena = hdb_io_alloc((size_t)n * opts->page_size);
+        c->arena = hdb_io_alloc_uninit((size_t)n * opts->page_size);
     }
     if (c == NULL || c->frames == NULL || c->table == NULL || c->arena == NULL) {
         hdb_cache_destroy(c);

@@ -497,14 +497,24 @@ void hdb_io_get_stats(const struct hdb_io *io, struct hdb_io_stats *out)
     *out = io->stats;
 }
 
-void *hdb_io_alloc(size_t bytes)
+static size_t align_bytes(size_t bytes)
+{
+    size_t rounded = (bytes + HDB_IO_ALIGN - 1) & ~(size_t)(HDB_IO_ALIGN - 1);
+    return rounded == 0 ? HDB_IO_ALIGN : rounded;
+}
+
+void *hdb_io_alloc_uninit(size_t bytes)
 {
     void *p = NULL;
-    size_t rounded = (bytes + HDB_IO_ALIGN - 1) & ~(size_t)(HDB_IO_ALIGN - 1);
-    if (posix_memalign(&p, HDB_IO_ALIGN, rounded == 0 ? HDB_IO_ALIGN : rounded) != 0) {
-        return NULL;
+    return posix_memalign(&p, HDB_IO_ALIGN, align_bytes(bytes)) == 0 ? p : NULL;
+}
+
+void *hdb_io_alloc(size_t bytes)
+{
+    void *p = hdb_io_alloc_uninit(bytes);
+    if (p != NULL) {
+        memset(p, 0, align_bytes(bytes));
     }
-    memset(p, 0, rounded == 0 ? HDB_IO_ALIGN : rounded);
     return p;
 }
 

@@ -95,6 +95,8 @@ bool hdb_io_uses_uring(const struct hdb_io *io);
 
 /* Aligned, zeroed buffer for direct I/O; NULL on out of memory. Free with hdb_io_free. */
 void *hdb_io_alloc(size_t bytes);
+/* The same without zeroing: large arenas (the page cache) are then not touched at allocation. */
+void *hdb_io_alloc_uninit(size_t bytes);
 void hdb_io_free(void *buf);
 
 #define HDB_FILE_CREATE 0x1 /* create if missing */

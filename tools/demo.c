@@ -122,6 +122,26 @@ static int transfers(struct hdb_store *s, uint32_t tree, struct hdb_err *err)
     return HDB_OK;
 }
 
+/* One durable transfer of `amount` from account `from` to account `to`. */
+static int pay(struct hdb_store *s, uint32_t tree, uint32_t from, uint32_t to, int64_t amount,
+               struct hdb_err *err)
+{
+    int64_t bal[2] = {balance(s, NULL, tree, from) - amount, balance(s, NULL, tree, to) + amount};
+    char keys[2][16];
+    account_key(from, keys[0]);
+    account_key(to, keys[1]);
+    struct hdb_write w[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (struct hdb_write){.type = HDB_WAL_PUT,
+                                  .tree = tree,
+                                  .key = keys[i],
+                                  .klen = 13,
+                                  .val = &bal[i],
+                                  .vlen = sizeof bal[i]};
+    }
+    return hdb_store_commit_sync(s, w, 2, err);
+}
+
 static int64_t total(struct hdb_store *s, struct hdb_version *v, uint32_t tree, uint32_t *n,
                      struct hdb_err *err)
 {
@@ -177,7 +197,7 @@ static int demo(const char *dir)
     }
     struct hdb_version *v = hdb_store_version_take(s);
     int64_t before = balance(s, v, tree, 0);
-    if (transfers(s, tree, &err) != HDB_OK) {
+    if (pay(s, tree, 0, 1, 25, &err) != HDB_OK || transfers(s, tree, &err) != HDB_OK) {
         return die("writes", &err);
     }
     uint32_t n;

@@ -179,7 +179,7 @@ Test(faults, every_io_call_fails_cleanly, .timeout = 900)
         }
     }
     fprintf(stderr, "fault sweep: %llu faults injected\n", (unsigned long long)injected);
-    cr_assert_gt(injected, total);
+    cr_assert_gt(injected, total / stride, "too few faults injected");
     tu_rmtree(dir);
     free(dir);
 }
