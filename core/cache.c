@@ -27,6 +27,9 @@ struct hdb_cache {
     uint32_t *table; /* frame index per slot, SLOT_EMPTY if none */
     uint32_t mask;
     uint32_t hand;
+    uint32_t *free_frames; /* frames emptied by forget, reused first (warm memory) */
+    uint32_t nfree;
+    uint32_t untouched; /* frames [untouched, nframes) were never used */
     struct hdb_cache_stats stats;
 };
 
@@ -100,9 +103,11 @@ int hdb_cache_create(const struct hdb_cache_opts *opts, struct hdb_file *file,
     if (c != NULL) {
         c->frames = calloc(n, sizeof *c->frames);
         c->table = malloc((size_t)slots * sizeof *c->table);
+        c->free_frames = malloc(n * sizeof *c->free_frames);
         c->arena = hdb_io_alloc_uninit((size_t)n * opts->page_size);
     }
-    if (c == NULL || c->frames == NULL || c->table == NULL || c->arena == NULL) {
+    if (c == NULL || c->frames == NULL || c->table == NULL || c->arena == NULL ||
+        c->free_frames == NULL) {
         hdb_cache_destroy(c);
         return hdb_err_set(err, HDB_NOMEM, "out of memory for a cache of %llu pages",
                            (unsigned long long)n);
@@ -128,6 +133,7 @@ void hdb_cache_destroy(struct hdb_cache *c)
         return;
     }
     hdb_io_free(c->arena);
+    free(c->free_frames);
     free(c->table);
     free(c->frames);
     free(c);
@@ -148,14 +154,21 @@ static int write_frame(struct hdb_cache *c, struct hdb_frame *f, struct hdb_err 
 static int take_frame(struct hdb_cache *c, bool clean_only, struct hdb_frame **out,
                       struct hdb_err *err)
 {
-    for (uint32_t step = 0; step < 2 * c->nframes + 1; step++) {
-        struct hdb_frame *f = &c->frames[c->hand];
-        c->hand = c->hand + 1 == c->nframes ? 0 : c->hand + 1;
+    while (c->nfree > 0) {
+        struct hdb_frame *f = &c->frames[c->free_frames[--c->nfree]];
         if (!f->valid) {
             *out = f;
             return HDB_OK;
         }
-        if (f->pins > 0 || (clean_only && f->dirty)) {
+    }
+    if (c->untouched < c->nframes) {
+        *out = &c->frames[c->untouched++];
+        return HDB_OK;
+    }
+    for (uint32_t step = 0; step < 2 * c->nframes + 1; step++) {
+        struct hdb_frame *f = &c->frames[c->hand];
+        c->hand = c->hand + 1 == c->nframes ? 0 : c->hand + 1;
+        if (!f->valid || f->pins > 0 || (clean_only && f->dirty)) {
             continue;
         }
         if (f->referenced) {
@@ -176,6 +189,15 @@ static int take_frame(struct hdb_cache *c, bool clean_only, struct hdb_frame **o
     }
     return hdb_err_set(err, HDB_FULL, "page cache: all %u frames are pinned%s", c->nframes,
                        clean_only ? " or dirty" : "");
+}
+
+/* Marks a frame empty and puts it on the free stack (it is in no table slot). */
+static void frame_release(struct hdb_cache *c, struct hdb_frame *f)
+{
+    f->valid = false;
+    f->dirty = false;
+    f->pins = 0;
+    c->free_frames[c->nfree++] = (uint32_t)(f - c->frames);
 }
 
 static void claim(struct hdb_cache *c, struct hdb_frame *f, uint64_t pgno)
@@ -211,7 +233,8 @@ int hdb_cache_get(struct hdb_cache *c, uint64_t pgno, struct hdb_frame **out, st
         rc = hdb_page_check(f->data, ps, pgno, hdb_file_path(c->file), c->opts.verify_on_read, err);
     }
     if (rc != HDB_OK) {
-        return rc; /* the frame stays free */
+        frame_release(c, f);
+        return rc;
     }
     claim(c, f, pgno);
     *out = f;
@@ -237,7 +260,6 @@ int hdb_cache_new(struct hdb_cache *c, uint64_t pgno, struct hdb_frame **out, st
         }
         claim(c, f, pgno);
     }
-    memset(f->data, 0, c->opts.page_size);
     f->dirty = true;
     *out = f;
     return HDB_OK;
@@ -272,8 +294,7 @@ void hdb_cache_forget(struct hdb_cache *c, uint64_t pgno)
         return;
     }
     table_remove(c, pgno);
-    f->valid = false;
-    f->dirty = false;
+    frame_release(c, f);
 }
 
 void hdb_cache_forget_all(struct hdb_cache *c)
@@ -283,6 +304,8 @@ void hdb_cache_forget_all(struct hdb_cache *c)
         c->frames[i].dirty = false;
         c->frames[i].pins = 0;
     }
+    c->nfree = 0;
+    c->untouched = 0;
     memset(c->table, 0xff, ((size_t)c->mask + 1) * sizeof *c->table);
 }
 
@@ -352,14 +375,14 @@ static int prefetch_read(struct hdb_cache *c, struct hdb_frame **fs, uint32_t n,
     int rc = hdb_io_run(hdb_file_io(c->file), ops, n, err);
     for (uint32_t i = 0; i < n; i++) {
         struct hdb_frame *f = fs[i];
-        f->pins = 0;
-        f->valid = false;
         if (rc == HDB_OK && hdb_page_check(f->data, ps, f->pgno, hdb_file_path(c->file),
                                            c->opts.verify_on_read, NULL) == HDB_OK) {
             claim(c, f, f->pgno);
             f->pins = 0;
             f->referenced = false;
             c->stats.prefetched++;
+        } else {
+            frame_release(c, f);
         }
     }
     return rc;

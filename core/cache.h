@@ -56,7 +56,8 @@ void hdb_cache_destroy(struct hdb_cache *c);
 
 /* Returns page `pgno` pinned, reading and checking it on a miss. */
 int hdb_cache_get(struct hdb_cache *c, uint64_t pgno, struct hdb_frame **out, struct hdb_err *err);
-/* Returns a pinned, zeroed, dirty frame for `pgno` without reading the disk. */
+/* Returns a pinned, dirty frame for `pgno` without reading the disk; its contents are
+ * undefined until the caller initializes the page (hdb_page_init zeroes it). */
 int hdb_cache_new(struct hdb_cache *c, uint64_t pgno, struct hdb_frame **out, struct hdb_err *err);
 void hdb_cache_unpin(struct hdb_cache *c, struct hdb_frame *f);
 void hdb_cache_mark_dirty(struct hdb_cache *c, struct hdb_frame *f);

@@ -108,7 +108,8 @@ static struct hdb_version *version_new(struct hdb_store *s, uint64_t gen)
     return v;
 }
 
-static void version_unref(struct hdb_store *s, struct hdb_version *v)
+/* Drops a reference; `reader` says it was a reader's (its pages may unblock old frees). */
+static void version_unref(struct hdb_store *s, struct hdb_version *v, bool reader)
 {
     if (v->refs == 0) {
         hdb_log(HDB_LOG_ERROR, "version %llu released too often", (unsigned long long)v->gen);
@@ -129,6 +130,9 @@ static void version_unref(struct hdb_store *s, struct hdb_version *v)
     }
     s->versions_live--;
     s->reclaim_needed = true;
+    if (reader) {
+        space_version_gone(s);
+    }
     free(v->roots);
     free(v);
 }
@@ -143,7 +147,7 @@ static int publish(struct hdb_store *s, struct hdb_err *err)
     struct hdb_version *old = s->current;
     s->current = v;
     if (old != NULL) {
-        version_unref(s, old);
+        version_unref(s, old, false);
     }
     space_publish(s);
     s->gen_work++;
@@ -177,7 +181,7 @@ struct hdb_version *hdb_store_version_take(struct hdb_store *s)
 
 void hdb_store_version_release(struct hdb_store *s, struct hdb_version *v)
 {
-    version_unref(s, v);
+    version_unref(s, v, true);
 }
 
 uint64_t hdb_version_gen(const struct hdb_version *v)
@@ -1043,7 +1047,7 @@ void hdb_store_get_stats(const struct hdb_store *s, struct hdb_store_stats *out)
     out->publishes = s->stat_publishes;
     out->pages_total = s->page_count;
     out->pages_free = s->free_now.n;
-    out->pages_pending = s->pending.n;
+    out->pages_pending = s->pending.n + s->pending_ckpt.n;
     out->versions_held = s->versions_live;
     out->gen = s->gen_work;
     out->durable_checkpoint_seq = s->durable_seq;

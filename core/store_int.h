@@ -117,11 +117,14 @@ struct hdb_store {
 
     /* Space (store_space.c). */
     uint64_t page_count;
-    struct u64vec free_now;   /* reusable now; not cached */
-    struct u64vec work_alloc; /* allocated by the working gen */
-    struct u64vec work_freed; /* private pages the working gen released */
-    struct u64vec meta_pages; /* chain pages of the newest durable checkpoint */
-    struct pending_vec pending;
+    struct u64vec free_now;          /* reusable now; not cached */
+    struct u64vec work_alloc;        /* allocated by the working gen */
+    struct u64vec work_freed;        /* private pages the working gen released */
+    struct u64vec meta_pages;        /* chain pages of the newest durable checkpoint */
+    struct pending_vec pending;      /* waiting for held versions only */
+    struct pending_vec pending_ckpt; /* waiting for checkpoints (and maybe versions) */
+    size_t pending_scanned;          /* pending[0, this) are blocked by readers' versions */
+    struct pending_vec young;        /* scratch for space_reclaim */
     bool reclaim_needed;
 
     /* Durable state. */
@@ -169,6 +172,7 @@ int space_alloc_work(void *ctx, uint64_t *pgno, struct hdb_err *err); /* pager->
 void space_release_work(void *ctx, uint64_t pgno, uint64_t page_gen); /* pager->release */
 int space_alloc_meta(struct hdb_store *s, uint64_t *pgno, struct hdb_err *err);
 void space_reclaim(struct hdb_store *s);
+void space_version_gone(struct hdb_store *s);
 void space_publish(struct hdb_store *s);
 void space_revert(struct hdb_store *s);
 void space_checkpointed(struct hdb_store *s, uint64_t seq, uint64_t gen);

@@ -131,8 +131,11 @@ static int write_catalog(struct hdb_store *s, const struct hdb_version *v, uint6
 static size_t free_entries(const struct hdb_store *s, uint64_t gen)
 {
     size_t n = s->free_now.n + s->work_alloc.n;
-    for (size_t i = 0; i < s->pending.n; i++) {
-        n += s->pending.v[i].freed <= gen;
+    const struct pending_vec *lists[2] = {&s->pending, &s->pending_ckpt};
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            n += lists[l]->v[i].freed <= gen;
+        }
     }
     return n;
 }
@@ -180,10 +183,13 @@ static int put_free_entries(struct hdb_store *s, struct chain_writer *w, uint64_
     for (size_t i = 0; rc == HDB_OK && i < s->work_alloc.n; i++) {
         rc = put_free_entry(w, s->work_alloc.v[i], 0, err);
     }
-    for (size_t i = 0; rc == HDB_OK && i < s->pending.n; i++) {
-        const struct pending_page *p = &s->pending.v[i];
-        if (p->freed <= gen) {
-            rc = put_free_entry(w, p->pgno, p->last_ckpt, err);
+    const struct pending_vec *lists[2] = {&s->pending, &s->pending_ckpt};
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; rc == HDB_OK && i < lists[l]->n; i++) {
+            const struct pending_page *p = &lists[l]->v[i];
+            if (p->freed <= gen) {
+                rc = put_free_entry(w, p->pgno, p->last_ckpt, err);
+            }
         }
     }
     return rc;
@@ -585,10 +591,10 @@ int meta_load_chains(struct hdb_store *s, const struct sb_fields *f, struct hdb_
     if (rc == HDB_OK) {
         rc = chain_walk(s, f->free_head, HDB_PAGE_FREELIST, free_page, err);
     }
-    if (rc == HDB_OK && s->free_now.n + s->pending.n != f->free_count) {
+    size_t listed = s->free_now.n + s->pending.n + s->pending_ckpt.n;
+    if (rc == HDB_OK && listed != f->free_count) {
         rc = hdb_err_set(err, HDB_CORRUPT, "%s: free list holds %zu pages, superblock says %llu",
-                         s->data_path, s->free_now.n + s->pending.n,
-                         (unsigned long long)f->free_count);
+                         s->data_path, listed, (unsigned long long)f->free_count);
     }
     return rc;
 }

@@ -2,19 +2,19 @@
  * store_space.c — which pages of the data file are free, and when a page
  * that left the working version may be written again.
  *
- * Four sets:
- *   free_now    reusable at once (no version, no durable checkpoint reaches them)
- *   work_alloc  allocated by the working generation (private pages)
- *   work_freed  private pages the working generation released again; they
- *               join free_now at publish (a revert puts all of work_alloc back)
- *   pending     published pages that left the working version: reusable
- *               when no held version in [born, freed) exists and, if a
- *               durable checkpoint references the page, two later
- *               checkpoints are durable (last_ckpt + 2 <= durable_seq)
+ *   free_now      reusable at once (no version, no durable checkpoint reaches them)
+ *   work_alloc    allocated by the working generation (private pages)
+ *   work_freed    private pages the working generation released again; they
+ *                 join free_now at publish (a revert puts all of work_alloc back)
+ *   pending_ckpt  pages a durable checkpoint references: they wait until two
+ *                 later checkpoints are durable (last_ckpt + 2 <= durable_seq)
+ *   pending       pages that wait only until no held version in [born, freed)
+ *                 exists; checked incrementally (space_reclaim)
  *
  * When free_now is empty the file grows by one page (page_count).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/log.h"
 #include "core/store_int.h"
@@ -70,30 +70,47 @@ static bool held_in_range(const struct hdb_store *s, uint64_t born, uint64_t fre
     return false;
 }
 
-static bool reusable(const struct hdb_store *s, const struct pending_page *p)
-{
-    if (p->last_ckpt != 0 && s->durable_seq < p->last_ckpt + 2) {
-        return false;
-    }
-    return !held_in_range(s, p->born, p->freed);
-}
-
+/*
+ * Moves every reusable page of `pending` (the version-blocked list) to
+ * free_now. The entries kept in pending[0, pending_scanned) are blocked by
+ * versions that readers hold (the store's own newest version never blocks a
+ * page freed before the working generation), so they are not looked at
+ * again until a reader releases a version (space_version_gone). Pages the
+ * working generation freed are kept after them, to be checked once it is
+ * published.
+ */
 void space_reclaim(struct hdb_store *s)
 {
     if (!s->reclaim_needed) {
         return;
     }
     s->reclaim_needed = false;
-    size_t keep = 0;
-    for (size_t i = 0; i < s->pending.n; i++) {
-        struct pending_page p = s->pending.v[i];
-        if (reusable(s, &p) && u64vec_push(&s->free_now, p.pgno) == HDB_OK) {
+    struct pending_vec *pv = &s->pending;
+    size_t keep = s->pending_scanned;
+    s->young.n = 0;
+    for (size_t i = s->pending_scanned; i < pv->n; i++) {
+        struct pending_page p = pv->v[i];
+        if (p.freed >= s->gen_work && pending_push(&s->young, p) == HDB_OK) {
+            continue;
+        }
+        if (p.freed < s->gen_work && !held_in_range(s, p.born, p.freed) &&
+            u64vec_push(&s->free_now, p.pgno) == HDB_OK) {
             hdb_cache_forget(s->cache, p.pgno);
             continue;
         }
-        s->pending.v[keep++] = p;
+        pv->v[keep++] = p; /* keep <= i: nothing unread is overwritten */
     }
-    s->pending.n = keep;
+    s->pending_scanned = keep;
+    if (s->young.n > 0) {
+        memcpy(pv->v + keep, s->young.v, s->young.n * sizeof *pv->v);
+    }
+    pv->n = keep + s->young.n;
+}
+
+void space_version_gone(struct hdb_store *s)
+{
+    s->pending_scanned = 0;
+    s->reclaim_needed = true;
 }
 
 static int take_page(struct hdb_store *s, uint64_t *pgno, struct hdb_err *err)
@@ -155,7 +172,8 @@ void space_release_work(void *ctx, uint64_t pgno, uint64_t page_gen)
         .freed = s->gen_work,
         .last_ckpt = page_gen <= s->durable_gen ? s->durable_seq : 0,
     };
-    if (pending_push(&s->pending, p) != HDB_OK) {
+    s->reclaim_needed = true;
+    if (pending_push(p.last_ckpt != 0 ? &s->pending_ckpt : &s->pending, p) != HDB_OK) {
         hdb_log(HDB_LOG_WARN, "%s: out of memory: page %llu leaked until restart", s->data_path,
                 (unsigned long long)pgno);
     }
@@ -182,29 +200,57 @@ void space_revert(struct hdb_store *s)
     }
     s->work_alloc.n = 0;
     s->work_freed.n = 0;
-    size_t keep = 0;
-    for (size_t i = 0; i < s->pending.n; i++) {
-        if (s->pending.v[i].freed != s->gen_work) {
-            s->pending.v[keep++] = s->pending.v[i];
+    struct pending_vec *lists[2] = {&s->pending, &s->pending_ckpt};
+    for (int l = 0; l < 2; l++) {
+        size_t keep = 0;
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            if (lists[l]->v[i].freed != s->gen_work) {
+                lists[l]->v[keep++] = lists[l]->v[i];
+            }
         }
+        lists[l]->n = keep;
     }
-    s->pending.n = keep;
+    space_version_gone(s);
 }
 
+/* Pages still pending that checkpoint `seq` of version `gen` reaches wait for it too. */
 void space_mark_ckpt_refs(struct hdb_store *s, uint64_t seq, uint64_t gen)
 {
-    for (size_t i = 0; i < s->pending.n; i++) {
-        struct pending_page *p = &s->pending.v[i];
+    for (size_t i = 0; i < s->pending_ckpt.n; i++) {
+        struct pending_page *p = &s->pending_ckpt.v[i];
         if (p->born <= gen && gen < p->freed) {
             p->last_ckpt = seq;
         }
     }
+    size_t keep = 0;
+    for (size_t i = 0; i < s->pending.n; i++) {
+        struct pending_page p = s->pending.v[i];
+        if (p.born <= gen && gen < p.freed) {
+            p.last_ckpt = seq;
+            if (pending_push(&s->pending_ckpt, p) == HDB_OK) {
+                continue;
+            }
+        }
+        s->pending.v[keep++] = p;
+    }
+    s->pending.n = keep;
+    s->pending_scanned = 0;
 }
 
+/* Checkpoint `seq` is durable: pages it no longer needs join the version-blocked list. */
 void space_checkpointed(struct hdb_store *s, uint64_t seq, uint64_t gen)
 {
     s->durable_seq = seq;
     s->durable_gen = gen;
+    size_t keep = 0;
+    for (size_t i = 0; i < s->pending_ckpt.n; i++) {
+        struct pending_page p = s->pending_ckpt.v[i];
+        if (s->durable_seq >= p.last_ckpt + 2 && pending_push(&s->pending, p) == HDB_OK) {
+            continue;
+        }
+        s->pending_ckpt.v[keep++] = p;
+    }
+    s->pending_ckpt.n = keep;
     s->reclaim_needed = true;
     space_reclaim(s);
 }
@@ -216,15 +262,17 @@ void space_free(struct hdb_store *s)
     u64vec_free(&s->work_freed);
     u64vec_free(&s->meta_pages);
     free(s->pending.v);
-    s->pending.v = NULL;
-    s->pending.n = s->pending.cap = 0;
+    free(s->pending_ckpt.v);
+    free(s->young.v);
+    memset(&s->pending, 0, sizeof s->pending);
+    memset(&s->pending_ckpt, 0, sizeof s->pending_ckpt);
 }
 
 int space_retire_meta(struct hdb_store *s)
 {
     for (size_t i = 0; i < s->meta_pages.n; i++) {
         struct pending_page p = {.pgno = s->meta_pages.v[i], .last_ckpt = s->durable_seq};
-        if (pending_push(&s->pending, p) != HDB_OK) {
+        if (pending_push(&s->pending_ckpt, p) != HDB_OK) {
             return HDB_NOMEM;
         }
     }
@@ -237,5 +285,6 @@ int space_load_free(struct hdb_store *s, uint64_t pgno, uint64_t last_ckpt)
     if (last_ckpt == 0 || s->durable_seq >= last_ckpt + 2) {
         return u64vec_push(&s->free_now, pgno);
     }
-    return pending_push(&s->pending, (struct pending_page){.pgno = pgno, .last_ckpt = last_ckpt});
+    return pending_push(&s->pending_ckpt,
+                        (struct pending_page){.pgno = pgno, .last_ckpt = last_ckpt});
 }

@@ -543,3 +543,61 @@ Test(store, random_ops_match_reference_map_across_reopens, .init = setup, .timeo
     tu_rmtree(dir);
     free(dir);
 }
+
+Test(store, async_update_churn_reuses_pages, .init = setup)
+{
+    char *dir = tu_mkdtemp("store-churn");
+    struct hdb_store_opts o;
+    wl_store_opts(&o);
+    o.wal_mode = HDB_WAL_ASYNC;
+    o.cache_bytes = 4096 * 4096;
+    struct hdb_store *s = open_opts(dir, &o);
+    uint32_t t;
+    struct hdb_err err;
+    cr_assert_eq(hdb_store_tree_create(s, "t", &t, &err), HDB_OK);
+    fill(s, t, 5000, false);
+    cr_assert_eq(hdb_store_checkpoint(s, &err), HDB_OK);
+    struct hdb_store_stats st;
+    hdb_store_get_stats(s, &st);
+    uint64_t loaded = st.pages_total;
+    char key[16], val[200];
+    memset(val, 'u', sizeof val);
+    struct hdb_version *reader = NULL;
+    for (uint32_t i = 0; i < 20000; i++) {
+        snprintf(key, sizeof key, "k%09u", (i * 7919) % 5000);
+        struct hdb_write w = {
+            .type = HDB_WAL_PUT, .tree = t, .key = key, .klen = 10, .val = val, .vlen = sizeof val};
+        cr_assert_eq(hdb_store_commit(s, &w, 1, 0, 0, NULL, NULL, &err), HDB_OK, "%s", err.msg);
+        if (i < 10000 && i % 1000 == 999) {
+            /* No reader: the tree plus what the last two checkpoints reference. */
+            cr_assert_eq(hdb_store_poll(s, UINT64_MAX / 2, NULL, &err), HDB_OK, "%s", err.msg);
+            hdb_store_get_stats(s, &st);
+            cr_assert_leq(st.pages_total, loaded * 3 + 64,
+                          "%u updates without readers grew the file from %llu to %llu pages", i + 1,
+                          (unsigned long long)loaded, (unsigned long long)st.pages_total);
+        }
+        if (i >= 10000 && i % 1000 == 0) {
+            /* A reader holds a version for a while; its pages must be kept, then freed. */
+            if (reader != NULL) {
+                hdb_store_version_release(s, reader);
+            }
+            reader = hdb_store_version_take(s);
+            cr_assert_eq(hdb_store_poll(s, UINT64_MAX / 2, NULL, &err), HDB_OK, "%s", err.msg);
+        }
+    }
+    hdb_store_version_release(s, reader);
+    cr_assert_eq(hdb_store_checkpoint(s, &err), HDB_OK);
+    cr_assert_eq(hdb_store_checkpoint(s, &err), HDB_OK);
+    hdb_store_get_stats(s, &st);
+    /* At most: the tree, a reader's copy, and the copies the last two checkpoints
+     * reference; pages that were never reused would grow by ~3 per update instead. */
+    cr_assert_leq(st.pages_total, loaded * 5 + 64,
+                  "20000 updates of 5000 keys grew the file from %llu to %llu pages",
+                  (unsigned long long)loaded, (unsigned long long)st.pages_total);
+    struct hdb_verify_report rep;
+    cr_assert_eq(hdb_store_verify(s, NULL, NULL, &rep, &err), HDB_OK);
+    cr_assert_eq(rep.problems, 0);
+    close_ok(s);
+    tu_rmtree(dir);
+    free(dir);
+}
