@@ -430,10 +430,13 @@ static uint32_t ref_value(uint64_t op, uint8_t *out)
     return len;
 }
 
+#define REF_KEY_BYTES_MAX HDB_KEY_BYTES_MAX
+
 static uint32_t ref_key(uint32_t id, char *out)
 {
-    /* Mixed lengths: 4 to 40 bytes, ordered by id within each length class. */
-    return (uint32_t)snprintf(out, 48, "%0*u", 4 + (int)(id % 37), id);
+    /* Mixed lengths: mostly 4 to 40 bytes, one key in 61 of 100 to 1024 bytes. */
+    int width = id % 61 == 0 ? 100 + (int)(id % 925) : 4 + (int)(id % 37);
+    return (uint32_t)snprintf(out, REF_KEY_BYTES_MAX + 1, "%0*u", width, id);
 }
 
 static void ref_scan(struct hdb_store *s, uint32_t t, const struct ref_map *m, bool backward)
@@ -447,7 +450,7 @@ static void ref_scan(struct hdb_store *s, uint32_t t, const struct ref_map *m, b
     for (uint32_t id = 0; id < REF_KEYS; id++) {
         want += m->val[id] >= 0;
     }
-    uint8_t prev[64];
+    uint8_t prev[REF_KEY_BYTES_MAX];
     uint32_t prev_len = 0;
     struct hdb_buf val = {0};
     static uint8_t expect[40000];
@@ -462,7 +465,7 @@ static void ref_scan(struct hdb_store *s, uint32_t t, const struct ref_map *m, b
         }
         memcpy(prev, k, klen);
         prev_len = klen;
-        char text[48];
+        char text[REF_KEY_BYTES_MAX + 1];
         memcpy(text, k, klen);
         text[klen] = '\0';
         uint32_t id = (uint32_t)strtoul(text, NULL, 10);
@@ -501,7 +504,7 @@ Test(store, random_ops_match_reference_map_across_reopens, .init = setup, .timeo
     tu_rng_seed(&rng, 42);
     struct hdb_write *w = calloc(REF_OPS_PER_COMMIT, sizeof *w);
     uint8_t(*vals)[40000] = malloc(REF_OPS_PER_COMMIT * sizeof *vals);
-    char(*keys)[48] = malloc(REF_OPS_PER_COMMIT * sizeof *keys);
+    char(*keys)[REF_KEY_BYTES_MAX + 1] = malloc(REF_OPS_PER_COMMIT * sizeof *keys);
     uint64_t op = 0;
     for (uint64_t commit = 0; op < ops; commit++) {
         uint32_t n = 0;
