@@ -555,9 +555,10 @@ static void versions_section(const struct bench_opts *o)
     close_store(s);
     rm_rf(tiny_dir);
     printf("held versions: take + release of the newest version, %" PRIu64 " pairs\n", pairs);
-    printf("  tree of %" PRIu64
-           " entries, %.0f MiB of pages (loaded in %.1f s): %.1f ns per pair\n",
-           entries, (double)st.pages_total * so.page_size / 1048576.0, load_s, big);
+    printf("  tree of %" PRIu64 " entries, %.0f MiB of keys and values in %.0f MiB of pages "
+           "(loaded in %.1f s): %.1f ns per pair\n",
+           entries, (double)entries * 1016.0 / 1048576.0,
+           (double)st.pages_total * so.page_size / 1048576.0, load_s, big);
     printf("  tree of 1 entry: %.1f ns per pair\n\n", tiny);
     free(dir);
     free(tiny_dir);

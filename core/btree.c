@@ -650,9 +650,17 @@ static int gather(const uint8_t *node, uint32_t ps, uint32_t at, const uint8_t *
     return HDB_OK;
 }
 
-/* Split index k: left takes [0, k), right the rest; the most even split that fits. */
-static uint32_t choose_split(const struct gathered *g, uint32_t ps)
+/*
+ * Split index k: left takes [0, k), right the rest; the most even split
+ * that fits. When keys arrive in ascending order at the end of the tree
+ * (`append`), the left page keeps everything but the new cell, so a
+ * sequential load fills pages instead of leaving them half empty.
+ */
+static uint32_t choose_split(const struct gathered *g, uint32_t ps, bool append)
 {
+    if (append && g->n >= (g->leaf ? 2u : 3u)) {
+        return g->leaf ? g->n - 1 : g->n - 2;
+    }
     uint64_t total = 0;
     for (uint32_t i = 0; i < g->n; i++) {
         total += g->size[i] + SLOT_BYTES;
@@ -695,7 +703,8 @@ struct split_out {
 
 /* Splits a full node that must take cell c at index `at`; fills the new right page and key. */
 static int split_node(struct hdb_pager *p, struct hdb_frame *node, uint32_t at, const uint8_t *c,
-                      uint32_t csize, struct split_out *out, uint8_t *scratch, struct hdb_err *err)
+                      uint32_t csize, bool append, struct split_out *out, uint8_t *scratch,
+                      struct hdb_err *err)
 {
     uint32_t ps = p->page_size;
     struct gathered g;
@@ -709,7 +718,7 @@ static int split_node(struct hdb_pager *p, struct hdb_frame *node, uint32_t at, 
         gathered_free(&g);
         return rc;
     }
-    uint32_t k = choose_split(&g, ps);
+    uint32_t k = choose_split(&g, ps, append && at == g.n - 1);
     const uint8_t *mid = g.bytes + g.off[k];
     out->klen = cell_klen(mid);
     memcpy(out->key, mid + (g.leaf ? LEAF_CELL_HEADER : BRANCH_CELL_HEADER), out->klen);
@@ -729,7 +738,7 @@ static int split_node(struct hdb_pager *p, struct hdb_frame *node, uint32_t at, 
 
 /* Hangs `split` (a new right sibling of path level lvl) into the tree, splitting upward. */
 static int insert_up(struct hdb_pager *p, uint64_t *root, const struct path *path, uint32_t lvl,
-                     struct split_out *split, uint8_t *scratch, struct hdb_err *err)
+                     struct split_out *split, bool append, uint8_t *scratch, struct hdb_err *err)
 {
     uint8_t c[BRANCH_CELL_HEADER + HDB_KEY_BYTES_MAX];
     for (;;) {
@@ -759,7 +768,7 @@ static int insert_up(struct hdb_pager *p, uint64_t *root, const struct path *pat
             done_page(p, parent);
             return HDB_OK;
         }
-        rc = split_node(p, parent, at, c, csize, split, scratch, err);
+        rc = split_node(p, parent, at, c, csize, append, split, scratch, err);
         done_page(p, parent);
         if (rc != HDB_OK) {
             return rc;
@@ -795,6 +804,23 @@ static int put_new_root(struct hdb_pager *p, uint64_t *root, const uint8_t *c, u
     return rc;
 }
 
+/* True if every branch on the path was left through its last child. */
+static bool on_right_edge(struct hdb_pager *p, const struct path *path, struct hdb_err *err)
+{
+    for (uint32_t lvl = 0; lvl + 1 < path->depth; lvl++) {
+        struct hdb_frame *f;
+        if (get_page(p, path->pgno[lvl], &f, err) != HDB_OK) {
+            return false;
+        }
+        bool last = path->idx[lvl] == nkeys(f->data);
+        done_page(p, f);
+        if (!last) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Puts cell c into the leaf at the end of `path` (already writable). */
 static int put_in_leaf(struct hdb_pager *p, uint64_t *root, struct path *path, bool found,
                        const uint8_t *c, uint32_t csize, uint8_t *scratch, struct hdb_err *err)
@@ -814,10 +840,11 @@ static int put_in_leaf(struct hdb_pager *p, uint64_t *root, struct path *path, b
         done_page(p, leaf);
         return HDB_OK;
     }
+    bool append = at == nkeys(leaf->data) && on_right_edge(p, path, err);
     struct split_out split;
-    rc = split_node(p, leaf, at, c, csize, &split, scratch, err);
+    rc = split_node(p, leaf, at, c, csize, append, &split, scratch, err);
     done_page(p, leaf);
-    return rc == HDB_OK ? insert_up(p, root, path, lvl, &split, scratch, err) : rc;
+    return rc == HDB_OK ? insert_up(p, root, path, lvl, &split, append, scratch, err) : rc;
 }
 
 int hdb_bt_put(struct hdb_pager *p, uint64_t *root, const void *key, uint32_t klen, const void *val,
