@@ -280,7 +280,9 @@ static void commits_section(const struct bench_opts *o, double raw_rate, struct 
 
 /* --- 3. point and range operations --- */
 
-static void load_keys(struct hdb_store *s, uint32_t tree, uint64_t nkeys)
+/* Puts keys [0, nkeys) in commits of 1000; `durable`: wait for each; `checkpoint` at the end. */
+static void load_keys(struct hdb_store *s, uint32_t tree, uint64_t nkeys, bool durable,
+                      bool checkpoint)
 {
     struct hdb_write w[1000];
     uint8_t keys[1000][16], val[100];
@@ -297,12 +299,14 @@ static void load_keys(struct hdb_store *s, uint32_t tree, uint64_t nkeys)
                                       .val = val,
                                       .vlen = 100};
         }
-        if (hdb_store_commit(s, w, m, 0, 0, NULL, NULL, &err) != HDB_OK ||
-            hdb_store_poll(s, now_ns(), NULL, &err) != HDB_OK) {
+        int rc = durable ? hdb_store_commit_sync(s, w, m, &err)
+                         : hdb_store_commit(s, w, m, 0, 0, NULL, NULL, &err);
+        if (rc != HDB_OK || (!durable && hdb_store_poll(s, now_ns(), NULL, &err) != HDB_OK)) {
             die("load", &err);
         }
     }
-    if (hdb_store_flush(s, &err) != HDB_OK || hdb_store_checkpoint(s, &err) != HDB_OK) {
+    if (hdb_store_flush(s, &err) != HDB_OK ||
+        (checkpoint && hdb_store_checkpoint(s, &err) != HDB_OK)) {
         die("load", &err);
     }
 }
@@ -409,7 +413,7 @@ static void ops_section(const struct bench_opts *o, struct lat *l)
     uint32_t tree;
     struct hdb_store *s = open_store(dir, &so, &tree);
     uint64_t t0 = now_ns();
-    load_keys(s, tree, o->keys);
+    load_keys(s, tree, o->keys, false, true);
     printf("operations on %" PRIu64 " keys (16-byte keys, 100-byte values), async WAL, warm "
            "cache (loaded in %.1f s)\n",
            o->keys, (double)(now_ns() - t0) / 1e9);
@@ -445,26 +449,7 @@ static void recovery_section(const struct bench_opts *o)
         recovery_opts(&so);
         uint32_t tree;
         struct hdb_store *s = open_store(dir, &so, &tree);
-        struct hdb_write w[1000];
-        uint8_t keys[1000][16], val[100];
-        memset(val, 'r', sizeof val);
-        struct hdb_err err;
-        for (uint64_t i = 0; i < o->recovery_records; i += 1000) {
-            uint32_t m =
-                o->recovery_records - i < 1000 ? (uint32_t)(o->recovery_records - i) : 1000;
-            for (uint32_t j = 0; j < m; j++) {
-                make_key(i + j, keys[j]);
-                w[j] = (struct hdb_write){.type = HDB_WAL_PUT,
-                                          .tree = tree,
-                                          .key = keys[j],
-                                          .klen = 16,
-                                          .val = val,
-                                          .vlen = 100};
-            }
-            if (hdb_store_commit_sync(s, w, m, &err) != HDB_OK) {
-                die("recovery load", &err);
-            }
-        }
+        load_keys(s, tree, o->recovery_records, true, false);
         _exit(0); /* no close: nothing is checkpointed */
     }
     int status;

@@ -8,6 +8,8 @@
 #ifndef HDB_BYTES_H
 #define HDB_BYTES_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -44,6 +46,17 @@ static inline void hdb_put32(void *p, uint32_t v)
 static inline void hdb_put64(void *p, uint64_t v)
 {
     memcpy(p, &v, sizeof v);
+}
+
+/* True if all n bytes are zero (a block that was never written). */
+static inline bool hdb_all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 #endif

@@ -371,16 +371,6 @@ int meta_checkpoint(struct hdb_store *s, struct hdb_err *err)
 
 /* --- loading --- */
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Checks copy `slot` assuming page size `ps`; fills `f` when valid. */
 int meta_sb_check(const struct hdb_store *s, const uint8_t *p, uint32_t ps, uint32_t slot,
                   struct sb_fields *f, struct hdb_err *err)
@@ -450,7 +440,7 @@ int meta_read_superblock(struct hdb_store *s, struct sb_fields *f, bool *fresh,
         struct hdb_err copy_err[2] = {{0}, {0}};
         bool found;
         sb_pick(s, buf, len, f, &found, copy_err);
-        if (!found && all_zero(buf, len)) {
+        if (!found && hdb_all_zero(buf, len)) {
             *fresh = true; /* creation never finished: start over */
         } else if (!found) {
             rc = hdb_err_set(err, HDB_CORRUPT, "%s: no valid superblock copy: [%s] [%s]",
@@ -459,7 +449,7 @@ int meta_read_superblock(struct hdb_store *s, struct sb_fields *f, bool *fresh,
             uint32_t other = (uint32_t)((f->seq + 1) % 2);
             const uint8_t *op = buf + (size_t)other * f->page_size;
             bool other_zero =
-                (uint64_t)(other + 1) * f->page_size > len || all_zero(op, f->page_size);
+                (uint64_t)(other + 1) * f->page_size > len || hdb_all_zero(op, f->page_size);
             struct sb_fields of;
             struct hdb_err e;
             if (!other_zero && meta_sb_check(s, op, f->page_size, other, &of, &e) != HDB_OK) {

@@ -270,16 +270,6 @@ static int group_read(struct reader *r, uint64_t seq, uint64_t off, struct group
     return HDB_OK;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static uint64_t rec_checksum(const uint8_t *rec, uint32_t klen, uint32_t vlen)
 {
     XXH3_state_t st;
@@ -430,7 +420,7 @@ static int scan_segment(struct replay *rp, struct wal_seg *s, uint64_t from, str
         }
         struct group_view g;
         if (!group_header(b, rd.size - off, &g)) {
-            zero_run = all_zero(b, HDB_IO_ALIGN) ? zero_run + HDB_IO_ALIGN : 0;
+            zero_run = hdb_all_zero(b, HDB_IO_ALIGN) ? zero_run + HDB_IO_ALIGN : 0;
             if (zero_run >= zero_stop) {
                 break;
             }
@@ -481,7 +471,7 @@ static int note_tail(struct replay *rp, struct hdb_err *err)
 {
     const uint8_t *b;
     int rc = reader_get(&rp->rd, rp->off, HDB_WAL_GROUP_HEADER_BYTES, &b, err);
-    if (rc == HDB_OK && b != NULL && !all_zero(b, HDB_WAL_GROUP_HEADER_BYTES)) {
+    if (rc == HDB_OK && b != NULL && !hdb_all_zero(b, HDB_WAL_GROUP_HEADER_BYTES)) {
         struct group_view g;
         bool stale = group_header(b, rp->rd.size - rp->off, &g) && g.seg_seq != rp->seq;
         if (!stale) {
