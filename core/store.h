@@ -39,6 +39,11 @@
  * Failure. An I/O error while writing the WAL or a checkpoint is never
  * retried: pending commits fail with the error and the store refuses
  * writes (HDB_READONLY) until it is closed and reopened, which recovers.
+ * In sync mode a commit that cannot be applied (a page that fails its
+ * checksum, an I/O error reading or evicting a page, no memory) also fails
+ * the other commits of its pending group with the same error — they changed
+ * the same private pages — and the working version goes back to the newest
+ * published one. In async mode only that commit fails.
  */
 #ifndef HDB_STORE_H
 #define HDB_STORE_H

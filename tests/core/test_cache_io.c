@@ -231,6 +231,22 @@ Test(io, uring_batches_round_trip, .init = setup)
     free(dir);
 }
 
+Test(io, sqpoll_ring_round_trips_or_falls_back, .init = setup)
+{
+    char *dir = tu_mkdtemp("io-sqpoll");
+    char *path = tu_path(dir, "f");
+    struct hdb_io_opts o;
+    hdb_io_opts_default(&o);
+    o.io_uring_polling = true; /* [io] io_uring_polling: a kernel thread polls the ring */
+    struct hdb_io *io;
+    cr_assert_eq(hdb_io_create(&o, NULL, NULL, NULL, &io, NULL), HDB_OK);
+    batch_roundtrip(io, path, direct_supported(dir));
+    hdb_io_destroy(io);
+    tu_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
 Test(io, uring_and_direct_failures_fall_back, .init = setup)
 {
     char *dir = tu_mkdtemp("io-fb");
