@@ -165,6 +165,8 @@ struct uring_slot {
     const struct hdb_io_op *op;
     uint32_t done;
     uint32_t limit; /* first transfer cut short by the fault hook (0: none) */
+    bool link;      /* first submission is linked to the next slot's */
+    bool canceled;  /* an fdatasync whose link chain broke: it never ran */
 };
 
 static bool uring_prep(struct hdb_io *io, struct uring_slot *slot, uint64_t tag)
@@ -189,6 +191,10 @@ static bool uring_prep(struct hdb_io *io, struct uring_slot *slot, uint64_t tag)
         }
     }
     io_uring_sqe_set_data64(sqe, tag);
+    if (slot->link) {
+        sqe->flags |= IOSQE_IO_LINK;
+        slot->link = false; /* a resubmitted remainder is not linked */
+    }
     return true;
 }
 
@@ -196,6 +202,10 @@ static bool uring_prep(struct hdb_io *io, struct uring_slot *slot, uint64_t tag)
 static bool uring_complete(struct uring_slot *slot, int res, int *rc, struct hdb_err *err)
 {
     const struct hdb_io_op *op = slot->op;
+    if (op->kind == HDB_IO_FSYNC && res == -ECANCELED) {
+        slot->canceled = true; /* an earlier linked write came up short or failed */
+        return true;
+    }
     if (res == -EINTR || res == -EAGAIN) {
         return false;
     }
@@ -323,6 +333,40 @@ static uint32_t ask_faults(struct hdb_io *io, const struct hdb_io_op *ops, uint3
     return n;
 }
 
+/* Writes followed by one fdatasync, as one chain linked with IOSQE_IO_LINK. */
+static bool linkable(const struct hdb_io *io, const struct hdb_io_op *ops, uint32_t n)
+{
+    if (!io->uring || io->sim != NULL || n < 2 || n > io->opts.io_uring_entries ||
+        ops[n - 1].kind != HDB_IO_FSYNC) {
+        return false;
+    }
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        if (ops[i].kind != HDB_IO_WRITE || ops[i].file != ops[n - 1].file) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int run_linked(struct hdb_io *io, const struct hdb_io_op *ops, const uint32_t *limits,
+                      uint32_t n, struct hdb_err *err)
+{
+    struct uring_slot slots[HDB_IO_BATCH_OPS_MAX];
+    for (uint32_t i = 0; i < n; i++) {
+        slots[i] = (struct uring_slot){.op = &ops[i], .limit = limits[i], .link = i + 1 < n};
+        if (ops[i].kind == HDB_IO_WRITE) {
+            count_op(io, &ops[i], 0);
+        }
+    }
+    uint64_t t0 = now_ns();
+    int rc = uring_run(io, slots, n, err);
+    if (rc == HDB_OK && slots[n - 1].canceled) {
+        rc = run_fsync(io, &ops[n - 1], err); /* it never ran: this is not a retry */
+    }
+    count_op(io, &ops[n - 1], now_ns() - t0);
+    return rc;
+}
+
 int hdb_io_run(struct hdb_io *io, struct hdb_io_op *ops, uint32_t n, struct hdb_err *err)
 {
     if (n > HDB_IO_BATCH_OPS_MAX) {
@@ -332,6 +376,9 @@ int hdb_io_run(struct hdb_io *io, struct hdb_io_op *ops, uint32_t n, struct hdb_
     uint32_t limits[HDB_IO_BATCH_OPS_MAX];
     int fault_errno;
     uint32_t runnable = ask_faults(io, ops, n, limits, &fault_errno);
+    if (runnable == n && linkable(io, ops, n)) {
+        return run_linked(io, ops, limits, n, err);
+    }
     for (uint32_t i = 0; i < runnable;) {
         uint32_t j = i;
         int rc;
