@@ -83,6 +83,30 @@ static int open_accounts(struct hdb_store *s, uint32_t *tree, struct hdb_err *er
     return HDB_OK;
 }
 
+/* The two puts of a transfer of `amount` from account `from` to account `to`. */
+struct transfer {
+    char keys[2][16];
+    int64_t bal[2];
+    struct hdb_write w[2];
+};
+
+static void transfer_writes(struct hdb_store *s, uint32_t tree, uint32_t from, uint32_t to,
+                            int64_t amount, struct transfer *t)
+{
+    t->bal[0] = balance(s, NULL, tree, from) - amount;
+    t->bal[1] = balance(s, NULL, tree, to) + amount;
+    account_key(from, t->keys[0]);
+    account_key(to, t->keys[1]);
+    for (int i = 0; i < 2; i++) {
+        t->w[i] = (struct hdb_write){.type = HDB_WAL_PUT,
+                                     .tree = tree,
+                                     .key = t->keys[i],
+                                     .klen = 13,
+                                     .val = &t->bal[i],
+                                     .vlen = sizeof t->bal[i]};
+    }
+}
+
 /* 16 transfers per group on distinct accounts, so each reads committed balances. */
 static int transfers(struct hdb_store *s, uint32_t tree, struct hdb_err *err)
 {
@@ -90,23 +114,11 @@ static int transfers(struct hdb_store *s, uint32_t tree, struct hdb_err *err)
     uint64_t x = (uint64_t)time(NULL) | 1;
     for (uint32_t g = 0; g < DEMO_TRANSFERS / DEMO_IN_FLIGHT; g++) {
         uint32_t base = (uint32_t)((x = x * 6364136223846793005ull + 1) >> 33) % DEMO_ACCOUNTS;
-        for (uint32_t t = 0; t < DEMO_IN_FLIGHT; t++) {
-            uint32_t from = (base + 2 * t) % DEMO_ACCOUNTS;
-            uint32_t to = (base + 2 * t + 1) % DEMO_ACCOUNTS;
-            int64_t bal[2] = {balance(s, NULL, tree, from) - 7, balance(s, NULL, tree, to) + 7};
-            char keys[2][16];
-            account_key(from, keys[0]);
-            account_key(to, keys[1]);
-            struct hdb_write w[2];
-            for (int i = 0; i < 2; i++) {
-                w[i] = (struct hdb_write){.type = HDB_WAL_PUT,
-                                          .tree = tree,
-                                          .key = keys[i],
-                                          .klen = 13,
-                                          .val = &bal[i],
-                                          .vlen = sizeof bal[i]};
-            }
-            int rc = hdb_store_commit(s, w, 2, 0, 0, NULL, NULL, err);
+        for (uint32_t i = 0; i < DEMO_IN_FLIGHT; i++) {
+            struct transfer t;
+            transfer_writes(s, tree, (base + 2 * i) % DEMO_ACCOUNTS,
+                            (base + 2 * i + 1) % DEMO_ACCOUNTS, 7, &t);
+            int rc = hdb_store_commit(s, t.w, 2, 0, 0, NULL, NULL, err);
             if (rc != HDB_OK) {
                 return rc;
             }
@@ -122,24 +134,13 @@ static int transfers(struct hdb_store *s, uint32_t tree, struct hdb_err *err)
     return HDB_OK;
 }
 
-/* One durable transfer of `amount` from account `from` to account `to`. */
+/* One durable transfer. */
 static int pay(struct hdb_store *s, uint32_t tree, uint32_t from, uint32_t to, int64_t amount,
                struct hdb_err *err)
 {
-    int64_t bal[2] = {balance(s, NULL, tree, from) - amount, balance(s, NULL, tree, to) + amount};
-    char keys[2][16];
-    account_key(from, keys[0]);
-    account_key(to, keys[1]);
-    struct hdb_write w[2];
-    for (int i = 0; i < 2; i++) {
-        w[i] = (struct hdb_write){.type = HDB_WAL_PUT,
-                                  .tree = tree,
-                                  .key = keys[i],
-                                  .klen = 13,
-                                  .val = &bal[i],
-                                  .vlen = sizeof bal[i]};
-    }
-    return hdb_store_commit_sync(s, w, 2, err);
+    struct transfer t;
+    transfer_writes(s, tree, from, to, amount, &t);
+    return hdb_store_commit_sync(s, t.w, 2, err);
 }
 
 static int64_t total(struct hdb_store *s, struct hdb_version *v, uint32_t tree, uint32_t *n,

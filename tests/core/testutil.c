@@ -18,7 +18,9 @@ char *tu_mkdtemp(const char *tag)
     }
     size_t n = strlen(base) + strlen(tag) + 32;
     char *path = malloc(n);
-    snprintf(path, n, "%s/hdb-%s-XXXXXX", base, tag);
+    int len = snprintf(path, n, "%s/hdb-%s-", base, tag);
+    memset(path + len, 'X', 6); /* mkdtemp's template: six X */
+    path[len + 6] = '\0';
     if (mkdtemp(path) == NULL) {
         perror("mkdtemp");
         abort();
