@@ -306,15 +306,16 @@ static int get_page(struct hdb_pager *p, uint64_t pgno, struct hdb_frame **f, st
     return HDB_OK;
 }
 
-static int new_page(struct hdb_pager *p, enum hdb_page_type type, struct hdb_frame **f,
-                    struct hdb_err *err)
+/* A new page of the working generation; `init` false leaves its contents to the caller. */
+static int alloc_page(struct hdb_pager *p, enum hdb_page_type type, bool init, struct hdb_frame **f,
+                      struct hdb_err *err)
 {
     uint64_t pgno;
     int rc = p->alloc(p->ctx, &pgno, err);
     if (rc == HDB_OK) {
         rc = hdb_cache_new(p->cache, pgno, f, err);
     }
-    if (rc == HDB_OK) {
+    if (rc == HDB_OK && init) {
         if (type == HDB_PAGE_OVERFLOW) {
             hdb_page_init((*f)->data, p->page_size, type, pgno, p->gen);
         } else {
@@ -322,6 +323,12 @@ static int new_page(struct hdb_pager *p, enum hdb_page_type type, struct hdb_fra
         }
     }
     return rc;
+}
+
+static int new_page(struct hdb_pager *p, enum hdb_page_type type, struct hdb_frame **f,
+                    struct hdb_err *err)
+{
+    return alloc_page(p, type, true, f, err);
 }
 
 static void done_page(struct hdb_pager *p, struct hdb_frame *f)
@@ -347,7 +354,7 @@ static int writable(struct hdb_pager *p, uint64_t pgno, struct hdb_frame **out, 
         return HDB_OK;
     }
     struct hdb_frame *nf;
-    rc = new_page(p, hdb_page_type(f->data), &nf, err);
+    rc = alloc_page(p, hdb_page_type(f->data), false, &nf, err); /* the copy fills it */
     if (rc != HDB_OK) {
         done_page(p, f);
         return rc;

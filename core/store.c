@@ -29,7 +29,7 @@ void hdb_store_opts_default(struct hdb_store_opts *o)
     o->group_commit_delay_us = 0;
     o->group_commits_max = 1024;
     o->async_flush_interval_us = 10000;
-    o->checkpoint_wal_bytes = 0; /* 0: half of wal_segment_bytes * wal_max_segments */
+    o->checkpoint_wal_bytes = 0; /* 0: a quarter of wal_segment_bytes * wal_max_segments */
     o->auto_replay_wal = true;
     o->lock = true;
 }

@@ -79,7 +79,8 @@ struct hdb_store_opts {
     uint32_t group_commit_delay_us;   /* [wal] group_commit_delay_us */
     uint32_t group_commits_max;       /* commits per group before it is flushed at once */
     uint32_t async_flush_interval_us; /* async mode: longest a commit stays unwritten (10 ms) */
-    uint64_t checkpoint_wal_bytes;    /* background checkpoint when the live WAL passes this */
+    uint64_t checkpoint_wal_bytes;    /* checkpoint from poll after this much WAL since the last
+                                         one (0: a quarter of segment bytes * max_segments) */
     bool auto_replay_wal;             /* [crash_recovery] auto_replay_wal */
     bool lock;                        /* take the directory's LOCK file (default true) */
     struct hdb_sim_disk *sim;         /* tests: run on a simulated disk */
@@ -161,10 +162,16 @@ void hdb_store_version_release(struct hdb_store *s, struct hdb_version *v);
 uint64_t hdb_version_gen(const struct hdb_version *v);
 uint64_t hdb_version_commit_ts(const struct hdb_version *v);
 
-/* Reads through a held version (v == NULL: the newest published one). */
+/*
+ * Reads through a held version. v == NULL reads the newest published version
+ * without holding it: valid only until the next commit, flush, poll,
+ * checkpoint or tree call on this store, which may publish and let its pages
+ * be reused. Take a version to read across such calls.
+ */
 int hdb_store_get(struct hdb_store *s, struct hdb_version *v, uint32_t tree, const void *key,
                   uint32_t klen, struct hdb_buf *val, struct hdb_err *err);
-/* Positions nothing; use the hdb_cursor_* calls. The version must stay held while it is used. */
+/* Positions nothing; use the hdb_cursor_* calls. The version must stay held while the cursor
+ * is used (v == NULL: only until the next write call, as for hdb_store_get). */
 int hdb_store_cursor(struct hdb_store *s, struct hdb_version *v, uint32_t tree,
                      struct hdb_cursor *c, struct hdb_err *err);
 
