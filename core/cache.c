@@ -12,11 +12,32 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/log.h"
 #include "core/page.h"
 
-#define SLOT_EMPTY UINT32_MAX
+#define SLOT_EMPTY      UINT32_MAX
+#define HUGE_PAGE_BYTES (2u << 20)
+
+/*
+ * The frame arena: not touched here (so open stays fast), 2 MiB aligned and
+ * marked for transparent huge pages when it is large, so first use of the
+ * frames costs one fault per 2 MiB instead of one per 4 KiB.
+ */
+static void *arena_alloc(size_t bytes)
+{
+    if (bytes < HUGE_PAGE_BYTES) {
+        return hdb_io_alloc_uninit(bytes);
+    }
+    void *p = NULL;
+    size_t rounded = (bytes + HUGE_PAGE_BYTES - 1) & ~(size_t)(HUGE_PAGE_BYTES - 1);
+    if (posix_memalign(&p, HUGE_PAGE_BYTES, rounded) != 0) {
+        return NULL;
+    }
+    (void)madvise(p, rounded, MADV_HUGEPAGE); /* a hint: without THP it is ignored */
+    return p;
+}
 
 struct hdb_cache {
     struct hdb_cache_opts opts;
@@ -104,7 +125,7 @@ int hdb_cache_create(const struct hdb_cache_opts *opts, struct hdb_file *file,
         c->frames = calloc(n, sizeof *c->frames);
         c->table = malloc((size_t)slots * sizeof *c->table);
         c->free_frames = malloc(n * sizeof *c->free_frames);
-        c->arena = hdb_io_alloc_uninit((size_t)n * opts->page_size);
+        c->arena = arena_alloc((size_t)n * opts->page_size);
     }
     if (c == NULL || c->frames == NULL || c->table == NULL || c->arena == NULL ||
         c->free_frames == NULL) {
