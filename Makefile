@@ -3,9 +3,10 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 CTEST_ARGS ?= --output-on-failure --timeout 1200
 
-.PHONY: all deps build build-asan run test test-normal test-asan bench format clean
+.PHONY: all deps build build-asan build-tsan run test test-normal test-asan test-tsan bench format clean
 
 all: build
 
@@ -24,6 +25,13 @@ build: deps $(BUILD)/Makefile
 build-asan: deps $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+$(TSAN_BUILD)/Makefile: CMakeLists.txt | deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHDB_TSAN=ON
+
+# ThreadSanitizer: only the plain tsan_* programs (criterion aborts under TSan).
+build-tsan: deps $(TSAN_BUILD)/Makefile
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $$(cd tests/shards && ls tsan_*.c | sed 's/\.c$$//')
+
 # Until the server exists, the main job is a short demonstration of the engine
 # on ./data/ that prints what it did.
 run: build
@@ -35,7 +43,10 @@ test-normal: build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && HDB_SANITIZED=1 ctest $(CTEST_ARGS) -j $(JOBS)
 
-test: test-normal test-asan
+test-tsan: build-tsan
+	cd $(TSAN_BUILD) && ctest $(CTEST_ARGS) -L tsan
+
+test: test-normal test-asan test-tsan
 
 bench: build
 	./$(BUILD)/bench/bench_core
@@ -44,4 +55,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
