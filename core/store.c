@@ -874,7 +874,6 @@ static int open_wal(struct hdb_store *s, const struct sb_fields *f, struct hdb_r
         .group_bytes_max = HDB_WAL_GROUP_BYTES_DEFAULT,
         .direct_io = s->opts.io.use_direct_io,
     };
-    uint64_t gen_before = s->gen_work;
     int rc = hdb_wal_open(s->io, s->dir, &wo, &f->wal, replay_group, s, &s->wal, &info->wal, err);
     if (rc == HDB_OK && info->wal.records > 0) {
         rc = publish(s, err);
@@ -882,7 +881,6 @@ static int open_wal(struct hdb_store *s, const struct sb_fields *f, struct hdb_r
     if (rc == HDB_OK) {
         rc = hdb_wal_recycle(s->wal, s->prev_ckpt_lsn, err);
     }
-    (void)gen_before;
     return rc;
 }
 
