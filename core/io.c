@@ -769,8 +769,10 @@ int hdb_io_sync_dir(struct hdb_io *io, const char *dir, struct hdb_err *err)
     } else if (r == 0) {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         r = fd < 0 ? -errno : 0;
-        while (r == 0 && fsync(fd) != 0 && errno != EINTR) {
-            r = -errno;
+        while (r == 0 && fsync(fd) != 0) {
+            if (errno != EINTR) { /* EINTR: the fsync did not run; run it again */
+                r = -errno;
+            }
         }
         if (fd >= 0) {
             close(fd);
