@@ -1,34 +1,55 @@
 /*
  * btree.c — copy-on-write B+trees (see btree.h).
  *
- * Node pages (branch and leaf) are slotted: after the 64-byte common header
- * an array of u32 cell offsets, sorted by key, grows up; cells are packed
- * from the end of the page down. Type-specific header fields:
+ * Branch and leaf pages are slotted: after the 64-byte common header
+ * (page.h) an array of u32 cell offsets, sorted by key, grows up; cells are
+ * packed from the end of the page down. Offsets are u32 because a 64 KiB
+ * page needs 17 bits.
  *
- *   off size field
- *    40    4 nkeys     cells in the page
- *    44    4 data_lo   offset of the lowest cell byte (cells fill [data_lo, page_size))
- *    48    8 leftmost  branch: child holding keys below the first separator
- *    56    4 garbage   bytes of removed cells inside [data_lo, page_size)
+ *   Branch and leaf page                Overflow page
+ *   off   size  field                   off   size  field
+ *     0     40  common header             0     40  common header
+ *    40      4  nkeys (cells)            40      8  next page of the chain (0: last)
+ *    44      4  data_lo: lowest cell     48      4  bytes used in this page
+ *               byte; cells fill         52     12  0
+ *               [data_lo, page_size)     64      -  value bytes
+ *    48      8  leftmost child (branch;
+ *               0 in a leaf)
+ *    56      4  garbage: bytes of removed
+ *               cells below page_size
+ *    60      4  0
+ *    64  4 * n  cell offsets, in key order
+ *     -      -  free space, then cells
  *
- * Leaf cell:   klen (2), flags (1: bit 0 = value in overflow pages), 0 (1),
- *              vlen (4), key, then the value or the first overflow page (8).
- * Branch cell: klen (2), 0 (6), child (8), key. The child holds keys >= key
- *              and below the next separator.
+ *   Leaf cell                           Branch cell
+ *   off   size  field                   off   size  field
+ *     0      2  klen                      0      2  klen
+ *     2      1  flags: bit 0 = value      2      6  0
+ *               in overflow pages         8      8  child: keys >= this key and
+ *     3      1  0                                    below the next separator
+ *     4      4  vlen (whole value)       16   klen  key
+ *     8   klen  key
+ *  8+klen    -  vlen value bytes, or the first overflow page (8)
  *
- * Overflow page: next (8) at 40, bytes used (4) at 48, data from 64.
- *
- * A cell is at most a third of a page's usable bytes, so a split of a full
- * page plus one cell always yields two pages that fit. Values that would
- * make a leaf cell larger go to overflow pages.
+ * Keys compare with memcmp, a shorter key first on a common prefix. A cell
+ * with its slot is at most a third of a page's usable bytes (values that
+ * would make it larger go to overflow pages), so a full page plus one cell
+ * always splits into two pages that fit, and a maximal key (1024 bytes)
+ * works on 4 KiB pages.
  *
  * Writes copy every page on the root-to-leaf path that belongs to an older
- * generation (hdb_pager.gen) before changing it; splits go up the path,
- * merges and root collapses on delete go up it too. No recursion: paths are
- * explicit arrays bounded by HDB_BTREE_DEPTH_MAX.
+ * generation (hdb_pager.gen) before changing it, and release the old page.
+ * Splits go up the path. Deletes remove an emptied leaf from its parent,
+ * merge an underfull node (under a quarter full) into a neighbour when the
+ * two fit in one page and otherwise even the two out (which may split the
+ * parent, since the new separator can be longer); a root branch with one
+ * child gives way to it. So no inner branch is left without keys and no leaf
+ * without entries. No recursion: paths are arrays bounded by
+ * HDB_BTREE_DEPTH_MAX, and the verifier and drop keep explicit stacks.
  */
 #include "core/btree.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,9 +276,12 @@ static bool node_fits(const uint8_t *n, uint32_t ps, uint32_t size)
 static void node_insert(uint8_t *n, uint32_t ps, uint32_t i, const uint8_t *c, uint32_t size,
                         uint8_t *scratch)
 {
+    assert(node_fits(n, ps, size));
+    assert(i <= nkeys(n));
     if (contiguous_free(n) < size + SLOT_BYTES) {
         node_compact(n, ps, scratch);
     }
+    assert(contiguous_free(n) >= size + SLOT_BYTES);
     uint32_t count = nkeys(n);
     uint32_t lo = hdb_get32(n + NODE_DATA_LO) - size;
     memcpy(n + lo, c, size);
@@ -272,6 +296,7 @@ static void node_insert(uint8_t *n, uint32_t ps, uint32_t i, const uint8_t *c, u
 static void node_remove(uint8_t *n, uint32_t i)
 {
     uint32_t count = nkeys(n);
+    assert(i < count);
     uint32_t size = cell_size(n, cell(n, i));
     uint8_t *slots = n + HDB_PAGE_HEADER_BYTES;
     memmove(slots + (size_t)i * SLOT_BYTES, slots + (size_t)(i + 1) * SLOT_BYTES,
@@ -481,6 +506,7 @@ static int make_leaf_cell(struct hdb_pager *p, uint8_t *out, const uint8_t *key,
         return HDB_OK;
     }
     out[2] = LEAF_FLAG_OVERFLOW;
+    assert(LEAF_CELL_HEADER + klen + OVF_REF_BYTES + SLOT_BYTES <= cell_max(p->page_size));
     uint64_t first = 0;
     int rc = overflow_write(p, val, vlen, &first, err);
     hdb_put64(out + LEAF_CELL_HEADER + klen, first);
@@ -621,7 +647,7 @@ int hdb_bt_get(struct hdb_pager *p, uint64_t root, const void *key, uint32_t kle
 struct gathered {
     uint8_t *bytes;
     uint32_t *off, *size;
-    uint32_t n;
+    uint32_t n, used;
     bool leaf;
 };
 
@@ -632,29 +658,41 @@ static void gathered_free(struct gathered *g)
     free(g->size);
 }
 
+/* Room for `cells` cells of `bytes` bytes in all. */
+static int gathered_alloc(struct gathered *g, bool leaf, size_t bytes, uint32_t cells,
+                          struct hdb_err *err)
+{
+    g->leaf = leaf;
+    g->n = 0;
+    g->used = 0;
+    g->bytes = malloc(bytes);
+    g->off = malloc((size_t)cells * sizeof *g->off);
+    g->size = malloc((size_t)cells * sizeof *g->size);
+    if (g->bytes == NULL || g->off == NULL || g->size == NULL) {
+        gathered_free(g);
+        return hdb_err_set(err, HDB_NOMEM, "out of memory rebuilding a page");
+    }
+    return HDB_OK;
+}
+
+static void gathered_add(struct gathered *g, const uint8_t *c, uint32_t size)
+{
+    memcpy(g->bytes + g->used, c, size);
+    g->off[g->n] = g->used;
+    g->size[g->n++] = size;
+    g->used += size;
+}
+
 static int gather(const uint8_t *node, uint32_t ps, uint32_t at, const uint8_t *c, uint32_t csize,
                   struct gathered *g, struct hdb_err *err)
 {
     uint32_t count = nkeys(node);
-    g->leaf = is_leaf(node);
-    g->n = 0;
-    g->bytes = malloc((size_t)ps + csize);
-    g->off = malloc(((size_t)count + 1) * sizeof *g->off);
-    g->size = malloc(((size_t)count + 1) * sizeof *g->size);
-    if (g->bytes == NULL || g->off == NULL || g->size == NULL) {
-        gathered_free(g);
-        return hdb_err_set(err, HDB_NOMEM, "out of memory splitting a page");
-    }
-    uint32_t used = 0;
-    for (uint32_t i = 0; i <= count; i++) {
+    int rc = gathered_alloc(g, is_leaf(node), (size_t)ps + csize, count + 1, err);
+    for (uint32_t i = 0; rc == HDB_OK && i <= count; i++) {
         const uint8_t *src = i == at ? c : cell(node, i < at ? i : i - 1);
-        uint32_t size = i == at ? csize : cell_size(node, src);
-        memcpy(g->bytes + used, src, size);
-        g->off[g->n] = used;
-        g->size[g->n++] = size;
-        used += size;
+        gathered_add(g, src, i == at ? csize : cell_size(node, src));
     }
-    return HDB_OK;
+    return rc;
 }
 
 /*
@@ -931,12 +969,23 @@ static bool can_merge(const uint8_t *left, const uint8_t *right, const uint8_t *
     return node_used(left, ps) + node_used(right, ps) + extra <= usable(ps);
 }
 
-/* Merges child j of `parent` with a neighbour if they fit in one page. */
-static int merge_child(struct hdb_pager *p, struct hdb_frame *parent, uint32_t j, uint8_t *scratch,
-                       struct hdb_err *err)
+/* Makes child j of `parent` (writable) writable too, pointing the parent at its copy. */
+static int writable_child(struct hdb_pager *p, struct hdb_frame *parent, uint32_t j,
+                          struct hdb_frame **out, struct hdb_err *err)
 {
-    uint32_t lj = j > 0 ? j - 1 : j;
+    int rc = writable(p, branch_child(parent->data, j), out, err);
+    if (rc == HDB_OK) {
+        branch_set_child(parent->data, j, (*out)->pgno);
+    }
+    return rc;
+}
+
+/* Merges children lj and lj + 1 of `parent` (writable) if they fit in one page. */
+static int merge_children(struct hdb_pager *p, struct hdb_frame *parent, uint32_t lj,
+                          uint8_t *scratch, bool *merged, struct hdb_err *err)
+{
     struct hdb_frame *l, *r;
+    *merged = false;
     int rc = get_page(p, branch_child(parent->data, lj), &l, err);
     if (rc != HDB_OK) {
         return rc;
@@ -948,25 +997,126 @@ static int merge_child(struct hdb_pager *p, struct hdb_frame *parent, uint32_t j
     }
     const uint8_t *sep = cell(parent->data, lj);
     bool fits = can_merge(l->data, r->data, sep, p->page_size);
-    uint64_t lpgno = l->pgno;
     done_page(p, l);
     if (!fits) {
         done_page(p, r);
         return HDB_OK;
     }
-    rc = writable(p, lpgno, &l, err);
+    rc = writable_child(p, parent, lj, &l, err);
     if (rc != HDB_OK) {
         done_page(p, r);
         return rc;
     }
-    branch_set_child(parent->data, lj, l->pgno);
     merge_into(l->data, r->data, sep, p->page_size, scratch);
     uint64_t rpgno = r->pgno, rgen = hdb_page_gen(r->data);
     done_page(p, r);
     done_page(p, l);
     remove_child(parent->data, lj + 1);
     p->release(p->ctx, rpgno, rgen);
+    *merged = true;
     return HDB_OK;
+}
+
+/* The cells of children lj and lj + 1 in key order (for branches with the separator between
+ * them, pointing at the right one's leftmost child); *k0 is the index the right one starts at. */
+static int gather_children(struct hdb_pager *p, const uint8_t *parent, uint32_t lj,
+                           struct gathered *g, uint32_t *k0, struct hdb_err *err)
+{
+    struct hdb_frame *l, *r;
+    int rc = get_page(p, branch_child(parent, lj), &l, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    rc = get_page(p, branch_child(parent, lj + 1), &r, err);
+    if (rc != HDB_OK) {
+        done_page(p, l);
+        return rc;
+    }
+    uint32_t nl = nkeys(l->data), nr = nkeys(r->data);
+    bool leaf = is_leaf(l->data);
+    size_t bytes = 2 * (size_t)p->page_size + BRANCH_CELL_HEADER + HDB_KEY_BYTES_MAX;
+    rc = gathered_alloc(g, leaf, bytes, nl + nr + 1, err);
+    for (uint32_t i = 0; rc == HDB_OK && i < nl; i++) {
+        gathered_add(g, cell(l->data, i), cell_size(l->data, cell(l->data, i)));
+    }
+    *k0 = nl;
+    if (rc == HDB_OK && !leaf) {
+        uint8_t c[BRANCH_CELL_HEADER + HDB_KEY_BYTES_MAX];
+        const uint8_t *sep = cell(parent, lj);
+        gathered_add(g, c,
+                     make_branch_cell(c, sep + BRANCH_CELL_HEADER, cell_klen(sep),
+                                      hdb_get64(r->data + NODE_LEFTMOST)));
+    }
+    for (uint32_t i = 0; rc == HDB_OK && i < nr; i++) {
+        gathered_add(g, cell(r->data, i), cell_size(r->data, cell(r->data, i)));
+    }
+    done_page(p, l);
+    done_page(p, r);
+    return rc;
+}
+
+/*
+ * Puts a new separator (`sep`: key and right child) in place of separator lj of `parent`, the
+ * node at path level plvl. If the parent has no room for it, the parent is split and the split
+ * goes up the path as on insert.
+ */
+static int replace_separator(struct hdb_pager *p, uint64_t *root, const struct path *path,
+                             uint32_t plvl, struct hdb_frame *parent, uint32_t lj,
+                             struct split_out *sep, uint8_t *scratch, struct hdb_err *err)
+{
+    uint8_t c[BRANCH_CELL_HEADER + HDB_KEY_BYTES_MAX];
+    uint32_t csize = make_branch_cell(c, sep->key, sep->klen, sep->right);
+    node_remove(parent->data, lj);
+    if (node_fits(parent->data, p->page_size, csize)) {
+        node_insert(parent->data, p->page_size, lj, c, csize, scratch);
+        return HDB_OK;
+    }
+    int rc = split_node(p, parent, lj, c, csize, false, sep, scratch, err);
+    return rc == HDB_OK ? insert_up(p, root, path, plvl, sep, false, scratch, err) : rc;
+}
+
+/*
+ * Children lj and lj + 1 of `parent` (writable, at path level plvl) are too big to merge: moves
+ * cells between them so they are as even as the cell sizes allow, and replaces the separator.
+ * This is what keeps a branch from being left with no key and an only child.
+ */
+static int redistribute(struct hdb_pager *p, uint64_t *root, const struct path *path, uint32_t plvl,
+                        struct hdb_frame *parent, uint32_t lj, uint8_t *scratch,
+                        struct hdb_err *err)
+{
+    struct gathered g;
+    uint32_t k0, ps = p->page_size;
+    int rc = gather_children(p, parent->data, lj, &g, &k0, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    uint32_t k = g.n >= 3 ? choose_split(&g, ps, false) : k0;
+    struct hdb_frame *l = NULL, *r = NULL;
+    if (k != k0) {
+        rc = writable_child(p, parent, lj, &l, err);
+    }
+    if (k != k0 && rc == HDB_OK) {
+        rc = writable_child(p, parent, lj + 1, &r, err);
+    }
+    if (k == k0 || rc != HDB_OK) {
+        if (l != NULL) {
+            done_page(p, l);
+        }
+        gathered_free(&g);
+        return rc;
+    }
+    const uint8_t *mid = g.bytes + g.off[k];
+    struct split_out sep = {.right = r->pgno, .klen = cell_klen(mid)};
+    memcpy(sep.key, mid + (g.leaf ? LEAF_CELL_HEADER : BRANCH_CELL_HEADER), sep.klen);
+    rebuild(l->data, ps, &g, 0, k, scratch);
+    if (!g.leaf) {
+        hdb_put64(r->data + NODE_LEFTMOST, hdb_get64(mid + 8));
+    }
+    rebuild(r->data, ps, &g, g.leaf ? k : k + 1, g.n, scratch);
+    done_page(p, l);
+    done_page(p, r);
+    gathered_free(&g);
+    return replace_separator(p, root, path, plvl, parent, lj, &sep, scratch, err);
 }
 
 static bool underfull(const uint8_t *n, uint32_t ps)
@@ -974,11 +1124,36 @@ static bool underfull(const uint8_t *n, uint32_t ps)
     return nkeys(n) == 0 || node_used(n, ps) < usable(ps) / 4;
 }
 
-/* Walks up from the leaf merging underfull nodes into neighbours. */
-static int rebalance(struct hdb_pager *p, const struct path *path, uint8_t *scratch,
+/*
+ * Child j of `parent` (writable, at path level plvl) is underfull: merges it into its left or
+ * right neighbour, or if neither fits evens it out with one. *done when nothing above changes.
+ */
+static int fix_underfull(struct hdb_pager *p, uint64_t *root, const struct path *path,
+                         uint32_t plvl, struct hdb_frame *parent, uint32_t j, uint8_t *scratch,
+                         bool *done, struct hdb_err *err)
+{
+    bool merged = false;
+    int rc = HDB_OK;
+    if (j > 0) {
+        rc = merge_children(p, parent, j - 1, scratch, &merged, err);
+    }
+    if (rc == HDB_OK && !merged && j < nkeys(parent->data)) {
+        rc = merge_children(p, parent, j, scratch, &merged, err);
+    }
+    if (rc != HDB_OK || merged) {
+        *done = false;
+        return rc;
+    }
+    *done = true; /* the parent keeps its number of children */
+    return redistribute(p, root, path, plvl, parent, j > 0 ? j - 1 : j, scratch, err);
+}
+
+/* Walks up from the leaf removing empty leaves and merging or evening out underfull nodes. */
+static int rebalance(struct hdb_pager *p, uint64_t *root, const struct path *path, uint8_t *scratch,
                      struct hdb_err *err)
 {
-    for (uint32_t lvl = path->depth - 1; lvl > 0; lvl--) {
+    bool done = false;
+    for (uint32_t lvl = path->depth - 1; lvl > 0 && !done; lvl--) {
         struct hdb_frame *n;
         int rc = get_page(p, path->pgno[lvl], &n, err);
         if (rc != HDB_OK) {
@@ -998,14 +1173,15 @@ static int rebalance(struct hdb_pager *p, const struct path *path, uint8_t *scra
         }
         hdb_cache_mark_dirty(p->cache, parent);
         uint32_t j = path->idx[lvl - 1];
-        if (nkeys(parent->data) == 0) {
-            rc = HDB_OK; /* an only child: the root collapse handles it */
-        } else if (empty_leaf) {
+        if (empty_leaf && nkeys(parent->data) > 0) {
             remove_child(parent->data, j);
             p->release(p->ctx, path->pgno[lvl], gen);
-        } else {
-            rc = merge_child(p, parent, j, scratch, err);
+        } else if (nkeys(parent->data) > 0) {
+            rc = fix_underfull(p, root, path, lvl - 1, parent, j, scratch, &done, err);
         }
+        /* Otherwise the node is an only child: under the root, collapse_root handles it; under
+         * a keyless inner branch (which older code could leave) it stays, and that branch is
+         * merged or evened out at the next level up. */
         done_page(p, parent);
         if (rc != HDB_OK) {
             return rc;
@@ -1066,7 +1242,7 @@ int hdb_bt_delete(struct hdb_pager *p, uint64_t *root, const void *key, uint32_t
         done_page(p, leaf);
     }
     if (rc == HDB_OK) {
-        rc = rebalance(p, &path, scratch, err);
+        rc = rebalance(p, root, &path, scratch, err);
     }
     if (rc == HDB_OK) {
         rc = collapse_root(p, root, err);
@@ -1182,8 +1358,13 @@ static int cursor_load(struct hdb_cursor *c, struct hdb_err *err)
     return HDB_OK;
 }
 
-/* From `pgno` at level c->depth down the leftmost (or rightmost) edge to a leaf. */
-static int cursor_edge(struct hdb_cursor *c, uint64_t pgno, bool first, struct hdb_err *err)
+/*
+ * From `pgno` at level c->depth down the leftmost (or rightmost) edge to a leaf, leaving the
+ * cursor on its first (or last) entry; *empty if the leaf has none (this code removes empty
+ * leaves, but a tree written by an older version may hold one, and scans must go past it).
+ */
+static int cursor_edge(struct hdb_cursor *c, uint64_t pgno, bool first, bool *empty,
+                       struct hdb_err *err)
 {
     for (;;) {
         if (c->depth == HDB_BTREE_DEPTH_MAX) {
@@ -1198,34 +1379,19 @@ static int cursor_edge(struct hdb_cursor *c, uint64_t pgno, bool first, struct h
             return rc;
         }
         uint32_t n = nkeys(f->data);
+        bool leaf = is_leaf(f->data);
         struct hdb_cursor_level *lv = &c->path[c->depth++];
         lv->pgno = pgno;
-        if (is_leaf(f->data)) {
-            done_page(c->pager, f);
-            if (n == 0) {
-                return cursor_invalid(c);
-            }
-            lv->idx = first ? 0 : n - 1;
-            return cursor_load(c, err);
+        lv->idx = first || n == 0 ? 0 : (leaf ? n - 1 : n);
+        if (!leaf) {
+            pgno = branch_child(f->data, lv->idx);
         }
-        lv->idx = first ? 0 : n;
-        pgno = branch_child(f->data, lv->idx);
         done_page(c->pager, f);
+        if (leaf) {
+            *empty = n == 0;
+            return HDB_OK;
+        }
     }
-}
-
-int hdb_cursor_first(struct hdb_cursor *c, struct hdb_err *err)
-{
-    c->depth = 0;
-    c->valid = false;
-    return c->root == 0 ? HDB_NOTFOUND : cursor_edge(c, c->root, true, err);
-}
-
-int hdb_cursor_last(struct hdb_cursor *c, struct hdb_err *err)
-{
-    c->depth = 0;
-    c->valid = false;
-    return c->root == 0 ? HDB_NOTFOUND : cursor_edge(c, c->root, false, err);
 }
 
 /* Reads ahead the next siblings of the leaf the cursor just entered from `parent`. */
@@ -1241,12 +1407,15 @@ static void cursor_prefetch(struct hdb_cursor *c, const uint8_t *parent, uint32_
         pgnos[n++] = branch_child(parent, forward ? j + k : j - k);
     }
     if (n > 0) {
-        hdb_cache_prefetch(c->pager->cache, pgnos, n, NULL);
+        hdb_cache_prefetch(c->pager->cache, pgnos, n, NULL); /* best effort */
     }
 }
 
-/* Moves to the neighbouring leaf through the first ancestor that has one. */
-static int cursor_step_leaf(struct hdb_cursor *c, bool forward, struct hdb_err *err)
+/*
+ * Climbs to the first ancestor with a neighbouring child in the direction of travel and
+ * moves to that child (*child); HDB_NOTFOUND at the end of the tree.
+ */
+static int cursor_up(struct hdb_cursor *c, bool forward, uint64_t *child, struct hdb_err *err)
 {
     for (uint32_t lvl = c->depth - 1; lvl-- > 0;) {
         struct hdb_frame *f;
@@ -1261,22 +1430,38 @@ static int cursor_step_leaf(struct hdb_cursor *c, bool forward, struct hdb_err *
         }
         j = forward ? j + 1 : j - 1;
         c->path[lvl].idx = j;
-        uint64_t child = branch_child(f->data, j);
+        *child = branch_child(f->data, j);
         if (lvl == c->depth - 2) {
             cursor_prefetch(c, f->data, j, forward);
         }
         done_page(c->pager, f);
         c->depth = lvl + 1;
-        return cursor_edge(c, child, forward, err);
+        return HDB_OK;
     }
-    return cursor_invalid(c);
+    return HDB_NOTFOUND;
+}
+
+/* Moves to the first (or last) entry of the next (or previous) leaf that has one. */
+static int cursor_step_leaf(struct hdb_cursor *c, bool forward, struct hdb_err *err)
+{
+    for (;;) { /* each round moves to a later leaf, so this ends at the tree's edge */
+        uint64_t child;
+        int rc = cursor_up(c, forward, &child, err);
+        bool empty = false;
+        if (rc == HDB_OK) {
+            rc = cursor_edge(c, child, forward, &empty, err);
+        }
+        if (rc != HDB_OK) {
+            return rc;
+        }
+        if (!empty) {
+            return cursor_load(c, err);
+        }
+    }
 }
 
 static int cursor_step(struct hdb_cursor *c, bool forward, struct hdb_err *err)
 {
-    if (!c->valid) {
-        return HDB_NOTFOUND;
-    }
     struct hdb_cursor_level *lv = &c->path[c->depth - 1];
     struct hdb_frame *f;
     int rc = get_page(c->pager, lv->pgno, &f, err);
@@ -1292,14 +1477,65 @@ static int cursor_step(struct hdb_cursor *c, bool forward, struct hdb_err *err)
     return cursor_step_leaf(c, forward, err);
 }
 
+/* Any result but HDB_OK leaves the cursor invalid. */
+static int cursor_result(struct hdb_cursor *c, int rc)
+{
+    c->valid = rc == HDB_OK;
+    return rc;
+}
+
+static int cursor_end(struct hdb_cursor *c, bool first, struct hdb_err *err)
+{
+    c->depth = 0;
+    c->valid = false;
+    if (c->root == 0) {
+        return HDB_NOTFOUND;
+    }
+    bool empty;
+    int rc = cursor_edge(c, c->root, first, &empty, err);
+    if (rc == HDB_OK) {
+        rc = empty ? cursor_step_leaf(c, first, err) : cursor_load(c, err);
+    }
+    return cursor_result(c, rc);
+}
+
+int hdb_cursor_first(struct hdb_cursor *c, struct hdb_err *err)
+{
+    return cursor_end(c, true, err);
+}
+
+int hdb_cursor_last(struct hdb_cursor *c, struct hdb_err *err)
+{
+    return cursor_end(c, false, err);
+}
+
 int hdb_cursor_next(struct hdb_cursor *c, struct hdb_err *err)
 {
-    return cursor_step(c, true, err);
+    return c->valid ? cursor_result(c, cursor_step(c, true, err)) : HDB_NOTFOUND;
 }
 
 int hdb_cursor_prev(struct hdb_cursor *c, struct hdb_err *err)
 {
-    return cursor_step(c, false, err);
+    return c->valid ? cursor_result(c, cursor_step(c, false, err)) : HDB_NOTFOUND;
+}
+
+/* Positions on entry t of the leaf the seek reached, or beyond that leaf's ends. */
+static int cursor_seek_at(struct hdb_cursor *c, int64_t t, bool forward_if_empty,
+                          struct hdb_err *err)
+{
+    struct hdb_cursor_level *lv = &c->path[c->depth - 1];
+    struct hdb_frame *f;
+    int rc = get_page(c->pager, lv->pgno, &f, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    int64_t n = nkeys(f->data);
+    done_page(c->pager, f);
+    if (t >= 0 && t < n) {
+        lv->idx = (uint32_t)t;
+        return cursor_load(c, err);
+    }
+    return cursor_step_leaf(c, n == 0 ? forward_if_empty : t >= n, err);
 }
 
 int hdb_cursor_seek(struct hdb_cursor *c, const void *key, uint32_t klen, enum hdb_seek mode,
@@ -1324,28 +1560,13 @@ int hdb_cursor_seek(struct hdb_cursor *c, const void *key, uint32_t klen, enum h
         c->path[i] = (struct hdb_cursor_level){.pgno = path.pgno[i], .idx = path.idx[i]};
     }
     c->depth = path.depth;
-    struct hdb_frame *f;
-    rc = get_page(c->pager, path.pgno[path.depth - 1], &f, err);
-    if (rc != HDB_OK) {
-        return rc;
-    }
-    int64_t n = nkeys(f->data), idx = path.idx[path.depth - 1];
-    done_page(c->pager, f);
+    int64_t idx = path.idx[path.depth - 1];
     int64_t t = mode == HDB_SEEK_GE   ? idx
                 : mode == HDB_SEEK_GT ? (found ? idx + 1 : idx)
                 : mode == HDB_SEEK_LE ? (found ? idx : idx - 1)
                                       : idx - 1;
-    struct hdb_cursor_level *lv = &c->path[c->depth - 1];
-    if (n == 0) {
-        return cursor_invalid(c);
-    }
-    if (t >= 0 && t < n) {
-        lv->idx = (uint32_t)t;
-        return cursor_load(c, err);
-    }
-    c->valid = true;
-    lv->idx = t < 0 ? 0 : (uint32_t)(n - 1);
-    return cursor_step(c, t >= n, err);
+    bool forward = mode == HDB_SEEK_GE || mode == HDB_SEEK_GT;
+    return cursor_result(c, cursor_seek_at(c, t, forward, err));
 }
 
 bool hdb_cursor_valid(const struct hdb_cursor *c)
@@ -1450,38 +1671,76 @@ static void verify_overflow(struct verifier *v, uint64_t leaf, const uint8_t *c)
     }
 }
 
-/* Checks order and bounds of a node's keys; counts leaf entries and checks overflow. */
-static void verify_keys(struct verifier *v, const uint8_t *n, const struct vlevel *lv)
+/* True if cell i of node n lies inside the page with a key of allowed length. */
+static bool verify_cell_bounds(struct verifier *v, const uint8_t *n, uint64_t pgno, uint32_t i)
 {
-    uint32_t count = nkeys(n), ps = v->p->page_size;
-    const uint8_t *prev = NULL;
-    uint32_t prevlen = 0;
+    uint64_t ps = v->p->page_size, off = slot(n, i);
+    uint32_t header = is_leaf(n) ? LEAF_CELL_HEADER : BRANCH_CELL_HEADER;
+    const char *why = NULL;
+    if (off < hdb_get32(n + NODE_DATA_LO) || off + header > ps ||
+        off + cell_size(n, n + off) > ps) {
+        why = "lies outside the page";
+    } else if (cell_klen(n + off) == 0 || cell_klen(n + off) > HDB_KEY_BYTES_MAX) {
+        why = "has a key length out of range";
+    } else if (is_leaf(n) && leaf_vlen(n + off) > HDB_VALUE_BYTES_MAX) {
+        why = "has a value length out of range";
+    }
+    if (why != NULL) {
+        vproblem(v, "page %llu: cell %u %s", (unsigned long long)pgno, i, why);
+    }
+    return why == NULL;
+}
+
+/*
+ * Checks order and bounds of a node's keys; counts leaf entries and checks overflow chains.
+ * Returns false if a cell is out of bounds (the node's children are then not walked).
+ */
+static bool verify_keys(struct verifier *v, const uint8_t *n, const struct vlevel *lv)
+{
+    uint32_t count = nkeys(n);
     for (uint32_t i = 0; i < count; i++) {
-        uint32_t off = slot(n, i);
-        if (off < hdb_get32(n + NODE_DATA_LO) || off + LEAF_CELL_HEADER > ps ||
-            off + cell_size(n, n + off) > ps) {
-            vproblem(v, "page %llu: cell %u lies outside the page", (unsigned long long)lv->pgno,
-                     i);
-            return;
+        if (!verify_cell_bounds(v, n, lv->pgno, i)) {
+            return false;
         }
-        const uint8_t *c = n + off;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *c = cell(n, i);
         const uint8_t *k = cell_key(n, c);
         uint32_t klen = cell_klen(c);
-        if (klen == 0 || klen > HDB_KEY_BYTES_MAX ||
-            (prev != NULL && key_cmp(prev, prevlen, k, klen) >= 0) ||
-            (lv->has_lo && key_cmp(k, klen, lv->lo, lv->lolen) < 0) ||
+        const uint8_t *prev = i > 0 ? cell(n, i - 1) : NULL;
+        if (prev != NULL && key_cmp(cell_key(n, prev), cell_klen(prev), k, klen) >= 0) {
+            vproblem(v, "page %llu: key %u is not above key %u", (unsigned long long)lv->pgno, i,
+                     i - 1);
+        }
+        if ((lv->has_lo && key_cmp(k, klen, lv->lo, lv->lolen) < 0) ||
             (lv->has_hi && key_cmp(k, klen, lv->hi, lv->hilen) >= 0)) {
-            vproblem(v, "page %llu: key %u out of order or outside its parent's bounds",
+            vproblem(v, "page %llu: key %u is outside the bounds its parent's separators give",
                      (unsigned long long)lv->pgno, i);
         }
-        prev = k;
-        prevlen = klen;
         if (is_leaf(n)) {
             v->entries++;
             if (leaf_overflow(c)) {
                 verify_overflow(v, lv->pgno, c);
             }
         }
+    }
+    return true;
+}
+
+/* Structural checks of one node that do not depend on its keys. */
+static void verify_shape(struct verifier *v, const uint8_t *n, uint64_t pgno, uint32_t depth)
+{
+    bool leaf = is_leaf(n);
+    if (leaf && v->leaf_depth < 0) {
+        v->leaf_depth = depth;
+    } else if (leaf && v->leaf_depth != (int64_t)depth) {
+        vproblem(v, "leaf %llu at depth %u, others at %lld", (unsigned long long)pgno, depth,
+                 (long long)v->leaf_depth);
+    }
+    if (leaf && nkeys(n) == 0) {
+        vproblem(v, "leaf %llu has no entries", (unsigned long long)pgno);
+    } else if (!leaf && nkeys(n) == 0 && depth > 0) {
+        vproblem(v, "branch %llu has no keys", (unsigned long long)pgno);
     }
 }
 
@@ -1502,16 +1761,9 @@ static bool verify_node(struct verifier *v, struct vlevel *lv, uint32_t depth)
     if (!ok) {
         vproblem(v, "page %llu: not a valid tree node (type %u)", (unsigned long long)lv->pgno, t);
     } else {
-        verify_keys(v, n, lv);
+        verify_shape(v, n, lv->pgno, depth);
+        ok = verify_keys(v, n, lv);
         lv->children = t == HDB_PAGE_LEAF ? 0 : nkeys(n) + 1;
-        if (t == HDB_PAGE_LEAF && v->leaf_depth < 0) {
-            v->leaf_depth = depth;
-        } else if (t == HDB_PAGE_LEAF && v->leaf_depth != (int64_t)depth) {
-            vproblem(v, "leaf %llu at depth %u, others at %lld", (unsigned long long)lv->pgno,
-                     depth, (long long)v->leaf_depth);
-        } else if (t == HDB_PAGE_BRANCH && nkeys(n) == 0 && depth > 0) {
-            vproblem(v, "branch %llu has no keys", (unsigned long long)lv->pgno);
-        }
     }
     hdb_cache_unpin(v->p->cache, f);
     return ok;
