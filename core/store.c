@@ -189,6 +189,11 @@ uint64_t hdb_version_gen(const struct hdb_version *v)
     return v->gen;
 }
 
+uint64_t hdb_store_published_gen(const struct hdb_store *s)
+{
+    return s->current->gen;
+}
+
 uint64_t hdb_version_commit_ts(const struct hdb_version *v)
 {
     return v->commit_ts;

@@ -161,6 +161,8 @@ struct hdb_version *hdb_store_version_take(struct hdb_store *s);
 void hdb_store_version_release(struct hdb_store *s, struct hdb_version *v);
 uint64_t hdb_version_gen(const struct hdb_version *v);
 uint64_t hdb_version_commit_ts(const struct hdb_version *v);
+/* Generation of the newest published version: it changes exactly when a version is published. */
+uint64_t hdb_store_published_gen(const struct hdb_store *s);
 
 /*
  * Reads through a held version. v == NULL reads the newest published version

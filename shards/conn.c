@@ -1,0 +1,869 @@
+/*
+ * conn.c — the caller's side: connections (a ring pair to every shard),
+ * the table registry, and transactions. A transaction lives here, in the
+ * connection, between statements: reads go to the owning shard at the
+ * transaction's snapshot timestamp, writes stay buffered, and commit sends
+ * them out — one COMMIT1 message when one shard is involved, otherwise
+ * two-phase commit (PREPARE to every participant, DECIDE to the
+ * coordinator, COMMIT2 to every participant).
+ */
+#include <inttypes.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "core/bytes.h"
+#include "core/log.h"
+#include "shards/shard_int.h"
+
+#define CONN_SPINS 4000u /* polls of the reply rings before sleeping on the futex */
+
+/* --- sending and waiting --- */
+
+static void conn_send(struct hdb_conn *c, uint32_t shard, struct req *r)
+{
+    struct hdb_msg m = {.type = r->type, .payload = r};
+    r->shard = shard;
+    r->conn = c;
+    r->status = -1;
+    r->msg[0] = '\0';
+    /* At most a few requests per shard are in flight per connection: the ring has room. */
+    while (hdb_ring_push(&c->to_shard[shard], &m, 1) != 1) {
+        sched_yield();
+    }
+    c->outstanding++;
+    db_wake_thread(c->db, shard_thread(c->db->shards[shard]));
+}
+
+static uint32_t conn_poll(struct hdb_conn *c)
+{
+    struct hdb_msg m[CONN_RING_CAPACITY];
+    uint32_t got = 0;
+    for (uint32_t s = 0; s < c->db->nshards; s++) {
+        got += hdb_ring_pop(&c->from_shard[s], m, CONN_RING_CAPACITY);
+    }
+    return got;
+}
+
+/* Waits for every outstanding reply (their results are in the requests). */
+static void conn_wait(struct hdb_conn *c)
+{
+    uint32_t spins = 0;
+    while (c->outstanding > 0) {
+        uint32_t got = conn_poll(c);
+        c->outstanding -= got;
+        if (got > 0 || c->outstanding == 0) {
+            spins = 0;
+            continue;
+        }
+        if (++spins < CONN_SPINS) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        uint32_t seq = atomic_load(&c->wake_seq);
+        atomic_store(&c->sleeping, 1);
+        got = conn_poll(c);
+        c->outstanding -= got;
+        if (got == 0 && c->outstanding > 0) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 100000000};
+            syscall(SYS_futex, &c->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+        }
+        atomic_store(&c->sleeping, 0);
+        spins = 0;
+    }
+}
+
+static int req_status(const struct req *r, struct hdb_err *err)
+{
+    if (r->status == HDB_OK) {
+        return HDB_OK;
+    }
+    return hdb_err_set(err, r->status, "%s",
+                       r->msg[0] != '\0' ? r->msg : hdb_status_name(r->status));
+}
+
+/* --- connections --- */
+
+int hdb_db_connect(struct hdb_db *db, struct hdb_conn **out, struct hdb_err *err)
+{
+    struct hdb_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    c->db = db;
+    c->to_shard = calloc(db->nshards, sizeof *c->to_shard);
+    c->from_shard = calloc(db->nshards, sizeof *c->from_shard);
+    c->txn = calloc(1, sizeof *c->txn);
+    int rc = c->to_shard == NULL || c->from_shard == NULL || c->txn == NULL
+                 ? hdb_err_set(err, HDB_NOMEM, "out of memory")
+                 : HDB_OK;
+    for (uint32_t s = 0; s < db->nshards && rc == HDB_OK; s++) {
+        rc = hdb_ring_init(&c->to_shard[s], CONN_RING_CAPACITY, err);
+        if (rc == HDB_OK) {
+            rc = hdb_ring_init(&c->from_shard[s], CONN_RING_CAPACITY, err);
+        }
+    }
+    if (rc == HDB_OK) {
+        pthread_mutex_lock(&db->admin);
+        c->slot = HDB_CONNS_MAX;
+        for (uint32_t i = 0; i < HDB_CONNS_MAX && c->slot == HDB_CONNS_MAX; i++) {
+            if (atomic_load(&db->conns[i]) == NULL) {
+                c->slot = i;
+                atomic_store_explicit(&db->conns[i], c, memory_order_release);
+            }
+        }
+        pthread_mutex_unlock(&db->admin);
+        if (c->slot == HDB_CONNS_MAX) {
+            rc = hdb_err_set(err, HDB_FULL, "all %u connections are in use", HDB_CONNS_MAX);
+        }
+    }
+    if (rc != HDB_OK) {
+        c->slot = HDB_CONNS_MAX;
+        hdb_db_disconnect(c);
+        return rc;
+    }
+    c->txn->conn = c;
+    *out = c;
+    return HDB_OK;
+}
+
+/* Returns once every thread has finished a loop turn that began after the slot was cleared. */
+static void wait_threads_pass(struct hdb_db *db)
+{
+    uint32_t seen[HDB_SHARDS_MAX];
+    for (uint32_t t = 0; t < db->nthreads; t++) {
+        seen[t] = atomic_load(&db->threads[t].loops);
+    }
+    for (uint32_t t = 0; t < db->nthreads; t++) {
+        while (atomic_load(&db->threads[t].loops) - seen[t] < 2) {
+            uint64_t one = 1;
+            ssize_t n = write(db->threads[t].eventfd, &one, sizeof one);
+            (void)n;
+            usleep(50);
+        }
+    }
+}
+
+void hdb_db_disconnect(struct hdb_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->txn != NULL && c->txn->open) {
+        hdb_txn_rollback(c->txn);
+    }
+    if (c->slot < HDB_CONNS_MAX) {
+        pthread_mutex_lock(&c->db->admin);
+        atomic_store(&c->db->conns[c->slot], NULL);
+        pthread_mutex_unlock(&c->db->admin);
+        wait_threads_pass(c->db);
+    }
+    for (uint32_t s = 0; s < c->db->nshards; s++) {
+        if (c->to_shard != NULL) {
+            hdb_ring_destroy(&c->to_shard[s]);
+        }
+        if (c->from_shard != NULL) {
+            hdb_ring_destroy(&c->from_shard[s]);
+        }
+    }
+    if (c->txn != NULL) {
+        free(c->txn->reads);
+        free(c->txn->ranges);
+        free(c->txn->writes);
+    }
+    free(c->txn);
+    free(c->to_shard);
+    free(c->from_shard);
+    free(c);
+}
+
+/* --- tables --- */
+
+int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_table **out,
+                 struct hdb_err *err)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > HDB_TREE_NAME_BYTES_MAX || strncmp(name, "_sys.", 5) == 0) {
+        return hdb_err_set(err, HDB_INVALID, "bad table name \"%s\" (1 to %u bytes, not _sys.*)",
+                           name, HDB_TREE_NAME_BYTES_MAX);
+    }
+    struct hdb_db *db = c->db;
+    pthread_mutex_lock(&db->admin);
+    for (uint32_t i = 0; i < db->ntables; i++) {
+        if (strcmp(db->tables[i]->name, name) == 0) {
+            *out = db->tables[i];
+            pthread_mutex_unlock(&db->admin);
+            return HDB_OK;
+        }
+    }
+    int rc = db->ntables == HDB_TABLES_MAX
+                 ? hdb_err_set(err, HDB_FULL, "at most %u tables", HDB_TABLES_MAX)
+                 : HDB_OK;
+    struct hdb_table *tb = rc == HDB_OK ? calloc(1, sizeof *tb) : NULL;
+    struct req *reqs = rc == HDB_OK ? calloc(db->nshards, sizeof *reqs) : NULL;
+    if (rc == HDB_OK && (tb == NULL || reqs == NULL)) {
+        rc = hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    for (uint32_t s = 0; s < db->nshards && rc == HDB_OK; s++) {
+        reqs[s] = (struct req){.type = MSG_TREE, .name = name, .create = create};
+        conn_send(c, s, &reqs[s]);
+    }
+    if (rc == HDB_OK) {
+        conn_wait(c);
+    }
+    for (uint32_t s = 0; s < db->nshards && rc == HDB_OK; s++) {
+        rc = req_status(&reqs[s], err);
+        tb->ids[s] = reqs[s].tree;
+    }
+    if (rc == HDB_OK) {
+        snprintf(tb->name, sizeof tb->name, "%s", name);
+        db->tables[db->ntables++] = tb;
+        *out = tb;
+        tb = NULL;
+    }
+    pthread_mutex_unlock(&db->admin);
+    free(tb);
+    free(reqs);
+    return rc;
+}
+
+/* --- transactions: buffers --- */
+
+static uint64_t key_hash(uint32_t tree, const void *key, uint32_t klen)
+{
+    return XXH3_64bits_withSeed(key, klen, tree);
+}
+
+static int grow(void **arr, uint32_t *cap, uint32_t n, size_t size, uint32_t max)
+{
+    if (n < *cap) {
+        return HDB_OK;
+    }
+    if (n >= max) {
+        return HDB_TOOBIG;
+    }
+    uint32_t c = *cap == 0 ? 16 : *cap * 2;
+    void *a = realloc(*arr, (size_t)c * size);
+    if (a == NULL) {
+        return HDB_NOMEM;
+    }
+    *arr = a;
+    *cap = c;
+    return HDB_OK;
+}
+
+static void txn_reset(struct hdb_txn *t)
+{
+    for (uint32_t i = 0; i < t->nreads; i++) {
+        free(t->reads[i].key);
+    }
+    for (uint32_t i = 0; i < t->nranges; i++) {
+        free(t->ranges[i].lo);
+        free(t->ranges[i].hi);
+    }
+    for (uint32_t i = 0; i < t->nwrites; i++) {
+        free(t->writes[i].k.key);
+        free(t->writes[i].val);
+    }
+    t->nreads = t->nranges = t->nwrites = 0;
+    t->open = false;
+    t->failed = false;
+}
+
+static uint8_t *dup_bytes(const void *p, uint32_t len)
+{
+    uint8_t *d = malloc(len > 0 ? len : 1);
+    if (d != NULL && len > 0) {
+        memcpy(d, p, len);
+    }
+    return d;
+}
+
+static int fail(struct hdb_txn *t, int rc)
+{
+    if (rc != HDB_OK && rc != HDB_NOTFOUND) {
+        t->failed = true;
+    }
+    return rc;
+}
+
+static int txn_check(struct hdb_txn *t, struct hdb_err *err)
+{
+    if (!t->open) {
+        return hdb_err_set(err, HDB_INVALID, "no transaction is open");
+    }
+    if (t->failed) {
+        return hdb_err_set(err, HDB_INVALID, "the transaction failed earlier; roll it back");
+    }
+    uint64_t now = db_now_ns(), idle_ms = t->conn->db->opts.txn_idle_timeout_ms;
+    if (idle_ms > 0 && now - t->last_used_ns > idle_ms * 1000000ull) {
+        t->failed = true;
+        return hdb_err_set(err, HDB_CONFLICT,
+                           "the transaction was idle over %" PRIu64
+                           " ms (txn_idle_timeout_ms) and is aborted",
+                           idle_ms);
+    }
+    t->last_used_ns = now;
+    return HDB_OK;
+}
+
+static int check_key(const void *key, uint32_t klen, struct hdb_err *err)
+{
+    if (key == NULL || klen == 0 || klen > HDB_KEY_BYTES_MAX) {
+        return hdb_err_set(err, HDB_INVALID, "a key is 1 to %u bytes, not %u", HDB_KEY_BYTES_MAX,
+                           klen);
+    }
+    return HDB_OK;
+}
+
+static struct txn_write *find_write(struct hdb_txn *t, uint64_t hash, uint32_t shard, uint32_t tree,
+                                    const void *key, uint32_t klen)
+{
+    for (uint32_t i = t->nwrites; i > 0; i--) {
+        struct txn_write *w = &t->writes[i - 1];
+        if (w->k.hash == hash && w->k.shard == shard && w->k.tree == tree && w->k.klen == klen &&
+            memcmp(w->k.key, key, klen) == 0) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* --- transactions: operations --- */
+
+int hdb_txn_begin(struct hdb_conn *c, struct hdb_txn **out, struct hdb_err *err)
+{
+    struct hdb_txn *t = c->txn;
+    if (t->open) {
+        return hdb_err_set(err, HDB_INVALID, "a transaction is already open on this connection");
+    }
+    txn_reset(t);
+    t->open = true;
+    t->snapshot_ts = atomic_load(&c->db->clock);
+    t->commit_ts = 0;
+    t->id = (uint64_t)(c->slot + 1) << 48 | (++c->db->conn_txn_seq[c->slot] & 0xffffffffffffull);
+    t->last_used_ns = db_now_ns();
+    *out = t;
+    return HDB_OK;
+}
+
+static int add_read(struct hdb_txn *t, uint32_t shard, uint32_t tree, uint64_t hash,
+                    const void *key, uint32_t klen, struct hdb_err *err)
+{
+    int rc =
+        grow((void **)&t->reads, &t->reads_cap, t->nreads, sizeof *t->reads, HDB_TXN_READS_MAX);
+    uint8_t *copy = rc == HDB_OK ? dup_bytes(key, klen) : NULL;
+    if (rc == HDB_OK && copy == NULL) {
+        rc = HDB_NOMEM;
+    }
+    if (rc != HDB_OK) {
+        return hdb_err_set(err, rc, "a transaction reads at most %u keys", HDB_TXN_READS_MAX);
+    }
+    t->reads[t->nreads++] =
+        (struct txn_key){.shard = shard, .tree = tree, .hash = hash, .key = copy, .klen = klen};
+    return HDB_OK;
+}
+
+int hdb_txn_get(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
+                struct hdb_buf *val, struct hdb_err *err)
+{
+    int rc = txn_check(t, err);
+    if (rc == HDB_OK) {
+        rc = check_key(key, klen, err);
+    }
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    struct hdb_conn *c = t->conn;
+    uint32_t shard = hdb_kv_shard_of(c->db, key, klen), tree = tb->ids[shard];
+    uint64_t hash = key_hash(tree, key, klen);
+    const struct txn_write *w = find_write(t, hash, shard, tree, key, klen);
+    if (w != NULL) {
+        if (w->del) {
+            return hdb_err_set(err, HDB_NOTFOUND, "no such key (deleted in this transaction)");
+        }
+        return hdb_buf_set(val, w->val, w->vlen) == HDB_OK
+                   ? HDB_OK
+                   : fail(t, hdb_err_set(err, HDB_NOMEM, "out of memory"));
+    }
+    struct req r = {
+        .type = MSG_GET, .ts = t->snapshot_ts, .tree = tree, .key = key, .klen = klen, .val = *val};
+    conn_send(c, shard, &r);
+    conn_wait(c);
+    *val = r.val;
+    rc = req_status(&r, err);
+    if (rc != HDB_OK && rc != HDB_NOTFOUND) {
+        return fail(t, rc);
+    }
+    int rrc = add_read(t, shard, tree, hash, key, klen, err);
+    return rrc != HDB_OK ? fail(t, rrc) : rc;
+}
+
+static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
+                        const void *val, uint32_t vlen, bool del, struct hdb_err *err)
+{
+    int rc = txn_check(t, err);
+    if (rc == HDB_OK) {
+        rc = check_key(key, klen, err);
+    }
+    if (rc == HDB_OK && vlen > HDB_VALUE_BYTES_MAX) {
+        rc = hdb_err_set(err, HDB_TOOBIG, "a value is at most %u bytes, not %u",
+                         HDB_VALUE_BYTES_MAX, vlen);
+    }
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    uint32_t shard = hdb_kv_shard_of(t->conn->db, key, klen), tree = tb->ids[shard];
+    uint64_t hash = key_hash(tree, key, klen);
+    uint8_t *vcopy = del ? NULL : dup_bytes(val, vlen);
+    if (!del && vcopy == NULL) {
+        return fail(t, hdb_err_set(err, HDB_NOMEM, "out of memory"));
+    }
+    struct txn_write *w = find_write(t, hash, shard, tree, key, klen);
+    if (w != NULL) {
+        free(w->val);
+        w->val = vcopy;
+        w->vlen = del ? 0 : vlen;
+        w->del = del;
+        return HDB_OK;
+    }
+    rc = grow((void **)&t->writes, &t->writes_cap, t->nwrites, sizeof *t->writes,
+              HDB_TXN_WRITES_MAX);
+    uint8_t *kcopy = rc == HDB_OK ? dup_bytes(key, klen) : NULL;
+    if (rc != HDB_OK || kcopy == NULL) {
+        free(vcopy);
+        return fail(t, hdb_err_set(err, rc != HDB_OK ? rc : HDB_NOMEM,
+                                   "a transaction writes at most %u keys", HDB_TXN_WRITES_MAX));
+    }
+    t->writes[t->nwrites++] = (struct txn_write){
+        .k = {.shard = shard, .tree = tree, .hash = hash, .key = kcopy, .klen = klen},
+        .del = del,
+        .val = vcopy,
+        .vlen = del ? 0 : vlen};
+    return HDB_OK;
+}
+
+int hdb_txn_put(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
+                const void *val, uint32_t vlen, struct hdb_err *err)
+{
+    return buffer_write(t, tb, key, klen, val != NULL ? val : "", vlen, false, err);
+}
+
+int hdb_txn_delete(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
+                   struct hdb_err *err)
+{
+    return buffer_write(t, tb, key, klen, NULL, 0, true, err);
+}
+
+/* --- scans --- */
+
+struct scan_item {
+    const uint8_t *key, *val;
+    uint32_t klen, vlen;
+    uint32_t source; /* 0: the transaction's own write; 1: a shard */
+    bool del;
+};
+
+static int cmp_items(const void *a, const void *b)
+{
+    const struct scan_item *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->klen < y->klen ? x->klen : y->klen);
+    if (c == 0 && x->klen != y->klen) {
+        c = x->klen < y->klen ? -1 : 1;
+    }
+    if (c == 0) {
+        c = (int)x->source - (int)y->source;
+    }
+    return c;
+}
+
+static bool key_in(const uint8_t *k, uint32_t klen, const void *lo, uint32_t lolen, const void *hi,
+                   uint32_t hilen)
+{
+    struct scan_item a = {.key = k, .klen = klen}, l = {.key = lo, .klen = lolen},
+                     h = {.key = hi, .klen = hilen};
+    return cmp_items(&a, &l) >= 0 && (hi == NULL || cmp_items(&a, &h) < 0);
+}
+
+static int add_ranges(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32_t lolen,
+                      const void *hi, uint32_t hilen, struct hdb_err *err)
+{
+    for (uint32_t s = 0; s < t->conn->db->nshards; s++) {
+        int rc = grow((void **)&t->ranges, &t->ranges_cap, t->nranges, sizeof *t->ranges,
+                      HDB_TXN_RANGES_MAX);
+        if (rc != HDB_OK) {
+            return hdb_err_set(err, rc, "a transaction scans at most %u ranges",
+                               HDB_TXN_RANGES_MAX / t->conn->db->nshards);
+        }
+        struct txn_range r = {.shard = s, .tree = tb->ids[s], .lolen = lolen, .hilen = hilen};
+        r.lo = dup_bytes(lo, lolen);
+        r.hi = hi != NULL ? dup_bytes(hi, hilen) : NULL;
+        if (r.lo == NULL || (hi != NULL && r.hi == NULL)) {
+            free(r.lo);
+            free(r.hi);
+            return hdb_err_set(err, HDB_NOMEM, "out of memory");
+        }
+        t->ranges[t->nranges++] = r;
+    }
+    return HDB_OK;
+}
+
+/* Merges the shards' rows and the transaction's own writes, and calls `row` in key order. */
+static int scan_merge(struct hdb_txn *t, struct hdb_table *tb, struct req *reqs, const void *lo,
+                      uint32_t lolen, const void *hi, uint32_t hilen, uint32_t limit,
+                      hdb_scan_row_fn row, void *ctx, struct hdb_err *err)
+{
+    size_t n = t->nwrites;
+    for (uint32_t s = 0; s < t->conn->db->nshards; s++) {
+        n += reqs[s].rows.count;
+    }
+    struct scan_item *items = malloc((n > 0 ? n : 1) * sizeof *items);
+    if (items == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory merging a scan");
+    }
+    size_t k = 0;
+    for (uint32_t i = 0; i < t->nwrites; i++) {
+        const struct txn_write *w = &t->writes[i];
+        if (w->k.tree == tb->ids[w->k.shard] && key_in(w->k.key, w->k.klen, lo, lolen, hi, hilen)) {
+            items[k++] = (struct scan_item){
+                .key = w->k.key, .klen = w->k.klen, .val = w->val, .vlen = w->vlen, .del = w->del};
+        }
+    }
+    for (uint32_t s = 0; s < t->conn->db->nshards; s++) {
+        const uint8_t *b = reqs[s].rows.buf;
+        for (size_t at = 0, i = 0; i < reqs[s].rows.count; i++) {
+            uint32_t klen = hdb_get32(b + at), vlen = hdb_get32(b + at + 4);
+            items[k++] = (struct scan_item){.key = b + at + 8,
+                                            .klen = klen,
+                                            .val = b + at + 8 + klen,
+                                            .vlen = vlen,
+                                            .source = 1};
+            at += 8 + (size_t)klen + vlen;
+        }
+    }
+    qsort(items, k, sizeof *items, cmp_items);
+    uint32_t emitted = 0;
+    for (size_t i = 0; i < k && emitted < limit; i++) {
+        if (i > 0 && items[i].klen == items[i - 1].klen &&
+            memcmp(items[i].key, items[i - 1].key, items[i].klen) == 0) {
+            continue; /* the own write (source 0) came first and wins */
+        }
+        if (items[i].del) {
+            continue;
+        }
+        emitted++;
+        if (!row(ctx, items[i].key, items[i].klen, items[i].val, items[i].vlen)) {
+            break;
+        }
+    }
+    free(items);
+    return HDB_OK;
+}
+
+int hdb_txn_scan(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32_t lolen,
+                 const void *hi, uint32_t hilen, uint32_t limit, hdb_scan_row_fn row, void *ctx,
+                 struct hdb_err *err)
+{
+    int rc = txn_check(t, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    if (limit == 0 || limit > HDB_SCAN_ROWS_MAX) {
+        limit = HDB_SCAN_ROWS_MAX;
+    }
+    lo = lo != NULL ? lo : "";
+    struct hdb_conn *c = t->conn;
+    struct req *reqs = calloc(c->db->nshards, sizeof *reqs);
+    if (reqs == NULL) {
+        return fail(t, hdb_err_set(err, HDB_NOMEM, "out of memory"));
+    }
+    for (uint32_t s = 0; s < c->db->nshards; s++) {
+        /* Own deletes may hide rows: ask each shard for enough to fill the limit anyway. */
+        uint64_t want = (uint64_t)limit + t->nwrites;
+        reqs[s] =
+            (struct req){.type = MSG_SCAN,
+                         .ts = t->snapshot_ts,
+                         .tree = tb->ids[s],
+                         .key = lo,
+                         .klen = lolen,
+                         .hi = hi,
+                         .hilen = hilen,
+                         .limit = want > HDB_SCAN_ROWS_MAX ? HDB_SCAN_ROWS_MAX : (uint32_t)want};
+        conn_send(c, s, &reqs[s]);
+    }
+    conn_wait(c);
+    for (uint32_t s = 0; s < c->db->nshards && rc == HDB_OK; s++) {
+        rc = req_status(&reqs[s], err);
+    }
+    if (rc == HDB_OK) {
+        rc = add_ranges(t, tb, lo, lolen, hi, hilen, err);
+    }
+    if (rc == HDB_OK) {
+        rc = scan_merge(t, tb, reqs, lo, lolen, hi, hilen, limit, row, ctx, err);
+    }
+    for (uint32_t s = 0; s < c->db->nshards; s++) {
+        free(reqs[s].rows.buf);
+        hdb_buf_free(&reqs[s].val);
+    }
+    free(reqs);
+    return fail(t, rc);
+}
+
+/* --- commit --- */
+
+struct commit_plan {
+    uint32_t nparts;
+    uint16_t shards[HDB_SHARDS_MAX];
+    struct txn_part parts[HDB_SHARDS_MAX];
+    struct txn_key **reads;
+    struct txn_range **ranges;
+    struct txn_write **writes;
+    uint32_t coordinator;
+};
+
+/* Splits the read set, ranges and writes by shard (pointer arrays, grouped per part). */
+static int plan_commit(struct hdb_txn *t, struct commit_plan *p, struct hdb_err *err)
+{
+    uint32_t nsh = t->conn->db->nshards;
+    p->reads = malloc(((size_t)t->nreads + 1) * sizeof *p->reads);
+    p->ranges = malloc(((size_t)t->nranges + 1) * sizeof *p->ranges);
+    p->writes = malloc(((size_t)t->nwrites + 1) * sizeof *p->writes);
+    if (p->reads == NULL || p->ranges == NULL || p->writes == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    bool coord_set = false;
+    /* Participants in shard order; the coordinator is the first that writes. */
+    for (uint32_t s = 0; s < nsh; s++) {
+        bool any = false, writes = false;
+        for (uint32_t i = 0; i < t->nreads && !any; i++) {
+            any = t->reads[i].shard == s;
+        }
+        for (uint32_t i = 0; i < t->nranges && !any; i++) {
+            any = t->ranges[i].shard == s;
+        }
+        for (uint32_t i = 0; i < t->nwrites && !writes; i++) {
+            writes = t->writes[i].k.shard == s;
+        }
+        if (any || writes) {
+            p->shards[p->nparts++] = (uint16_t)s;
+        }
+        if (writes && !coord_set) {
+            p->coordinator = s;
+            coord_set = true;
+        }
+    }
+    uint32_t nr = 0, ng = 0, nw = 0;
+    for (uint32_t k = 0; k < p->nparts; k++) {
+        uint32_t s = p->shards[k];
+        struct txn_part *part = &p->parts[k];
+        *part = (struct txn_part){.txn_id = t->id,
+                                  .snapshot_ts = t->snapshot_ts,
+                                  .coordinator = p->coordinator,
+                                  .reads = p->reads + nr,
+                                  .ranges = p->ranges + ng,
+                                  .writes = p->writes + nw};
+        for (uint32_t i = 0; i < t->nreads; i++) {
+            if (t->reads[i].shard == s) {
+                p->reads[nr++] = &t->reads[i];
+                part->nreads++;
+            }
+        }
+        for (uint32_t i = 0; i < t->nranges; i++) {
+            if (t->ranges[i].shard == s) {
+                p->ranges[ng++] = &t->ranges[i];
+                part->nranges++;
+            }
+        }
+        for (uint32_t i = 0; i < t->nwrites; i++) {
+            if (t->writes[i].k.shard == s) {
+                p->writes[nw++] = &t->writes[i];
+                part->nwrites++;
+            }
+        }
+    }
+    return HDB_OK;
+}
+
+static void hook(struct hdb_db *db, const char *point, uint32_t shard)
+{
+    if (db->opts.twopc_hook != NULL) {
+        db->opts.twopc_hook(db->opts.twopc_hook_ctx, point, shard);
+    }
+}
+
+static int commit_single(struct hdb_txn *t, struct commit_plan *p, struct hdb_err *err)
+{
+    struct req r = {.type = MSG_COMMIT1, .part = p->parts[0]};
+    conn_send(t->conn, p->shards[0], &r);
+    conn_wait(t->conn);
+    int rc = req_status(&r, err);
+    if (rc == HDB_OK) {
+        t->commit_ts = atomic_load(&t->conn->db->clock);
+    }
+    return rc;
+}
+
+static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req *reqs,
+                            struct hdb_err *err)
+{
+    struct hdb_conn *c = t->conn;
+    struct hdb_db *db = c->db;
+    for (uint32_t k = 0; k < p->nparts; k++) {
+        reqs[k] = (struct req){.type = MSG_PREPARE, .part = p->parts[k]};
+        conn_send(c, p->shards[k], &reqs[k]);
+    }
+    conn_wait(c);
+    int rc = HDB_OK;
+    for (uint32_t k = 0; k < p->nparts && rc == HDB_OK; k++) {
+        rc = req_status(&reqs[k], err);
+    }
+    struct req *fin = reqs + p->nparts;
+    if (rc != HDB_OK) {
+        for (uint32_t k = 0; k < p->nparts; k++) {
+            if (reqs[k].status == HDB_OK) {
+                fin[k] = (struct req){.type = MSG_ABORT2, .part = p->parts[k]};
+                conn_send(c, p->shards[k], &fin[k]);
+            }
+        }
+        conn_wait(c);
+        return rc;
+    }
+    hook(db, "prepared", p->coordinator);
+    uint64_t ts = atomic_fetch_add(&db->clock, 1) + 1;
+    struct req *decide = fin + p->nparts;
+    *decide = (struct req){.type = MSG_DECIDE,
+                           .ts = ts,
+                           .part = p->parts[0],
+                           .participants = p->shards,
+                           .nparticipants = p->nparts};
+    conn_send(c, p->coordinator, decide);
+    conn_wait(c);
+    rc = req_status(decide, err);
+    if (rc != HDB_OK) {
+        /* Outcome unknown until the coordinator is reopened: leave the participants prepared. */
+        return hdb_err_prefix(err, "commit decision not known to be durable");
+    }
+    hook(db, "decided", p->coordinator);
+    for (uint32_t k = 0; k < p->nparts; k++) {
+        fin[k] = (struct req){.type = MSG_COMMIT2, .ts = ts, .part = p->parts[k]};
+        conn_send(c, p->shards[k], &fin[k]);
+        if (k == 0 && db->opts.twopc_hook != NULL) {
+            conn_wait(c);
+            hook(db, "applied", p->coordinator);
+        }
+    }
+    conn_wait(c);
+    for (uint32_t k = 0; k < p->nparts; k++) {
+        if (fin[k].status != HDB_OK) {
+            hdb_log(HDB_LOG_ERROR, "commit %" PRIx64 " on shard %u: %s (finished on reopen)", t->id,
+                    p->shards[k], fin[k].msg);
+        }
+    }
+    t->commit_ts = ts;
+    return HDB_OK;
+}
+
+int hdb_txn_commit(struct hdb_txn *t, struct hdb_err *err)
+{
+    int rc = txn_check(t, err);
+    if (rc != HDB_OK) {
+        if (t->open) {
+            txn_reset(t);
+        }
+        return rc;
+    }
+    if (t->nwrites == 0) {
+        txn_reset(t); /* read-only: its snapshot was consistent, nothing to validate */
+        return HDB_OK;
+    }
+    struct commit_plan *p = calloc(1, sizeof *p);
+    struct req *reqs = NULL;
+    rc = p == NULL ? hdb_err_set(err, HDB_NOMEM, "out of memory") : plan_commit(t, p, err);
+    if (rc == HDB_OK && p->nparts == 1) {
+        rc = commit_single(t, p, err);
+    } else if (rc == HDB_OK) {
+        reqs = calloc((size_t)p->nparts * 2 + 1, sizeof *reqs);
+        rc = reqs == NULL ? hdb_err_set(err, HDB_NOMEM, "out of memory")
+                          : commit_two_phase(t, p, reqs, err);
+    }
+    if (p != NULL) {
+        free(p->reads);
+        free(p->ranges);
+        free(p->writes);
+    }
+    free(p);
+    free(reqs);
+    txn_reset(t);
+    return rc;
+}
+
+void hdb_txn_rollback(struct hdb_txn *t)
+{
+    txn_reset(t);
+}
+
+uint64_t hdb_txn_ts(const struct hdb_txn *t)
+{
+    return t->commit_ts != 0 ? t->commit_ts : t->snapshot_ts;
+}
+
+uint32_t hdb_txn_write_shards(const struct hdb_txn *t)
+{
+    uint32_t n = 0;
+    bool seen[HDB_SHARDS_MAX] = {0};
+    for (uint32_t i = 0; i < t->nwrites; i++) {
+        if (!seen[t->writes[i].k.shard]) {
+            seen[t->writes[i].k.shard] = true;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* --- autocommit and stats --- */
+
+int hdb_kv_get(struct hdb_conn *c, struct hdb_table *tb, const void *key, uint32_t klen,
+               struct hdb_buf *val, struct hdb_err *err)
+{
+    struct hdb_txn *t;
+    int rc = hdb_txn_begin(c, &t, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    rc = hdb_txn_get(t, tb, key, klen, val, err);
+    hdb_txn_rollback(t);
+    return rc;
+}
+
+int hdb_kv_put(struct hdb_conn *c, struct hdb_table *tb, const void *key, uint32_t klen,
+               const void *val, uint32_t vlen, struct hdb_err *err)
+{
+    struct hdb_txn *t = NULL;
+    int rc = hdb_txn_begin(c, &t, err);
+    if (rc == HDB_OK) {
+        rc = hdb_txn_put(t, tb, key, klen, val, vlen, err);
+    }
+    if (rc == HDB_OK) {
+        return hdb_txn_commit(t, err);
+    }
+    if (t != NULL && c->txn->open) {
+        hdb_txn_rollback(t);
+    }
+    return rc;
+}
+
+int hdb_db_shard_stats(struct hdb_conn *c, uint32_t shard, struct hdb_shard_stats *out,
+                       struct hdb_err *err)
+{
+    if (shard >= c->db->nshards) {
+        return hdb_err_set(err, HDB_INVALID, "no shard %u", shard);
+    }
+    struct req r = {.type = MSG_STATS, .stats = out};
+    conn_send(c, shard, &r);
+    conn_wait(c);
+    return req_status(&r, err);
+}

@@ -1,0 +1,147 @@
+/*
+ * kv.h — the shard runtime's API: a database of N shards (one store each,
+ * run by pinned threads), connections for caller threads, named tables
+ * hash-partitioned over the shards, and serializable transactions. This is
+ * the internal key-value layer the SQL layer is built on; the public C API
+ * (include/heliosdb.h) wraps it.
+ *
+ * Directory layout:
+ *   MANIFEST      magic, version, shard count (fixed at creation), page size
+ *   LOCK          flock'd while open (HDB_BUSY names the holder's PID)
+ *   shard-K/      shard K's store: data, wal-*.log (see core/store.h)
+ *
+ * Threads. hdb_db_open starts one thread per usable CPU (at most one per
+ * shard), pinned to a CPU of the affinity mask; each runs the shards
+ * k with k % threads == its index. A connection belongs to the thread that
+ * made it: one thread at a time may use a connection and its transaction.
+ *
+ * Keys are routed to shard XXH3_64(key) % shards. Scans go to every shard
+ * and are merged in key order.
+ *
+ * Transactions are serializable (see docs/shards.md): reads see one
+ * consistent snapshot across shards taken at begin, plus the transaction's
+ * own writes; commit validates that nothing read (keys and scanned ranges)
+ * was written since, on one shard in one message or over several shards by
+ * two-phase commit. HDB_CONFLICT means "retry the transaction".
+ */
+#ifndef HDB_KV_H
+#define HDB_KV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "core/store.h"
+
+#define HDB_SHARDS_MAX           256u
+#define HDB_CONNS_MAX            256u
+#define HDB_TABLES_MAX           4096u
+#define HDB_TXN_READS_MAX        100000u
+#define HDB_TXN_RANGES_MAX       4096u
+#define HDB_TXN_WRITES_MAX       HDB_COMMIT_WRITES_MAX
+#define HDB_SCAN_ROWS_MAX        100000u
+#define HDB_SCAN_REPLY_BYTES_MAX (64u << 20)
+#define HDB_SNAPSHOTS_MAX        1024u
+
+struct hdb_db_opts {
+    struct hdb_store_opts store;   /* every shard's store; store.cache_bytes is the total */
+    uint32_t shards;               /* when creating: 0 = usable CPUs; ignored on reopen */
+    uint32_t threads;              /* [performance] worker_threads: 0 = usable CPUs */
+    bool pin_threads;              /* pin each thread to one CPU of the affinity mask */
+    bool parallel_recovery;        /* [crash_recovery] parallel_recovery */
+    uint32_t txn_idle_timeout_ms;  /* a transaction idle longer is aborted (0 = never) */
+    uint32_t version_retention_ms; /* how old a transaction's snapshot may get */
+    /* Tests: called at named points of the two-phase commit ("prepared", "decided",
+     * "applied") with the coordinator's shard; a test may _exit there. */
+    void (*twopc_hook)(void *ctx, const char *point, uint32_t shard);
+    void *twopc_hook_ctx;
+};
+
+void hdb_db_opts_default(struct hdb_db_opts *o);
+
+struct hdb_db;
+struct hdb_conn;
+struct hdb_txn;
+struct hdb_table;
+
+/* What hdb_db_open found and did. */
+struct hdb_db_open_info {
+    bool created;
+    uint32_t shards, threads;
+    uint64_t recovery_ns;        /* wall time of the shards' recovery */
+    uint64_t recovery_ns_max;    /* the slowest shard's own recovery */
+    uint64_t wal_records;        /* records replayed over all shards */
+    uint32_t prepared_committed; /* in-doubt multi-shard commits finished from a decision */
+    uint32_t prepared_aborted;   /* in-doubt ones with no durable decision, rolled back */
+    uint64_t commit_ts;          /* the global commit timestamp after recovery */
+};
+
+/*
+ * Creates or recovers the database in directory `path` and returns when
+ * every shard is ready. `info` may be NULL. HDB_BUSY: another process has it
+ * open. HDB_CORRUPT: a shard's files or the manifest are damaged (the
+ * message names the file).
+ */
+int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db **out,
+                struct hdb_db_open_info *info, struct hdb_err *err);
+/* Stops the shards once their queues are drained, checkpoints, joins the threads and
+ * frees everything. Every connection must have been disconnected. */
+int hdb_db_close(struct hdb_db *db, struct hdb_err *err);
+uint32_t hdb_db_shards(const struct hdb_db *db);
+uint64_t hdb_db_commit_ts(const struct hdb_db *db);
+
+/* A connection for the calling thread (HDB_FULL past HDB_CONNS_MAX). */
+int hdb_db_connect(struct hdb_db *db, struct hdb_conn **out, struct hdb_err *err);
+/* Rolls back an open transaction and frees the connection. */
+void hdb_db_disconnect(struct hdb_conn *c);
+
+/* The table called `name` (created on every shard when `create`); owned by the db. */
+int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_table **out,
+                 struct hdb_err *err);
+/* The shard that owns `key`. */
+uint32_t hdb_kv_shard_of(const struct hdb_db *db, const void *key, uint32_t klen);
+
+/*
+ * Transactions. One per connection at a time; begin takes the snapshot.
+ * Reads return HDB_NOTFOUND for a missing key. A transaction whose snapshot
+ * has become older than version_retention_ms, or that stayed idle past
+ * txn_idle_timeout_ms, fails with HDB_CONFLICT and must be rolled back.
+ */
+int hdb_txn_begin(struct hdb_conn *c, struct hdb_txn **out, struct hdb_err *err);
+int hdb_txn_get(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
+                struct hdb_buf *val, struct hdb_err *err);
+int hdb_txn_put(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
+                const void *val, uint32_t vlen, struct hdb_err *err);
+int hdb_txn_delete(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
+                   struct hdb_err *err);
+/* Called per row in key order; return false to stop. Pointers are valid during the call. */
+typedef bool (*hdb_scan_row_fn)(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                                uint32_t vlen);
+/* Rows with lo <= key < hi (hi NULL: no upper end), at most `limit`, in key order. */
+int hdb_txn_scan(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32_t lolen,
+                 const void *hi, uint32_t hilen, uint32_t limit, hdb_scan_row_fn row, void *ctx,
+                 struct hdb_err *err);
+/* Validates and commits; the transaction is over whatever this returns. */
+int hdb_txn_commit(struct hdb_txn *t, struct hdb_err *err);
+void hdb_txn_rollback(struct hdb_txn *t);
+/* The snapshot timestamp; after a successful commit, the commit timestamp (0 if read-only). */
+uint64_t hdb_txn_ts(const struct hdb_txn *t);
+/* Shards the transaction has written to so far. */
+uint32_t hdb_txn_write_shards(const struct hdb_txn *t);
+
+/* Autocommit helpers: one operation in its own transaction. */
+int hdb_kv_get(struct hdb_conn *c, struct hdb_table *tb, const void *key, uint32_t klen,
+               struct hdb_buf *val, struct hdb_err *err);
+int hdb_kv_put(struct hdb_conn *c, struct hdb_table *tb, const void *key, uint32_t klen,
+               const void *val, uint32_t vlen, struct hdb_err *err);
+
+/* Per-shard counters, read through a message to each shard. */
+struct hdb_shard_stats {
+    struct hdb_store_stats store;
+    uint64_t commits_single, prepares, commits_2pc, aborts_2pc, conflicts;
+    uint64_t reads_waited, versions_held, prepared_now, recent_writes;
+};
+int hdb_db_shard_stats(struct hdb_conn *c, uint32_t shard, struct hdb_shard_stats *out,
+                       struct hdb_err *err);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * shard_int.h — structures shared by the shard runtime's files: db.c (open,
+ * close, threads, recovery), shard.c (what a shard does with a message) and
+ * conn.c (connections and transactions on the caller's side).
+ *
+ * Messages. A caller pushes {type, payload = struct req *} onto its
+ * connection's ring to the shard; the shard handles it and pushes the same
+ * payload back on the connection's reply ring. The payload (and everything
+ * it points to) belongs to the caller, who does not touch it until the
+ * reply. Shards talk to each other over one ring per ordered pair (FORGET:
+ * a participant tells the coordinator a multi-shard commit is durable).
+ */
+#ifndef HDB_SHARD_INT_H
+#define HDB_SHARD_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "shards/kv.h"
+#include "shards/ring.h"
+
+#define CONN_RING_CAPACITY  64u    /* requests one connection can have at one shard */
+#define SHARD_RING_CAPACITY 4096u  /* >= what one shard can owe another (FORGETs) */
+#define SHARD_DRAIN_MAX     256u   /* messages taken from one ring per loop turn */
+#define SHARD_VERSIONS_MAX  256u   /* published versions a shard keeps for snapshot reads */
+#define SHARD_LOG_ENTRIES   65536u /* recent writes kept for validation */
+#define SHARD_OUTBOX_MAX    (HDB_CONNS_MAX * 4u)
+#define SYS_PREPARED_TREE   "_sys.prepared"
+#define SYS_DECISIONS_TREE  "_sys.decisions"
+
+_Static_assert((CONN_RING_CAPACITY & (CONN_RING_CAPACITY - 1)) == 0, "power of two");
+_Static_assert((SHARD_RING_CAPACITY & (SHARD_RING_CAPACITY - 1)) == 0, "power of two");
+_Static_assert(SHARD_RING_CAPACITY >= SHARD_OUTBOX_MAX, "a shard never owes more than a ring");
+
+enum msg_type {
+    MSG_GET = 1,
+    MSG_SCAN,
+    MSG_COMMIT1, /* single-shard commit: validate + log + apply */
+    MSG_PREPARE, /* 2PC phase one on a participant */
+    MSG_DECIDE,  /* 2PC: the coordinator makes the commit decision durable */
+    MSG_COMMIT2, /* 2PC phase two on a participant */
+    MSG_ABORT2,  /* 2PC: a prepared participant rolls back */
+    MSG_TREE,    /* find or create a tree */
+    MSG_STATS,
+    MSG_FORGET, /* shard to shard: a participant's part is durable */
+};
+
+/* A key read by a transaction, or a write it buffered. */
+struct txn_key {
+    uint32_t shard;
+    uint32_t tree; /* the tree's id on that shard */
+    uint64_t hash; /* XXH3 of tree and key, to compare quickly */
+    uint8_t *key;
+    uint32_t klen;
+};
+
+struct txn_write {
+    struct txn_key k;
+    bool del;
+    uint8_t *val;
+    uint32_t vlen;
+};
+
+struct txn_range {
+    uint32_t shard, tree;
+    uint8_t *lo, *hi; /* hi NULL: to the end */
+    uint32_t lolen, hilen;
+};
+
+/* The part of a transaction one shard sees at commit (points into the txn's arrays). */
+struct txn_part {
+    uint64_t txn_id;
+    uint64_t snapshot_ts;
+    uint32_t coordinator;
+    struct txn_key **reads;
+    uint32_t nreads;
+    struct txn_range **ranges;
+    uint32_t nranges;
+    struct txn_write **writes;
+    uint32_t nwrites;
+};
+
+struct scan_rows {
+    uint8_t
+        *buf; /* [u32 klen][u32 vlen][key][val] ..., malloc'd by the shard, freed by the caller */
+    size_t len, cap;
+    uint32_t count;
+};
+
+struct req {
+    uint32_t type;
+    uint32_t shard;
+    struct hdb_conn *conn;
+    /* in */
+    uint64_t ts; /* snapshot timestamp, or the decision's commit timestamp */
+    uint32_t tree;
+    const uint8_t *key, *hi;
+    uint32_t klen, hilen, limit;
+    const char *name;
+    bool create;
+    struct txn_part part;
+    uint16_t *participants;
+    uint32_t nparticipants;
+    /* out */
+    int status;
+    char msg[HDB_ERR_MSG_BYTES_MAX];
+    struct hdb_buf val;
+    struct scan_rows rows;
+    struct hdb_shard_stats *stats;
+    struct req *next_wait; /* shard's list of reads waiting for a timestamp */
+    uint64_t wait_since_ns;
+};
+
+struct hdb_table {
+    char name[HDB_TREE_NAME_BYTES_MAX + 1];
+    uint32_t ids[HDB_SHARDS_MAX];
+};
+
+struct shard;
+struct thread;
+
+struct hdb_conn {
+    struct hdb_db *db;
+    uint32_t slot;
+    struct hdb_ring *to_shard;   /* [shards] caller -> shard */
+    struct hdb_ring *from_shard; /* [shards] shard -> caller */
+    alignas(HDB_CACHE_LINE) _Atomic uint32_t wake_seq;
+    _Atomic uint32_t sleeping;
+    uint32_t outstanding;
+    uint64_t txn_seq;
+    struct hdb_txn *txn;
+};
+
+struct hdb_txn {
+    struct hdb_conn *conn;
+    bool open, failed;
+    uint64_t snapshot_ts, commit_ts, id;
+    uint64_t last_used_ns;
+    struct txn_key *reads;
+    uint32_t nreads, reads_cap;
+    struct txn_range *ranges;
+    uint32_t nranges, ranges_cap;
+    struct txn_write *writes;
+    uint32_t nwrites, writes_cap;
+};
+
+struct thread {
+    struct hdb_db *db;
+    uint32_t index;
+    int cpu; /* -1: not pinned */
+    pthread_t tid;
+    int eventfd;
+    alignas(HDB_CACHE_LINE) _Atomic uint32_t sleeping;
+    _Atomic uint32_t loops; /* turns taken; disconnect waits for it to move */
+    struct shard **shards;
+    uint32_t nshards;
+    int open_status;
+    struct hdb_err open_err;
+};
+
+struct hdb_db {
+    char *path;
+    struct hdb_db_opts opts;
+    uint32_t nshards, nthreads;
+    struct hdb_io *io; /* for the manifest and the LOCK */
+    struct hdb_lock *lock;
+    struct shard **shards;
+    struct thread *threads;
+    /* The global commit timestamp: the one shared writable word. */
+    alignas(HDB_CACHE_LINE) _Atomic uint64_t clock;
+    alignas(HDB_CACHE_LINE) _Atomic(struct hdb_conn *) conns[HDB_CONNS_MAX];
+    _Atomic uint32_t stop;
+    _Atomic uint32_t go;   /* recovery resolved: shards may serve */
+    pthread_mutex_t admin; /* connect/disconnect and the table registry; never on the data path */
+    struct hdb_table *tables[HDB_TABLES_MAX];
+    uint32_t ntables;
+    uint64_t conn_txn_seq[HDB_CONNS_MAX];
+};
+
+/* shard.c */
+int shard_create(struct hdb_db *db, uint32_t id, struct shard **out, struct hdb_err *err);
+/* Runs on the shard's thread: opens (recovers) the store. */
+int shard_open(struct shard *sh, struct hdb_err *err);
+/* One loop turn: returns how much it did; *next_ns gets when it wants to run again. */
+uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns);
+bool shard_idle(const struct shard *sh);
+int shard_close(struct shard *sh, struct hdb_err *err);
+void shard_free(struct shard *sh);
+struct hdb_ring *shard_ring_from(struct shard *sh, uint32_t from);
+struct hdb_store *shard_store(struct shard *sh);
+uint32_t shard_thread(const struct shard *sh);
+uint32_t shard_id(const struct shard *sh);
+/* Recovery, before serving (db.c calls these from the opening thread). */
+int shard_recover_label(struct shard *sh, uint64_t clock, struct hdb_err *err);
+uint64_t shard_last_ts(const struct shard *sh);
+void shard_recovery(const struct shard *sh, uint64_t *ns, uint64_t *records);
+typedef int (*shard_prepared_fn)(void *ctx, struct shard *sh, uint64_t txn, uint32_t coordinator,
+                                 const uint8_t *val, uint32_t vlen);
+int shard_each_prepared(struct shard *sh, shard_prepared_fn fn, void *ctx, struct hdb_err *err);
+int shard_find_decision(struct shard *sh, uint64_t txn, uint64_t *commit_ts, struct hdb_err *err);
+int shard_resolve_prepared(struct shard *sh, uint64_t txn, const uint8_t *val, uint32_t vlen,
+                           bool commit, uint64_t commit_ts, struct hdb_err *err);
+int shard_clear_decisions(struct shard *sh, struct hdb_err *err);
+
+/* db.c */
+void db_wake_thread(struct hdb_db *db, uint32_t thread);
+void db_wake_conn(struct hdb_conn *c);
+uint64_t db_now_ns(void);
+void db_clock_advance(struct hdb_db *db, uint64_t ts);
+
+/* Encoding of a prepared transaction's writes in the shard's prepared tree. */
+int prepared_encode(const struct txn_part *p, struct hdb_buf *out, struct hdb_err *err);
+
+#endif

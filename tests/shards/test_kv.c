@@ -1,0 +1,446 @@
+/*
+ * test_kv.c — the shard runtime: routing, scans merged across shards,
+ * transactions that see their own writes, the anomalies serializability
+ * rules out (write skew, lost update, phantom, a commit racing a prepared
+ * transaction's fences, multi-shard cases included), the bank invariant
+ * under concurrent transfers and readers, and reopening with fewer threads.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/testutil.h"
+#include "kvtest.h"
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tu_mkdtemp("kv");
+}
+
+static void teardown(void)
+{
+    tu_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(kv, .init = setup, .fini = teardown, .timeout = 600);
+
+static struct hdb_table *table(struct hdb_conn *c, const char *name)
+{
+    struct hdb_table *tb = NULL;
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_kv_table(c, name, true, &tb, &err), HDB_OK, "%s", err.msg);
+    return tb;
+}
+
+static void put(struct hdb_txn *t, struct hdb_table *tb, const char *k, int64_t v)
+{
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_put(t, tb, k, (uint32_t)strlen(k), &v, sizeof v, &err), HDB_OK, "%s",
+                 err.msg);
+}
+
+static int64_t get(struct hdb_txn *t, struct hdb_table *tb, const char *k)
+{
+    struct hdb_err err = {0};
+    struct hdb_buf val = {0};
+    int rc = hdb_txn_get(t, tb, k, (uint32_t)strlen(k), &val, &err);
+    int64_t v = -1;
+    if (rc == HDB_OK) {
+        cr_assert_eq(val.len, sizeof v);
+        memcpy(&v, val.data, sizeof v);
+    } else {
+        cr_assert_eq(rc, HDB_NOTFOUND, "%s", err.msg);
+    }
+    hdb_buf_free(&val);
+    return v;
+}
+
+static struct hdb_txn *begin(struct hdb_conn *c)
+{
+    struct hdb_txn *t = NULL;
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_begin(c, &t, &err), HDB_OK, "%s", err.msg);
+    return t;
+}
+
+static int commit(struct hdb_txn *t)
+{
+    struct hdb_err err = {0};
+    return hdb_txn_commit(t, &err);
+}
+
+/* Two keys on different shards (and, with `same`, one key's neighbour on the same shard). */
+static void keys_on_two_shards(struct hdb_db *db, char a[16], char b[16])
+{
+    snprintf(a, 16, "k0");
+    for (int i = 1;; i++) {
+        snprintf(b, 16, "k%d", i);
+        if (hdb_kv_shard_of(db, b, (uint32_t)strlen(b)) != hdb_kv_shard_of(db, a, 2)) {
+            return;
+        }
+    }
+}
+
+struct collect {
+    char keys[64][16];
+    uint32_t n;
+};
+
+static bool collect_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                        uint32_t vlen)
+{
+    struct collect *c = ctx;
+    (void)val;
+    (void)vlen;
+    if (c->n < 64 && klen < 16) {
+        memcpy(c->keys[c->n], key, klen);
+        c->keys[c->n][klen] = '\0';
+    }
+    c->n++;
+    return true;
+}
+
+Test(kv, keys_spread_over_shards_and_scans_merge_in_key_order)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 4);
+    struct hdb_db *db = kt_open(dir, &o);
+    cr_assert_eq(hdb_db_shards(db), 4);
+    struct hdb_conn *c = kt_connect(db);
+    struct hdb_table *tb = table(c, "t");
+    uint32_t per_shard[4] = {0};
+    for (int i = 0; i < 2000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "key%05d", i);
+        int64_t v = i;
+        struct hdb_err err = {0};
+        cr_assert_eq(hdb_kv_put(c, tb, k, (uint32_t)strlen(k), &v, sizeof v, &err), HDB_OK, "%s",
+                     err.msg);
+        per_shard[hdb_kv_shard_of(db, k, (uint32_t)strlen(k))]++;
+    }
+    for (int s = 0; s < 4; s++) {
+        cr_assert_gt(per_shard[s], 350, "shard %d got %u of 2000 keys", s, per_shard[s]);
+    }
+    struct hdb_txn *t = begin(c);
+    struct collect col = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_scan(t, tb, "key00100", 8, "key00150", 8, 0, collect_row, &col, &err),
+                 HDB_OK, "%s", err.msg);
+    cr_assert_eq(col.n, 50);
+    for (uint32_t i = 0; i < 50; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "key%05u", 100 + i);
+        cr_assert_str_eq(col.keys[i], want);
+    }
+    memset(&col, 0, sizeof col);
+    cr_assert_eq(hdb_txn_scan(t, tb, "key", 3, NULL, 0, 10, collect_row, &col, &err), HDB_OK);
+    cr_assert_eq(col.n, 10, "limit");
+    cr_assert_str_eq(col.keys[9], "key00009");
+    cr_assert_eq(get(t, tb, "key01234"), 1234);
+    cr_assert_eq(get(t, tb, "nokey"), -1);
+    hdb_txn_rollback(t);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+
+    /* Reopen on one thread: the four shards are kept and nothing is lost. */
+    o.threads = 1;
+    o.shards = 2; /* ignored: fixed at creation */
+    db = kt_open(dir, &o);
+    cr_assert_eq(hdb_db_shards(db), 4);
+    c = kt_connect(db);
+    tb = table(c, "t");
+    t = begin(c);
+    memset(&col, 0, sizeof col);
+    cr_assert_eq(hdb_txn_scan(t, tb, "", 0, NULL, 0, 0, collect_row, &col, &err), HDB_OK);
+    cr_assert_eq(col.n, 2000);
+    cr_assert_eq(get(t, tb, "key01999"), 1999);
+    hdb_txn_rollback(t);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}
+
+Test(kv, transaction_reads_and_scans_see_its_own_writes)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 3);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db);
+    struct hdb_table *tb = table(c, "t");
+    struct hdb_txn *t = begin(c);
+    put(t, tb, "a", 1);
+    put(t, tb, "b", 2);
+    put(t, tb, "c", 3);
+    cr_assert_eq(commit(t), HDB_OK);
+
+    t = begin(c);
+    put(t, tb, "b", 20);
+    put(t, tb, "bb", 25);
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_delete(t, tb, "c", 1, &err), HDB_OK);
+    cr_assert_eq(get(t, tb, "b"), 20);
+    cr_assert_eq(get(t, tb, "c"), -1);
+    struct collect col = {0};
+    cr_assert_eq(hdb_txn_scan(t, tb, "", 0, NULL, 0, 0, collect_row, &col, &err), HDB_OK);
+    cr_assert_eq(col.n, 3);
+    cr_assert_str_eq(col.keys[0], "a");
+    cr_assert_str_eq(col.keys[1], "b");
+    cr_assert_str_eq(col.keys[2], "bb");
+
+    /* Another connection does not see them before commit. */
+    struct hdb_conn *c2 = kt_connect(db);
+    struct hdb_txn *t2 = begin(c2);
+    cr_assert_eq(get(t2, tb, "b"), 2);
+    cr_assert_eq(get(t2, tb, "c"), 3);
+    hdb_txn_rollback(t2);
+    cr_assert_eq(commit(t), HDB_OK);
+    t2 = begin(c2);
+    cr_assert_eq(get(t2, tb, "b"), 20);
+    cr_assert_eq(get(t2, tb, "c"), -1);
+    cr_assert_eq(get(t2, tb, "bb"), 25);
+    hdb_txn_rollback(t2);
+    hdb_db_disconnect(c2);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+/* Write skew: each reads both rows and writes one (x and y on different shards). */
+Test(kv, write_skew_across_shards_commits_only_one)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 4);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c1 = kt_connect(db), *c2 = kt_connect(db);
+    struct hdb_table *tb = table(c1, "t");
+    char x[16], y[16];
+    keys_on_two_shards(db, x, y);
+    struct hdb_txn *t = begin(c1);
+    put(t, tb, x, 1);
+    put(t, tb, y, 1);
+    cr_assert_eq(commit(t), HDB_OK);
+
+    struct hdb_txn *t1 = begin(c1), *t2 = begin(c2);
+    cr_assert_eq(get(t1, tb, x) + get(t1, tb, y), 2);
+    cr_assert_eq(get(t2, tb, x) + get(t2, tb, y), 2);
+    put(t1, tb, x, 0); /* "one of us may go off call" */
+    put(t2, tb, y, 0);
+    cr_assert_eq(commit(t1), HDB_OK);
+    cr_assert_eq(commit(t2), HDB_CONFLICT);
+    t = begin(c1);
+    cr_assert_eq(get(t, tb, x) + get(t, tb, y), 1);
+    hdb_txn_rollback(t);
+    hdb_db_disconnect(c1);
+    hdb_db_disconnect(c2);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+Test(kv, lost_update_is_refused)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 2);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c1 = kt_connect(db), *c2 = kt_connect(db);
+    struct hdb_table *tb = table(c1, "t");
+    struct hdb_txn *t = begin(c1);
+    put(t, tb, "counter", 10);
+    cr_assert_eq(commit(t), HDB_OK);
+    struct hdb_txn *t1 = begin(c1), *t2 = begin(c2);
+    int64_t v1 = get(t1, tb, "counter"), v2 = get(t2, tb, "counter");
+    put(t1, tb, "counter", v1 + 1);
+    put(t2, tb, "counter", v2 + 1);
+    cr_assert_eq(commit(t2), HDB_OK);
+    cr_assert_eq(commit(t1), HDB_CONFLICT);
+    t = begin(c1);
+    cr_assert_eq(get(t, tb, "counter"), 11);
+    hdb_txn_rollback(t);
+    hdb_db_disconnect(c1);
+    hdb_db_disconnect(c2);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+/* Phantom: T1 counts a range and writes the count elsewhere; T2 inserts into the range. */
+Test(kv, phantom_insert_into_scanned_range_fails_the_reader)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 4);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c1 = kt_connect(db), *c2 = kt_connect(db);
+    struct hdb_table *tb = table(c1, "t");
+    struct hdb_txn *t = begin(c1);
+    put(t, tb, "order:1", 5);
+    put(t, tb, "order:2", 7);
+    cr_assert_eq(commit(t), HDB_OK);
+
+    struct hdb_txn *t1 = begin(c1);
+    struct collect col = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_scan(t1, tb, "order:", 6, "order;", 6, 0, collect_row, &col, &err),
+                 HDB_OK);
+    cr_assert_eq(col.n, 2);
+    struct hdb_txn *t2 = begin(c2);
+    put(t2, tb, "order:3", 9);
+    cr_assert_eq(commit(t2), HDB_OK);
+    put(t1, tb, "summary", (int64_t)col.n);
+    cr_assert_eq(commit(t1), HDB_CONFLICT);
+    hdb_db_disconnect(c1);
+    hdb_db_disconnect(c2);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+/* A commit that runs while a multi-shard transaction is prepared meets its fences. */
+struct race {
+    struct hdb_conn *other, *older;
+    struct hdb_txn *older_txn; /* began and read `key` before the prepare */
+    struct hdb_table *tb;
+    const char *key;
+    int rc_write, rc_read_then_write;
+    bool fired;
+};
+
+static void race_hook(void *ctx, const char *point, uint32_t shard)
+{
+    struct race *r = ctx;
+    (void)shard;
+    if (r->fired || strcmp(point, "prepared") != 0) {
+        return;
+    }
+    r->fired = true;
+    /* A blind write of a key the prepared transaction read and writes. */
+    struct hdb_txn *t = begin(r->other);
+    put(t, r->tb, r->key, 99);
+    r->rc_write = commit(t);
+    /* An older transaction read that key (before the prepared one's write) and writes now. */
+    put(r->older_txn, r->tb, "elsewhere", 1);
+    r->rc_read_then_write = commit(r->older_txn);
+}
+
+Test(kv, commit_racing_a_prepared_transaction_fails_on_its_fences)
+{
+    struct race race = {0};
+    struct hdb_db_opts o;
+    kt_opts(&o, 4);
+    o.twopc_hook = race_hook;
+    o.twopc_hook_ctx = &race;
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c1 = kt_connect(db);
+    race.other = kt_connect(db);
+    race.older = kt_connect(db);
+    race.tb = table(c1, "t");
+    char x[16], y[16];
+    keys_on_two_shards(db, x, y);
+    race.key = x;
+    race.fired = true; /* not for the set-up commit */
+    struct hdb_txn *t = begin(c1);
+    put(t, race.tb, x, 1);
+    put(t, race.tb, y, 1);
+    cr_assert_eq(commit(t), HDB_OK);
+    race.fired = false;
+    race.older_txn = begin(race.older);
+    cr_assert_eq(get(race.older_txn, race.tb, x), 1);
+
+    t = begin(c1);
+    int64_t vx = get(t, race.tb, x);
+    put(t, race.tb, x, vx + 1);
+    put(t, race.tb, y, 2);
+    cr_assert_eq(commit(t), HDB_OK);
+    cr_assert(race.fired);
+    cr_assert_eq(race.rc_write, HDB_CONFLICT, "a write into the fences committed");
+    cr_assert_eq(race.rc_read_then_write, HDB_CONFLICT, "a read of a fenced write committed");
+    t = begin(c1);
+    cr_assert_eq(get(t, race.tb, x), 2);
+    hdb_txn_rollback(t);
+    hdb_db_disconnect(c1);
+    hdb_db_disconnect(race.other);
+    hdb_db_disconnect(race.older);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+/* --- bank --- */
+
+struct bank_worker {
+    struct hdb_db *db;
+    bool reader;
+    uint32_t ops;
+    uint32_t done, multi, bad_totals;
+    int failed;
+};
+
+static void *bank_thread(void *arg)
+{
+    struct bank_worker *w = arg;
+    struct hdb_conn *c = kt_connect(w->db);
+    uint64_t rng = (uint64_t)(uintptr_t)w | 1;
+    for (uint32_t i = 0; i < w->ops; i++) {
+        if (w->reader) {
+            int64_t total = kt_bank_total(c, i % 2 == 0);
+            if (total != (int64_t)BANK_ACCOUNTS * BANK_START) {
+                fprintf(stderr, "reader saw total %" PRId64 "\n", total);
+                w->bad_totals++;
+            }
+        } else {
+            bool multi = false;
+            int rc = kt_bank_transfer(c, &rng, 0, &multi);
+            if (rc != HDB_OK) {
+                w->failed = rc;
+                break;
+            }
+            w->multi += multi ? 1 : 0;
+        }
+        w->done++;
+    }
+    hdb_db_disconnect(c);
+    return NULL;
+}
+
+static void run_bank(enum hdb_wal_mode mode)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 4);
+    o.store.wal_mode = mode;
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db);
+    kt_bank_init(c);
+    enum { WORKERS = 5 };
+    struct bank_worker w[WORKERS];
+    pthread_t tid[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        w[i] = (struct bank_worker){
+            .db = db, .reader = i >= 3, .ops = (uint32_t)tu_scaled(i >= 3 ? 60 : 600)};
+        pthread_create(&tid[i], NULL, bank_thread, &w[i]);
+    }
+    uint32_t transfers = 0, multi = 0;
+    for (int i = 0; i < WORKERS; i++) {
+        pthread_join(tid[i], NULL);
+        cr_assert_eq(w[i].failed, 0, "worker %d failed with %d", i, w[i].failed);
+        cr_assert_eq(w[i].bad_totals, 0, "reader %d saw a wrong total", i);
+        transfers += w[i].reader ? 0 : w[i].done;
+        multi += w[i].multi;
+    }
+    cr_assert_gt(multi, transfers / 2, "most transfers span shards (%u of %u)", multi, transfers);
+    cr_assert_eq(kt_bank_total(c, true), (int64_t)BANK_ACCOUNTS * BANK_START);
+    hdb_db_disconnect(c);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+    db = kt_open(dir, &o);
+    c = kt_connect(db);
+    cr_assert_eq(kt_bank_total(c, false), (int64_t)BANK_ACCOUNTS * BANK_START);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}
+
+Test(kv, bank_total_holds_under_concurrent_transfers_sync)
+{
+    run_bank(HDB_WAL_SYNC);
+}
+
+Test(kv, bank_total_holds_under_concurrent_transfers_async)
+{
+    run_bank(HDB_WAL_ASYNC);
+}
