@@ -388,7 +388,7 @@ static int resolve_in_doubt(struct hdb_db *db, struct hdb_db_open_info *info, ui
     for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
         rc = shard_each_prepared(db->shards[k], resolve_collect, &ctx, err);
     }
-    if (rc == HDB_OK) {
+    if (rc == HDB_OK && ctx.n > 0) {
         qsort(ctx.list, ctx.n, sizeof *ctx.list, cmp_pending);
     }
     for (uint32_t i = 0; i < ctx.n && rc == HDB_OK; i++) {

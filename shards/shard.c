@@ -1082,9 +1082,11 @@ uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
     return work;
 }
 
+/* Nothing in flight. Prepared transactions may remain (their caller failed): the next open
+ * resolves them from their decision. */
 bool shard_idle(const struct shard *sh)
 {
-    return sh->nprepared == 0 && sh->waiting == NULL && sh->noutbox == 0 && sh->nacks == 0 &&
+    return sh->waiting == NULL && sh->noutbox == 0 && sh->nacks == 0 &&
            hdb_store_pending_commits(sh->store) == 0;
 }
 
