@@ -744,8 +744,14 @@ static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req
     conn_wait(c);
     rc = req_status(decide, err);
     if (rc != HDB_OK) {
-        /* Outcome unknown until the coordinator is reopened: leave the participants prepared. */
-        return hdb_err_prefix(err, "commit decision not known to be durable");
+        /* Outcome unknown until the coordinator is reopened, which resolves the durable
+         * prepared records; the participants drop their in-memory state (create = keep). */
+        for (uint32_t k = 0; k < p->nparts; k++) {
+            fin[k] = (struct req){.type = MSG_ABORT2, .part = p->parts[k], .create = true};
+            conn_send(c, p->shards[k], &fin[k]);
+        }
+        conn_wait(c);
+        return hdb_err_prefix(err, "commit decision not known to be durable (reopen resolves it)");
     }
     hook(db, "decided", p->coordinator);
     for (uint32_t k = 0; k < p->nparts; k++) {

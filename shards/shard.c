@@ -129,14 +129,15 @@ static bool same_key(const struct txn_key *k, uint64_t hash, uint32_t tree, cons
 static void reply(struct shard *sh, struct req *r)
 {
     struct hdb_msg m = {.type = r->type, .payload = r};
-    struct hdb_ring *ring = &r->conn->from_shard[sh->id];
+    /* Once pushed, the request belongs to the caller again (it may be gone): read it first. */
+    struct hdb_conn *conn = r->conn;
     /* A connection has at most CONN_RING_CAPACITY requests here, so there is always room. */
-    uint32_t n = hdb_ring_push(ring, &m, 1);
+    uint32_t n = hdb_ring_push(&conn->from_shard[sh->id], &m, 1);
     if (n != 1) {
-        hdb_log(HDB_LOG_ERROR, "shard %u: reply ring of connection %u full", sh->id, r->conn->slot);
+        hdb_log(HDB_LOG_ERROR, "shard %u: reply ring of connection %u full", sh->id, conn->slot);
         abort();
     }
-    db_wake_conn(r->conn);
+    db_wake_conn(conn);
 }
 
 static void reply_err(struct shard *sh, struct req *r, const struct hdb_err *e)
@@ -896,7 +897,12 @@ static void handle_commit2(struct shard *sh, struct req *r)
 
 static void handle_abort2(struct shard *sh, struct req *r)
 {
-    if (prepared_find(sh, r->part.txn_id, NULL) != NULL) {
+    if (r->create && prepared_find(sh, r->part.txn_id, NULL) != NULL) {
+        /* The decision's fate is unknown (the coordinator failed): keep the durable record
+         * for the next open to resolve; only the in-memory fences go with the caller. */
+        prepared_remove(sh, r->part.txn_id);
+        apply_ready(sh);
+    } else if (prepared_find(sh, r->part.txn_id, NULL) != NULL) {
         prepared_remove(sh, r->part.txn_id);
         uint8_t key[8];
         txn_key_bytes(r->part.txn_id, key);

@@ -97,7 +97,7 @@ struct req {
     const uint8_t *key, *hi;
     uint32_t klen, hilen, limit;
     const char *name;
-    bool create;
+    bool create; /* MSG_TREE: create if missing; MSG_ABORT2: keep the durable prepared record */
     struct txn_part part;
     uint16_t *participants;
     uint32_t nparticipants;
