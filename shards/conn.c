@@ -20,7 +20,7 @@
 #include "core/log.h"
 #include "shards/shard_int.h"
 
-#define CONN_SPINS 4000u /* polls of the reply rings before sleeping on the futex */
+#define CONN_SPINS 200u /* polls of the reply rings before sleeping on the futex */
 
 /* --- sending and waiting --- */
 
