@@ -9,6 +9,7 @@
  */
 #include <inttypes.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 #include "core/log.h"
 #include "shards/shard_int.h"
 
-#define CONN_SPINS 200u /* polls of the reply rings before sleeping on the futex */
+#define CONN_SPINS 2000u /* polls of the reply rings before sleeping on the futex */
 
 /* --- sending and waiting --- */
 
@@ -61,7 +62,12 @@ static void conn_wait(struct hdb_conn *c)
             continue;
         }
         if (++spins < CONN_SPINS) {
-            __builtin_ia32_pause();
+            /* Yield now and then: on a box with fewer CPUs than threads the shard needs it. */
+            if (spins % 16 == 0) {
+                sched_yield();
+            } else {
+                __builtin_ia32_pause();
+            }
             continue;
         }
         uint32_t seq = atomic_load(&c->wake_seq);

@@ -40,9 +40,10 @@
 #include "shards/cpus.h"
 #include "shards/shard_int.h"
 
-#define MANIFEST_MAGIC   0x4d424448u /* "HDBM" */
-#define MANIFEST_VERSION 1u
-#define MANIFEST_BYTES   4096u
+#define MANIFEST_MAGIC    0x4d424448u /* "HDBM" */
+#define MANIFEST_VERSION  1u
+#define MANIFEST_BYTES    4096u
+#define THREAD_IDLE_TURNS 64u /* empty loop turns before a shard thread sleeps */
 
 void hdb_db_opts_default(struct hdb_db_opts *o)
 {
@@ -274,6 +275,7 @@ static bool thread_idle(const struct thread *t)
 
 static void thread_loop(struct thread *t)
 {
+    uint32_t idle_turns = 0;
     for (;;) {
         uint64_t now = db_now_ns(), next = UINT64_MAX, work = 0;
         for (uint32_t s = 0; s < t->nshards; s++) {
@@ -283,11 +285,19 @@ static void thread_loop(struct thread *t)
         }
         atomic_fetch_add(&t->loops, 1);
         if (work > 0) {
+            idle_turns = 0;
             continue;
         }
         if (atomic_load(&t->db->stop) && thread_idle(t)) {
             return;
         }
+        /* A reply usually brings the next request within microseconds: look a few more
+         * times before paying for a sleep and a wake-up. */
+        if (++idle_turns < THREAD_IDLE_TURNS) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        idle_turns = 0;
         thread_sleep(t, now, next);
     }
 }
