@@ -50,6 +50,7 @@ test: test-normal test-asan test-tsan
 
 bench: build
 	./$(BUILD)/bench/bench_core
+	./$(BUILD)/bench/bench_shards
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -12,6 +12,7 @@
  * before the cut fail with EIO.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,7 @@ struct hdb_sim_disk {
     size_t ndirs;
     char **locks;
     size_t nlocks;
+    pthread_mutex_t mu; /* held by every entry point */
 };
 
 static uint64_t rng_next(struct hdb_sim_disk *sim)
@@ -65,6 +67,7 @@ struct hdb_sim_disk *hdb_sim_create(uint64_t seed)
     struct hdb_sim_disk *sim = calloc(1, sizeof *sim);
     if (sim != NULL) {
         sim->rng = seed * 0x9E3779B97F4A7C15ull + 0x1234567;
+        pthread_mutex_init(&sim->mu, NULL);
         sim->boot = 1;
     }
     return sim;
@@ -108,6 +111,7 @@ void hdb_sim_destroy(struct hdb_sim_disk *sim)
     free(sim->files);
     free_strings(sim->dirs, sim->ndirs);
     free_strings(sim->locks, sim->nlocks);
+    pthread_mutex_destroy(&sim->mu);
     free(sim);
 }
 
@@ -196,8 +200,8 @@ static struct sim_file *live_file(struct hdb_sim_disk *sim, struct sim_handle h,
     return &sim->files[h.file];
 }
 
-int sim_open(struct hdb_sim_disk *sim, const char *path, bool create, bool excl,
-             struct sim_handle *h)
+static int sim_open_unlocked(struct hdb_sim_disk *sim, const char *path, bool create, bool excl,
+                             struct sim_handle *h)
 {
     struct sim_file *f = find_file(sim, path);
     if (f != NULL && create && excl) {
@@ -254,8 +258,8 @@ static int push_op(struct sim_file *f, uint64_t off, const void *data, uint32_t 
     return 0;
 }
 
-int sim_read(struct hdb_sim_disk *sim, struct sim_handle h, void *buf, uint32_t len, uint64_t off,
-             uint32_t *got)
+static int sim_read_unlocked(struct hdb_sim_disk *sim, struct sim_handle h, void *buf, uint32_t len,
+                             uint64_t off, uint32_t *got)
 {
     int r;
     struct sim_file *f = live_file(sim, h, &r);
@@ -268,8 +272,8 @@ int sim_read(struct hdb_sim_disk *sim, struct sim_handle h, void *buf, uint32_t 
     return 0;
 }
 
-int sim_write(struct hdb_sim_disk *sim, struct sim_handle h, const void *buf, uint32_t len,
-              uint64_t off)
+static int sim_write_unlocked(struct hdb_sim_disk *sim, struct sim_handle h, const void *buf,
+                              uint32_t len, uint64_t off)
 {
     int r;
     struct sim_file *f = live_file(sim, h, &r);
@@ -280,7 +284,7 @@ int sim_write(struct hdb_sim_disk *sim, struct sim_handle h, const void *buf, ui
     return r < 0 ? r : push_op(f, off, buf, len);
 }
 
-int sim_truncate(struct hdb_sim_disk *sim, struct sim_handle h, uint64_t size)
+static int sim_truncate_unlocked(struct hdb_sim_disk *sim, struct sim_handle h, uint64_t size)
 {
     int r;
     struct sim_file *f = live_file(sim, h, &r);
@@ -291,7 +295,7 @@ int sim_truncate(struct hdb_sim_disk *sim, struct sim_handle h, uint64_t size)
     return r < 0 ? r : push_op(f, size, NULL, 0);
 }
 
-int sim_size(struct hdb_sim_disk *sim, struct sim_handle h, uint64_t *size)
+static int sim_size_unlocked(struct hdb_sim_disk *sim, struct sim_handle h, uint64_t *size)
 {
     int r;
     struct sim_file *f = live_file(sim, h, &r);
@@ -301,7 +305,7 @@ int sim_size(struct hdb_sim_disk *sim, struct sim_handle h, uint64_t *size)
     return r;
 }
 
-int sim_fsync(struct hdb_sim_disk *sim, struct sim_handle h)
+static int sim_fsync_unlocked(struct hdb_sim_disk *sim, struct sim_handle h)
 {
     int r;
     struct sim_file *f = live_file(sim, h, &r);
@@ -347,14 +351,14 @@ static bool has_string(char **v, size_t n, const char *s, size_t *at)
     return false;
 }
 
-int sim_mkdir(struct hdb_sim_disk *sim, const char *path)
+static int sim_mkdir_unlocked(struct hdb_sim_disk *sim, const char *path)
 {
     return has_string(sim->dirs, sim->ndirs, path, NULL)
                ? 0
                : add_string(&sim->dirs, &sim->ndirs, path);
 }
 
-int sim_unlink(struct hdb_sim_disk *sim, const char *path)
+static int sim_unlink_unlocked(struct hdb_sim_disk *sim, const char *path)
 {
     struct sim_file *f = find_file(sim, path);
     if (f == NULL) {
@@ -365,7 +369,7 @@ int sim_unlink(struct hdb_sim_disk *sim, const char *path)
     return 0;
 }
 
-int sim_rename(struct hdb_sim_disk *sim, const char *from, const char *to)
+static int sim_rename_unlocked(struct hdb_sim_disk *sim, const char *from, const char *to)
 {
     struct sim_file *f = find_file(sim, from);
     if (f == NULL) {
@@ -385,7 +389,7 @@ int sim_rename(struct hdb_sim_disk *sim, const char *from, const char *to)
     return 0;
 }
 
-int sim_sync_dir(struct hdb_sim_disk *sim, const char *dir)
+static int sim_sync_dir_unlocked(struct hdb_sim_disk *sim, const char *dir)
 {
     for (size_t i = 0; i < sim->nfiles; i++) {
         struct sim_file *f = &sim->files[i];
@@ -401,13 +405,13 @@ int sim_sync_dir(struct hdb_sim_disk *sim, const char *dir)
     return 0;
 }
 
-bool sim_exists(struct hdb_sim_disk *sim, const char *path)
+static bool sim_exists_unlocked(struct hdb_sim_disk *sim, const char *path)
 {
     return find_file(sim, path) != NULL || has_string(sim->dirs, sim->ndirs, path, NULL);
 }
 
-int sim_list(struct hdb_sim_disk *sim, const char *dir, int (*fn)(void *ctx, const char *name),
-             void *ctx)
+static int sim_list_unlocked(struct hdb_sim_disk *sim, const char *dir,
+                             int (*fn)(void *ctx, const char *name), void *ctx)
 {
     for (size_t i = 0; i < sim->nfiles; i++) {
         const char *p = sim->files[i].path;
@@ -418,7 +422,7 @@ int sim_list(struct hdb_sim_disk *sim, const char *dir, int (*fn)(void *ctx, con
     return 0;
 }
 
-int sim_lock(struct hdb_sim_disk *sim, const char *path)
+static int sim_lock_unlocked(struct hdb_sim_disk *sim, const char *path)
 {
     if (has_string(sim->locks, sim->nlocks, path, NULL)) {
         return -EWOULDBLOCK;
@@ -426,7 +430,7 @@ int sim_lock(struct hdb_sim_disk *sim, const char *path)
     return add_string(&sim->locks, &sim->nlocks, path);
 }
 
-void sim_unlock(struct hdb_sim_disk *sim, const char *path)
+static void sim_unlock_unlocked(struct hdb_sim_disk *sim, const char *path)
 {
     size_t at;
     if (has_string(sim->locks, sim->nlocks, path, &at)) {
@@ -499,7 +503,7 @@ static void cut_file(struct hdb_sim_disk *sim, struct sim_file *f, enum hdb_sim_
     image_copy(&f->cur, &f->dur);
 }
 
-void hdb_sim_power_cut(struct hdb_sim_disk *sim, enum hdb_sim_cut_mode mode)
+static void hdb_sim_power_cut_unlocked(struct hdb_sim_disk *sim, enum hdb_sim_cut_mode mode)
 {
     for (size_t i = 0; i < sim->nfiles; i++) {
         cut_file(sim, &sim->files[i], mode);
@@ -530,8 +534,8 @@ static int poke_image(struct sim_image *im, uint64_t off, const void *bytes, siz
     return HDB_OK;
 }
 
-int hdb_sim_poke(struct hdb_sim_disk *sim, const char *path, uint64_t off, const void *bytes,
-                 size_t len)
+static int hdb_sim_poke_unlocked(struct hdb_sim_disk *sim, const char *path, uint64_t off,
+                                 const void *bytes, size_t len)
 {
     struct sim_file *f = find_file(sim, path);
     if (f == NULL) {
@@ -544,7 +548,8 @@ int hdb_sim_poke(struct hdb_sim_disk *sim, const char *path, uint64_t off, const
     return rc;
 }
 
-int hdb_sim_peek(struct hdb_sim_disk *sim, const char *path, uint64_t off, void *bytes, size_t len)
+static int hdb_sim_peek_unlocked(struct hdb_sim_disk *sim, const char *path, uint64_t off,
+                                 void *bytes, size_t len)
 {
     struct sim_file *f = find_file(sim, path);
     if (f == NULL) {
@@ -555,4 +560,145 @@ int hdb_sim_peek(struct hdb_sim_disk *sim, const char *path, uint64_t off, void 
     }
     memcpy(bytes, f->cur.bytes + off, len);
     return HDB_OK;
+}
+
+/* --- entry points: one mutex makes the disk safe to share between shard threads --- */
+
+int sim_open(struct hdb_sim_disk *sim, const char *path, bool create, bool excl,
+             struct sim_handle *h)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_open_unlocked(sim, path, create, excl, h);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_read(struct hdb_sim_disk *sim, struct sim_handle h, void *buf, uint32_t len, uint64_t off,
+             uint32_t *got)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_read_unlocked(sim, h, buf, len, off, got);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_write(struct hdb_sim_disk *sim, struct sim_handle h, const void *buf, uint32_t len,
+              uint64_t off)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_write_unlocked(sim, h, buf, len, off);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_truncate(struct hdb_sim_disk *sim, struct sim_handle h, uint64_t size)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_truncate_unlocked(sim, h, size);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_size(struct hdb_sim_disk *sim, struct sim_handle h, uint64_t *size)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_size_unlocked(sim, h, size);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_fsync(struct hdb_sim_disk *sim, struct sim_handle h)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_fsync_unlocked(sim, h);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_mkdir(struct hdb_sim_disk *sim, const char *path)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_mkdir_unlocked(sim, path);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_unlink(struct hdb_sim_disk *sim, const char *path)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_unlink_unlocked(sim, path);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_rename(struct hdb_sim_disk *sim, const char *from, const char *to)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_rename_unlocked(sim, from, to);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_sync_dir(struct hdb_sim_disk *sim, const char *dir)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_sync_dir_unlocked(sim, dir);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+bool sim_exists(struct hdb_sim_disk *sim, const char *path)
+{
+    pthread_mutex_lock(&sim->mu);
+    bool rc = sim_exists_unlocked(sim, path);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_list(struct hdb_sim_disk *sim, const char *dir, int (*fn)(void *ctx, const char *name),
+             void *ctx)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_list_unlocked(sim, dir, fn, ctx);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int sim_lock(struct hdb_sim_disk *sim, const char *path)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = sim_lock_unlocked(sim, path);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+void sim_unlock(struct hdb_sim_disk *sim, const char *path)
+{
+    pthread_mutex_lock(&sim->mu);
+    sim_unlock_unlocked(sim, path);
+    pthread_mutex_unlock(&sim->mu);
+}
+
+void hdb_sim_power_cut(struct hdb_sim_disk *sim, enum hdb_sim_cut_mode mode)
+{
+    pthread_mutex_lock(&sim->mu);
+    hdb_sim_power_cut_unlocked(sim, mode);
+    pthread_mutex_unlock(&sim->mu);
+}
+
+int hdb_sim_poke(struct hdb_sim_disk *sim, const char *path, uint64_t off, const void *bytes,
+                 size_t len)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = hdb_sim_poke_unlocked(sim, path, off, bytes, len);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
+}
+
+int hdb_sim_peek(struct hdb_sim_disk *sim, const char *path, uint64_t off, void *bytes, size_t len)
+{
+    pthread_mutex_lock(&sim->mu);
+    int rc = hdb_sim_peek_unlocked(sim, path, off, bytes, len);
+    pthread_mutex_unlock(&sim->mu);
+    return rc;
 }

@@ -2,6 +2,8 @@
  * simdisk.h — what io.c calls in the simulated disk (simdisk.c). A handle
  * is a file index plus the disk's boot count when it was opened; after a
  * power cut the boot count moves on and old handles fail with EIO.
+ * Every entry point takes the disk's mutex, so shard threads can share one
+ * disk (hdb_sim_pending_bytes does not: call it when no I/O runs).
  */
 #ifndef HDB_SIMDISK_H
 #define HDB_SIMDISK_H

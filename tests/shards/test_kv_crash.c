@@ -304,3 +304,75 @@ Test(kv_crash, crash_points_in_async_mode_are_all_or_nothing)
     dir = tu_mkdtemp("kvcrash");
     run_crash_point("decided", HDB_WAL_ASYNC, 2);
 }
+
+/* --- the same crash points on the simulated disk, with a power cut --- */
+
+struct cut_ctx {
+    struct hdb_sim_disk *sim;
+    const char *point;
+    enum hdb_sim_cut_mode mode;
+    bool armed, fired;
+};
+
+static void cut_hook(void *ctx, const char *point, uint32_t shard)
+{
+    struct cut_ctx *c = ctx;
+    (void)shard;
+    if (c->armed && !c->fired && strcmp(point, c->point) == 0) {
+        c->fired = true;
+        hdb_sim_power_cut(c->sim, c->mode); /* every later I/O of this boot fails */
+    }
+}
+
+static void run_power_cut(const char *point, enum hdb_sim_cut_mode mode, uint64_t seed,
+                          int64_t want)
+{
+    struct cut_ctx cut = {.sim = hdb_sim_create(seed), .point = point, .mode = mode};
+    struct hdb_db_opts o;
+    kt_opts(&o, 3);
+    o.store.sim = cut.sim;
+    o.twopc_hook = cut_hook;
+    o.twopc_hook_ctx = &cut;
+    struct hdb_db *db = kt_open("/db", &o);
+    struct hdb_conn *c = kt_connect(db);
+    struct hdb_table *tb = NULL;
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_kv_table(c, "t", true, &tb, &err), HDB_OK, "%s", err.msg);
+    char x[16], y[16];
+    keys_on_two_shards(db, x, y);
+    two_keys(c, tb, x, y, 1);
+    cut.armed = true;
+    struct hdb_txn *t = NULL;
+    int64_t v = 2;
+    cr_assert_eq(hdb_txn_begin(c, &t, &err), HDB_OK);
+    cr_assert_eq(hdb_txn_put(t, tb, x, (uint32_t)strlen(x), &v, sizeof v, &err), HDB_OK);
+    cr_assert_eq(hdb_txn_put(t, tb, y, (uint32_t)strlen(y), &v, sizeof v, &err), HDB_OK);
+    int rc = hdb_txn_commit(t, &err); /* fails after a cut before the decision */
+    cr_assert(cut.fired, "%s: the hook did not fire", point);
+    cr_assert(want == 2 ? rc == HDB_OK : rc != HDB_OK, "%s: commit returned %d", point, rc);
+    hdb_db_disconnect(c);
+    hdb_db_close(db, &err); /* fails: the disk is gone */
+
+    o.twopc_hook = NULL;
+    struct hdb_db_open_info info;
+    cr_assert_eq(hdb_db_open("/db", &o, &db, &info, &err), HDB_OK, "%s: %s", point, err.msg);
+    c = kt_connect(db);
+    cr_assert_eq(hdb_kv_table(c, "t", false, &tb, &err), HDB_OK);
+    cr_assert_eq(value(c, tb, x), want, "%s (seed %" PRIu64 "): x", point, seed);
+    cr_assert_eq(value(c, tb, y), want, "%s (seed %" PRIu64 "): y", point, seed);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+    hdb_sim_destroy(cut.sim);
+}
+
+Test(kv_crash, power_cut_at_each_two_phase_point_is_all_or_nothing)
+{
+    static const enum hdb_sim_cut_mode modes[3] = {HDB_SIM_CUT_RANDOM, HDB_SIM_CUT_DROP_ALL,
+                                                   HDB_SIM_CUT_KEEP_ALL};
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        enum hdb_sim_cut_mode m = modes[seed % 3];
+        run_power_cut("prepared", m, seed, 1);
+        run_power_cut("decided", m, seed, 2);
+        run_power_cut("applied", m, seed, 2);
+    }
+}
