@@ -81,6 +81,7 @@ struct shard {
     struct log_entry *log;
     uint32_t log_first, log_count, log_pending;
     uint64_t log_floor; /* newest timestamp that fell out of the log */
+    bool floor_pending; /* an unpublished write fell out: the floor is its coming label */
     struct prepared *prepared;
     uint32_t nprepared;
     struct decision *decisions;
@@ -228,6 +229,10 @@ static void after_store(struct shard *sh)
         e->ts = e->ts == TS_PENDING ? label : e->ts;
     }
     sh->log_pending = 0;
+    if (sh->floor_pending) {
+        sh->log_floor = label > sh->log_floor ? label : sh->log_floor;
+        sh->floor_pending = false;
+    }
     sh->pending_fixed = 0;
     sh->last_label = label;
     db_clock_advance(sh->db, label);
@@ -257,8 +262,13 @@ static int log_add(struct shard *sh, uint64_t ts, uint32_t tree, const uint8_t *
     memcpy(copy, key, klen);
     if (sh->log_count == SHARD_LOG_ENTRIES) {
         struct log_entry *old = &sh->log[sh->log_first];
-        /* A pending entry never falls out: the log is far larger than one commit group. */
-        sh->log_floor = old->ts > sh->log_floor ? old->ts : sh->log_floor;
+        if (old->ts == TS_PENDING) {
+            /* One huge group: the floor becomes its label once it is published. */
+            sh->floor_pending = true;
+            sh->log_pending--;
+        } else if (old->ts > sh->log_floor) {
+            sh->log_floor = old->ts;
+        }
         free(old->key);
         sh->log_first = (sh->log_first + 1) % SHARD_LOG_ENTRIES;
         sh->log_count--;
@@ -319,7 +329,7 @@ static int validate_log(struct shard *sh, const struct txn_part *p, struct hdb_e
     if (p->nreads == 0 && p->nranges == 0) {
         return HDB_OK;
     }
-    if (p->snapshot_ts < sh->log_floor) {
+    if (p->snapshot_ts < sh->log_floor || sh->floor_pending) {
         return hdb_err_set(err, HDB_CONFLICT,
                            "shard %u: the transaction's snapshot (ts %" PRIu64
                            ") is older than the writes kept for validation",

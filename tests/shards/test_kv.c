@@ -444,3 +444,29 @@ Test(kv, bank_total_holds_under_concurrent_transfers_async)
 {
     run_bank(HDB_WAL_ASYNC);
 }
+
+/* A commit larger than the validation log must not leave every later reader conflicting. */
+Test(kv, commit_larger_than_the_validation_log_does_not_block_later_readers)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 1);
+    o.store.wal_segment_bytes = 64ull << 20; /* room for a 70,000-write commit */
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db);
+    struct hdb_table *tb = table(c, "t");
+    struct hdb_txn *t = begin(c);
+    for (int i = 0; i < 70000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "big%06d", i);
+        put(t, tb, k, i);
+    }
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_commit(t, &err), HDB_OK, "%s", err.msg);
+    t = begin(c);
+    int64_t v = get(t, tb, "big000007");
+    cr_assert_eq(v, 7);
+    put(t, tb, "big000007", v + 1);
+    cr_assert_eq(hdb_txn_commit(t, &err), HDB_OK, "a reader after the big commit: %s", err.msg);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
