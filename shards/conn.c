@@ -239,11 +239,6 @@ int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_t
 
 /* --- transactions: buffers --- */
 
-static uint64_t key_hash(uint32_t tree, const void *key, uint32_t klen)
-{
-    return XXH3_64bits_withSeed(key, klen, tree);
-}
-
 static int grow(void **arr, uint32_t *cap, uint32_t n, size_t size, uint32_t max)
 {
     if (n < *cap) {

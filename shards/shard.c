@@ -99,11 +99,6 @@ struct shard {
 
 /* --- small helpers --- */
 
-static uint64_t key_hash(uint32_t tree, const void *key, uint32_t klen)
-{
-    return XXH3_64bits_withSeed(key, klen, tree);
-}
-
 static int cmp_keys(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 {
     int c = memcmp(a, b, alen < blen ? alen : blen);

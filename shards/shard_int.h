@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <xxhash.h>
 
 #include "shards/kv.h"
 #include "shards/ring.h"
@@ -176,6 +177,12 @@ struct hdb_db {
     uint32_t ntables;
     uint64_t conn_txn_seq[HDB_CONNS_MAX];
 };
+
+/* The hash that read sets, write sets and the validation log compare first. */
+static inline uint64_t key_hash(uint32_t tree, const void *key, uint32_t klen)
+{
+    return XXH3_64bits_withSeed(key, klen, tree);
+}
 
 /* shard.c */
 int shard_create(struct hdb_db *db, uint32_t id, struct shard **out, struct hdb_err *err);
