@@ -83,35 +83,9 @@ static struct hdb_table *table(struct hdb_conn *c)
     return tb;
 }
 
+/* Loads keys 0..n-1 in transactions of 1000 that each stay on one shard (one WAL record per key).
+ */
 static void load(struct hdb_db *db, uint32_t n)
-{
-    struct hdb_conn *c = NULL;
-    struct hdb_err e = {0};
-    if (hdb_db_connect(db, &c, &e) != HDB_OK) {
-        die("connect", &e);
-    }
-    struct hdb_table *tb = table(c);
-    char val[100];
-    memset(val, 'v', sizeof val);
-    for (uint32_t i = 0; i < n;) {
-        struct hdb_txn *t = NULL;
-        hdb_txn_begin(c, &t, &e);
-        for (uint32_t j = 0; j < 1000 && i < n; j++, i++) {
-            char k[24];
-            key_of(i, k);
-            if (hdb_txn_put(t, tb, k, 16, val, sizeof val, &e) != HDB_OK) {
-                die("load put", &e);
-            }
-        }
-        if (hdb_txn_commit(t, &e) != HDB_OK) {
-            die("load commit", &e);
-        }
-    }
-    hdb_db_disconnect(c);
-}
-
-/* Like load, but every transaction stays on one shard (so the WAL holds each record once). */
-static void load_by_shard(struct hdb_db *db, uint32_t n)
 {
     struct hdb_conn *c = NULL;
     struct hdb_err e = {0};
@@ -422,7 +396,7 @@ static void recovery_case(uint32_t shards, double *ms, uint64_t *replayed)
         if (hdb_db_open(dir, &o, &db, NULL, &e) != HDB_OK) {
             die("child open", &e);
         }
-        load_by_shard(db, recovery_records);
+        load(db, recovery_records);
         usleep(200000); /* the async flush writes the WAL within 10 ms */
         _exit(0);
     }

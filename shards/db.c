@@ -442,7 +442,7 @@ static int start_threads(struct hdb_db *db, struct hdb_err *err)
         if (pthread_create(&th->tid, NULL, thread_main, th) != 0) {
             return hdb_err_set(err, HDB_NOMEM, "cannot start shard thread %u", t);
         }
-        th->index |= 0x80000000u; /* started */
+        th->started = true;
         if (!db->opts.parallel_recovery) {
             while (atomic_load(&th->loops) == 0) {
                 usleep(100);
@@ -466,9 +466,9 @@ static void wake_all(struct hdb_db *db)
 static void join_threads(struct hdb_db *db)
 {
     for (uint32_t t = 0; db->threads != NULL && t < db->nthreads; t++) {
-        if (db->threads[t].index & 0x80000000u) {
+        if (db->threads[t].started) {
             pthread_join(db->threads[t].tid, NULL);
-            db->threads[t].index &= ~0x80000000u;
+            db->threads[t].started = false;
         }
     }
 }
@@ -601,7 +601,7 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
         rc = resolve_in_doubt(db, info, &clock, err);
     }
     for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
-        rc = shard_recover_label(db->shards[k], clock, err);
+        shard_recover_label(db->shards[k], clock);
     }
     if (rc != HDB_OK) {
         abandon(db);

@@ -41,7 +41,6 @@
 #define HDB_TXN_WRITES_MAX       HDB_COMMIT_WRITES_MAX
 #define HDB_SCAN_ROWS_MAX        100000u
 #define HDB_SCAN_REPLY_BYTES_MAX (64u << 20)
-#define HDB_SNAPSHOTS_MAX        1024u
 
 struct hdb_db_opts {
     struct hdb_store_opts store;   /* every shard's store; store.cache_bytes is the total */

@@ -558,7 +558,6 @@ static void handle_read(struct shard *sh, struct req *r)
 {
     if (!can_read(sh, r->ts)) {
         sh->st.reads_waited++;
-        r->wait_since_ns = db_now_ns();
         r->next_wait = sh->waiting;
         sh->waiting = r;
         return;
@@ -626,6 +625,8 @@ static void handle_commit1(struct shard *sh, struct req *r)
 }
 
 /* --- two-phase commit --- */
+
+static int prepared_encode(const struct txn_part *p, struct hdb_buf *out, struct hdb_err *err);
 
 static struct prepared *prepared_find(struct shard *sh, uint64_t txn, struct prepared ***link)
 {
@@ -1171,14 +1172,12 @@ uint64_t shard_last_ts(const struct shard *sh)
     return st.last_commit_ts;
 }
 
-int shard_recover_label(struct shard *sh, uint64_t clock, struct hdb_err *err)
+void shard_recover_label(struct shard *sh, uint64_t clock)
 {
-    (void)err;
     sh->pub_gen = hdb_store_published_gen(sh->store);
     sh->last_label = clock;
     sh->served_max = clock;
     versions_push(sh, clock);
-    return HDB_OK;
 }
 
 int shard_each_prepared(struct shard *sh, shard_prepared_fn fn, void *ctx, struct hdb_err *err)
@@ -1233,7 +1232,7 @@ int shard_find_decision(struct shard *sh, uint64_t txn, uint64_t *commit_ts, str
 
 /* Prepared value: [u32 coordinator][u32 n] then per write [u8 del][u32 tree][u32 klen][u32 vlen]
  * [key][val]. */
-int prepared_encode(const struct txn_part *p, struct hdb_buf *out, struct hdb_err *err)
+static int prepared_encode(const struct txn_part *p, struct hdb_buf *out, struct hdb_err *err)
 {
     size_t len = 8;
     for (uint32_t i = 0; i < p->nwrites; i++) {
@@ -1413,11 +1412,6 @@ void shard_free(struct shard *sh)
 struct hdb_ring *shard_ring_from(struct shard *sh, uint32_t from)
 {
     return &sh->in[from];
-}
-
-struct hdb_store *shard_store(struct shard *sh)
-{
-    return sh->store;
 }
 
 uint32_t shard_id(const struct shard *sh)

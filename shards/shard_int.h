@@ -109,7 +109,6 @@ struct req {
     struct scan_rows rows;
     struct hdb_shard_stats *stats;
     struct req *next_wait; /* shard's list of reads waiting for a timestamp */
-    uint64_t wait_since_ns;
 };
 
 struct hdb_table {
@@ -155,6 +154,7 @@ struct thread {
     _Atomic uint32_t loops; /* turns taken; disconnect waits for it to move */
     struct shard **shards;
     uint32_t nshards;
+    bool started; /* pthread_create succeeded: join it */
     int open_status;
     struct hdb_err open_err;
 };
@@ -194,11 +194,10 @@ bool shard_idle(const struct shard *sh);
 int shard_close(struct shard *sh, struct hdb_err *err);
 void shard_free(struct shard *sh);
 struct hdb_ring *shard_ring_from(struct shard *sh, uint32_t from);
-struct hdb_store *shard_store(struct shard *sh);
 uint32_t shard_thread(const struct shard *sh);
 uint32_t shard_id(const struct shard *sh);
 /* Recovery, before serving (db.c calls these from the opening thread). */
-int shard_recover_label(struct shard *sh, uint64_t clock, struct hdb_err *err);
+void shard_recover_label(struct shard *sh, uint64_t clock);
 uint64_t shard_last_ts(const struct shard *sh);
 void shard_recovery(const struct shard *sh, uint64_t *ns, uint64_t *records);
 typedef int (*shard_prepared_fn)(void *ctx, struct shard *sh, uint64_t txn, uint32_t coordinator,
@@ -214,8 +213,5 @@ void db_wake_thread(struct hdb_db *db, uint32_t thread);
 void db_wake_conn(struct hdb_conn *c);
 uint64_t db_now_ns(void);
 void db_clock_advance(struct hdb_db *db, uint64_t ts);
-
-/* Encoding of a prepared transaction's writes in the shard's prepared tree. */
-int prepared_encode(const struct txn_part *p, struct hdb_buf *out, struct hdb_err *err);
 
 #endif

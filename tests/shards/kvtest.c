@@ -230,3 +230,41 @@ int64_t kt_bank_total(struct hdb_conn *c, bool scan)
     }
     return -1;
 }
+
+void kt_keys_on_two_shards(struct hdb_db *db, char a[16], char b[16])
+{
+    snprintf(a, 16, "k0");
+    for (int i = 1;; i++) {
+        snprintf(b, 16, "k%d", i);
+        if (hdb_kv_shard_of(db, b, (uint32_t)strlen(b)) != hdb_kv_shard_of(db, a, 2)) {
+            return;
+        }
+    }
+}
+
+void *kt_bank_worker_run(void *arg)
+{
+    struct kt_bank_worker *w = arg;
+    struct hdb_conn *c = kt_connect(w->db);
+    uint64_t rng = (uint64_t)(uintptr_t)w | 1;
+    for (uint32_t i = 0; i < w->ops; i++) {
+        if (w->reader) {
+            int64_t total = kt_bank_total(c, i % 2 == 0);
+            if (total != (int64_t)BANK_ACCOUNTS * BANK_START) {
+                fprintf(stderr, "reader saw total %" PRId64 "\n", total);
+                w->bad_totals++;
+            }
+        } else {
+            bool multi = false;
+            int rc = kt_bank_transfer(c, &rng, 0, &multi);
+            if (rc != HDB_OK) {
+                w->failed = rc;
+                break;
+            }
+            w->multi += multi ? 1 : 0;
+        }
+        w->done++;
+    }
+    hdb_db_disconnect(c);
+    return NULL;
+}

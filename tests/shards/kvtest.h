@@ -33,4 +33,22 @@ int64_t kt_bank_total(struct hdb_conn *c, bool scan);
 
 uint64_t kt_rand(uint64_t *s);
 
+/* Two keys ("k0" and the first "kN" after it) that live on different shards. */
+void kt_keys_on_two_shards(struct hdb_db *db, char a[16], char b[16]);
+
+/*
+ * A bank thread (pthread start routine): on its own connection, `ops`
+ * transfers, or `ops` reads of the total when `reader`. It counts what it
+ * did; a reader counts totals that were wrong, a transfer stops at the
+ * first error (in `failed`).
+ */
+struct kt_bank_worker {
+    struct hdb_db *db;
+    bool reader;
+    uint32_t ops;
+    uint32_t done, multi, bad_totals;
+    int failed;
+};
+void *kt_bank_worker_run(void *arg);
+
 #endif

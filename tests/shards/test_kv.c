@@ -74,18 +74,6 @@ static int commit(struct hdb_txn *t)
     return hdb_txn_commit(t, &err);
 }
 
-/* Two keys on different shards (and, with `same`, one key's neighbour on the same shard). */
-static void keys_on_two_shards(struct hdb_db *db, char a[16], char b[16])
-{
-    snprintf(a, 16, "k0");
-    for (int i = 1;; i++) {
-        snprintf(b, 16, "k%d", i);
-        if (hdb_kv_shard_of(db, b, (uint32_t)strlen(b)) != hdb_kv_shard_of(db, a, 2)) {
-            return;
-        }
-    }
-}
-
 struct collect {
     char keys[64][16];
     uint32_t n;
@@ -208,16 +196,41 @@ Test(kv, transaction_reads_and_scans_see_its_own_writes)
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
 
+/* A database of `shards` shards with two connections and table "t", for the anomaly tests. */
+struct pair {
+    struct hdb_db *db;
+    struct hdb_conn *c1, *c2;
+    struct hdb_table *tb;
+};
+
+static struct pair pair_open(uint32_t shards)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, shards);
+    struct pair p = {.db = kt_open(dir, &o)};
+    p.c1 = kt_connect(p.db);
+    p.c2 = kt_connect(p.db);
+    p.tb = table(p.c1, "t");
+    return p;
+}
+
+static void pair_close(struct pair *p)
+{
+    hdb_db_disconnect(p->c1);
+    hdb_db_disconnect(p->c2);
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_db_close(p->db, &err), HDB_OK, "%s", err.msg);
+}
+
 /* Write skew: each reads both rows and writes one (x and y on different shards). */
 Test(kv, write_skew_across_shards_commits_only_one)
 {
-    struct hdb_db_opts o;
-    kt_opts(&o, 4);
-    struct hdb_db *db = kt_open(dir, &o);
-    struct hdb_conn *c1 = kt_connect(db), *c2 = kt_connect(db);
-    struct hdb_table *tb = table(c1, "t");
+    struct pair p = pair_open(4);
+    struct hdb_db *db = p.db;
+    struct hdb_conn *c1 = p.c1, *c2 = p.c2;
+    struct hdb_table *tb = p.tb;
     char x[16], y[16];
-    keys_on_two_shards(db, x, y);
+    kt_keys_on_two_shards(db, x, y);
     struct hdb_txn *t = begin(c1);
     put(t, tb, x, 1);
     put(t, tb, y, 1);
@@ -233,19 +246,14 @@ Test(kv, write_skew_across_shards_commits_only_one)
     t = begin(c1);
     cr_assert_eq(get(t, tb, x) + get(t, tb, y), 1);
     hdb_txn_rollback(t);
-    hdb_db_disconnect(c1);
-    hdb_db_disconnect(c2);
-    struct hdb_err err;
-    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+    pair_close(&p);
 }
 
 Test(kv, lost_update_is_refused)
 {
-    struct hdb_db_opts o;
-    kt_opts(&o, 2);
-    struct hdb_db *db = kt_open(dir, &o);
-    struct hdb_conn *c1 = kt_connect(db), *c2 = kt_connect(db);
-    struct hdb_table *tb = table(c1, "t");
+    struct pair p = pair_open(2);
+    struct hdb_conn *c1 = p.c1, *c2 = p.c2;
+    struct hdb_table *tb = p.tb;
     struct hdb_txn *t = begin(c1);
     put(t, tb, "counter", 10);
     cr_assert_eq(commit(t), HDB_OK);
@@ -258,20 +266,15 @@ Test(kv, lost_update_is_refused)
     t = begin(c1);
     cr_assert_eq(get(t, tb, "counter"), 11);
     hdb_txn_rollback(t);
-    hdb_db_disconnect(c1);
-    hdb_db_disconnect(c2);
-    struct hdb_err err;
-    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+    pair_close(&p);
 }
 
 /* Phantom: T1 counts a range and writes the count elsewhere; T2 inserts into the range. */
 Test(kv, phantom_insert_into_scanned_range_fails_the_reader)
 {
-    struct hdb_db_opts o;
-    kt_opts(&o, 4);
-    struct hdb_db *db = kt_open(dir, &o);
-    struct hdb_conn *c1 = kt_connect(db), *c2 = kt_connect(db);
-    struct hdb_table *tb = table(c1, "t");
+    struct pair p = pair_open(4);
+    struct hdb_conn *c1 = p.c1, *c2 = p.c2;
+    struct hdb_table *tb = p.tb;
     struct hdb_txn *t = begin(c1);
     put(t, tb, "order:1", 5);
     put(t, tb, "order:2", 7);
@@ -288,9 +291,7 @@ Test(kv, phantom_insert_into_scanned_range_fails_the_reader)
     cr_assert_eq(commit(t2), HDB_OK);
     put(t1, tb, "summary", (int64_t)col.n);
     cr_assert_eq(commit(t1), HDB_CONFLICT);
-    hdb_db_disconnect(c1);
-    hdb_db_disconnect(c2);
-    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+    pair_close(&p);
 }
 
 /* A commit that runs while a multi-shard transaction is prepared meets its fences. */
@@ -333,7 +334,7 @@ Test(kv, commit_racing_a_prepared_transaction_fails_on_its_fences)
     race.older = kt_connect(db);
     race.tb = table(c1, "t");
     char x[16], y[16];
-    keys_on_two_shards(db, x, y);
+    kt_keys_on_two_shards(db, x, y);
     race.key = x;
     race.fired = true; /* not for the set-up commit */
     struct hdb_txn *t = begin(c1);
@@ -364,41 +365,6 @@ Test(kv, commit_racing_a_prepared_transaction_fails_on_its_fences)
 
 /* --- bank --- */
 
-struct bank_worker {
-    struct hdb_db *db;
-    bool reader;
-    uint32_t ops;
-    uint32_t done, multi, bad_totals;
-    int failed;
-};
-
-static void *bank_thread(void *arg)
-{
-    struct bank_worker *w = arg;
-    struct hdb_conn *c = kt_connect(w->db);
-    uint64_t rng = (uint64_t)(uintptr_t)w | 1;
-    for (uint32_t i = 0; i < w->ops; i++) {
-        if (w->reader) {
-            int64_t total = kt_bank_total(c, i % 2 == 0);
-            if (total != (int64_t)BANK_ACCOUNTS * BANK_START) {
-                fprintf(stderr, "reader saw total %" PRId64 "\n", total);
-                w->bad_totals++;
-            }
-        } else {
-            bool multi = false;
-            int rc = kt_bank_transfer(c, &rng, 0, &multi);
-            if (rc != HDB_OK) {
-                w->failed = rc;
-                break;
-            }
-            w->multi += multi ? 1 : 0;
-        }
-        w->done++;
-    }
-    hdb_db_disconnect(c);
-    return NULL;
-}
-
 static void run_bank(enum hdb_wal_mode mode)
 {
     struct hdb_db_opts o;
@@ -408,12 +374,12 @@ static void run_bank(enum hdb_wal_mode mode)
     struct hdb_conn *c = kt_connect(db);
     kt_bank_init(c);
     enum { WORKERS = 5 };
-    struct bank_worker w[WORKERS];
+    struct kt_bank_worker w[WORKERS];
     pthread_t tid[WORKERS];
     for (int i = 0; i < WORKERS; i++) {
-        w[i] = (struct bank_worker){
+        w[i] = (struct kt_bank_worker){
             .db = db, .reader = i >= 3, .ops = (uint32_t)tu_scaled(i >= 3 ? 60 : 600)};
-        pthread_create(&tid[i], NULL, bank_thread, &w[i]);
+        pthread_create(&tid[i], NULL, kt_bank_worker_run, &w[i]);
     }
     uint32_t transfers = 0, multi = 0;
     for (int i = 0; i < WORKERS; i++) {

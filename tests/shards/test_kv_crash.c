@@ -188,17 +188,6 @@ static void die_hook(void *ctx, const char *point, uint32_t shard)
     }
 }
 
-static void keys_on_two_shards(struct hdb_db *db, char a[16], char b[16])
-{
-    snprintf(a, 16, "k0");
-    for (int i = 1;; i++) {
-        snprintf(b, 16, "k%d", i);
-        if (hdb_kv_shard_of(db, b, (uint32_t)strlen(b)) != hdb_kv_shard_of(db, a, 2)) {
-            return;
-        }
-    }
-}
-
 static void two_keys(struct hdb_conn *c, struct hdb_table *tb, const char *x, const char *y,
                      int64_t v)
 {
@@ -242,7 +231,7 @@ static void run_crash_point(const char *point, enum hdb_wal_mode mode, int64_t w
             _exit(5);
         }
         char x[16], y[16];
-        keys_on_two_shards(db, x, y);
+        kt_keys_on_two_shards(db, x, y);
         two_keys(c, tb, x, y, 1);
         crash_point = point;
         two_keys(c, tb, x, y, 2);
@@ -262,7 +251,7 @@ static void run_crash_point(const char *point, enum hdb_wal_mode mode, int64_t w
     struct hdb_table *tb = NULL;
     cr_assert_eq(hdb_kv_table(c, "t", false, &tb, &err), HDB_OK);
     char x[16], y[16];
-    keys_on_two_shards(db, x, y);
+    kt_keys_on_two_shards(db, x, y);
     cr_assert_eq(value(c, tb, x), want, "%s: x", point);
     cr_assert_eq(value(c, tb, y), want, "%s: y", point);
     if (want == 1) {
@@ -339,7 +328,7 @@ static void run_power_cut(const char *point, enum hdb_sim_cut_mode mode, uint64_
     struct hdb_err err = {0};
     cr_assert_eq(hdb_kv_table(c, "t", true, &tb, &err), HDB_OK, "%s", err.msg);
     char x[16], y[16];
-    keys_on_two_shards(db, x, y);
+    kt_keys_on_two_shards(db, x, y);
     two_keys(c, tb, x, y, 1);
     cut.armed = true;
     struct hdb_txn *t = NULL;

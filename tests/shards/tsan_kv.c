@@ -12,34 +12,6 @@
 #include "../core/testutil.h"
 #include "kvtest.h"
 
-struct worker {
-    struct hdb_db *db;
-    bool reader;
-    uint32_t ops;
-    int bad;
-};
-
-static void *run(void *arg)
-{
-    struct worker *w = arg;
-    struct hdb_conn *c = kt_connect(w->db);
-    uint64_t rng = (uint64_t)(uintptr_t)w | 1;
-    for (uint32_t i = 0; i < w->ops; i++) {
-        if (w->reader) {
-            if (kt_bank_total(c, i % 2 == 0) != (int64_t)BANK_ACCOUNTS * BANK_START) {
-                w->bad++;
-            }
-        } else {
-            bool multi;
-            if (kt_bank_transfer(c, &rng, 0, &multi) != HDB_OK) {
-                w->bad++;
-            }
-        }
-    }
-    hdb_db_disconnect(c);
-    return NULL;
-}
-
 static int bank(const char *dir, enum hdb_wal_mode mode)
 {
     struct hdb_db_opts o;
@@ -49,16 +21,16 @@ static int bank(const char *dir, enum hdb_wal_mode mode)
     struct hdb_conn *c = kt_connect(db);
     kt_bank_init(c);
     enum { N = 4 };
-    struct worker w[N];
+    struct kt_bank_worker w[N];
     pthread_t tid[N];
     for (int i = 0; i < N; i++) {
-        w[i] = (struct worker){.db = db, .reader = i == 3, .ops = i == 3 ? 10 : 150};
-        pthread_create(&tid[i], NULL, run, &w[i]);
+        w[i] = (struct kt_bank_worker){.db = db, .reader = i == 3, .ops = i == 3 ? 10 : 150};
+        pthread_create(&tid[i], NULL, kt_bank_worker_run, &w[i]);
     }
     int bad = 0;
     for (int i = 0; i < N; i++) {
         pthread_join(tid[i], NULL);
-        bad += w[i].bad;
+        bad += (int)w[i].bad_totals + (w[i].failed != 0);
     }
     if (kt_bank_total(c, true) != (int64_t)BANK_ACCOUNTS * BANK_START) {
         bad++;
