@@ -59,6 +59,7 @@ enum hdb_page_type {
     HDB_PAGE_OVERFLOW = 4,
     HDB_PAGE_FREELIST = 5,
     HDB_PAGE_CATALOG = 6,
+    HDB_PAGE_SNAPSHOTS = 7,
 };
 
 /* True if `page_size` is a supported page size. */

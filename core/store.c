@@ -94,6 +94,7 @@ static struct hdb_version *version_new(struct hdb_store *s, uint64_t gen)
     }
     v->gen = gen;
     v->commit_ts = s->last_commit_ts;
+    v->lsn_end = s->wal != NULL ? hdb_wal_next_lsn(s->wal) : s->replay_next;
     v->refs = 1;
     v->ntrees = s->ntrees;
     v->roots = roots;
@@ -137,8 +138,37 @@ static void version_unref(struct hdb_store *s, struct hdb_version *v, bool reade
     free(v);
 }
 
+/* A version of an older generation restored from the snapshot table (roots all absent). */
+struct hdb_version *store_version_old(struct hdb_store *s, uint64_t gen, uint32_t ntrees)
+{
+    uint32_t keep = s->ntrees;
+    s->ntrees = 0;
+    struct hdb_version *v = version_new(s, gen);
+    s->ntrees = keep;
+    if (v == NULL) {
+        return NULL;
+    }
+    uint64_t *roots = malloc((ntrees > 0 ? ntrees : 1) * sizeof *roots);
+    if (roots == NULL) {
+        version_unref(s, v, false);
+        return NULL;
+    }
+    for (uint32_t id = 0; id < ntrees; id++) {
+        roots[id] = HDB_ROOT_NONE;
+    }
+    free(v->roots);
+    v->roots = roots;
+    v->ntrees = ntrees;
+    return v;
+}
+
+void store_version_unref(struct hdb_store *s, struct hdb_version *v)
+{
+    version_unref(s, v, true);
+}
+
 /* Makes the working version the newest published one. */
-static int publish(struct hdb_store *s, struct hdb_err *err)
+int store_publish(struct hdb_store *s, struct hdb_err *err)
 {
     struct hdb_version *v = version_new(s, s->gen_work);
     if (v == NULL) {
@@ -197,6 +227,21 @@ uint64_t hdb_store_published_gen(const struct hdb_store *s)
 uint64_t hdb_version_commit_ts(const struct hdb_version *v)
 {
     return v->commit_ts;
+}
+
+uint32_t hdb_version_trees(const struct hdb_version *v)
+{
+    return v->ntrees;
+}
+
+bool hdb_version_has_tree(const struct hdb_version *v, uint32_t id)
+{
+    return id > 0 && id < v->ntrees && v->roots[id] != HDB_ROOT_NONE;
+}
+
+const char *hdb_store_tree_name(const struct hdb_store *s, uint32_t id)
+{
+    return id > 0 && id < s->ntrees ? s->trees[id].name : NULL;
 }
 
 /* --- trees --- */
@@ -397,7 +442,7 @@ static int flush_group(struct hdb_store *s, struct hdb_err *err)
     }
     int rc = wal_flush_room(s, err);
     if (rc == HDB_OK && s->opts.wal_mode == HDB_WAL_SYNC) {
-        rc = publish(s, err);
+        rc = store_publish(s, err);
     }
     if (rc != HDB_OK) {
         if (rc != HDB_FULL) {
@@ -505,7 +550,7 @@ static int commit_recs(struct hdb_store *s, uint32_t n, hdb_commit_done_fn done,
     }
     s->stat_commits++;
     if (s->opts.wal_mode == HDB_WAL_ASYNC) {
-        rc = publish(s, err);
+        rc = store_publish(s, err);
         if (rc != HDB_OK) {
             undo_commit(s, &mark, rc, err->msg);
             return rc;
@@ -587,6 +632,26 @@ int hdb_store_commit_sync(struct hdb_store *s, const struct hdb_write *writes, u
 uint32_t hdb_store_pending_commits(const struct hdb_store *s)
 {
     return s->nreqs;
+}
+
+/* Logs one record that changes no tree (a snapshot's) and makes it durable with the pending group.
+ */
+int store_log_sync(struct hdb_store *s, const struct hdb_wal_rec *rec, struct hdb_err *err)
+{
+    if (s->failed) {
+        return refuse_failed(s, err);
+    }
+    int rc = recs_reserve(s, 1, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    s->recs[0] = *rec;
+    struct hdb_wal_mark mark;
+    rc = append_commit(s, 1, &mark, err);
+    if (rc == HDB_OK && s->first_pending_ns == 0) {
+        s->first_pending_ns = store_now_ns();
+    }
+    return rc == HDB_OK ? flush_group(s, err) : rc;
 }
 
 /* Logs and applies one tree record as its own durable commit. */
@@ -740,10 +805,18 @@ static int replay_group(void *ctx, const struct hdb_wal_rec *recs, uint32_t n, s
                            s->dir);
     }
     for (uint32_t i = 0; i < n; i++) {
-        int rc = apply_rec(s, &recs[i], true, err);
+        int rc = snap_cuts_before(s, recs[i].lsn, err);
+        if (rc == HDB_OK) {
+            rc = recs[i].type == HDB_WAL_SNAPSHOT ? snap_replay(s, &recs[i], err)
+                                                  : apply_rec(s, &recs[i], true, err);
+        }
         if (rc != HDB_OK) {
             return hdb_err_prefix(err, "replaying WAL record %llu",
                                   (unsigned long long)recs[i].lsn);
+        }
+        s->replay_next = recs[i].lsn + 1;
+        if (recs[i].type != HDB_WAL_SNAPSHOT) {
+            s->change_next = recs[i].lsn + 1;
         }
         if (recs[i].commit_ts > s->last_commit_ts) {
             s->last_commit_ts = recs[i].commit_ts;
@@ -881,7 +954,7 @@ static int open_wal(struct hdb_store *s, const struct sb_fields *f, struct hdb_r
     };
     int rc = hdb_wal_open(s->io, s->dir, &wo, &f->wal, replay_group, s, &s->wal, &info->wal, err);
     if (rc == HDB_OK && info->wal.records > 0) {
-        rc = publish(s, err);
+        rc = store_publish(s, err);
     }
     if (rc == HDB_OK) {
         rc = hdb_wal_recycle(s->wal, s->prev_ckpt_lsn, err);
@@ -902,6 +975,7 @@ static int store_open(struct hdb_store *s, const char *dir, struct hdb_recovery_
     }
     if (rc == HDB_OK) {
         s->pager.gen = s->gen_work;
+        s->replay_next = s->change_next = f.wal.lsn;
         s->current = version_new(s, f.gen);
         s->reqs = calloc(s->opts.group_commits_max, sizeof *s->reqs);
         if (s->current == NULL || s->reqs == NULL) {
@@ -919,6 +993,7 @@ static void store_free(struct hdb_store *s)
     if (s->reqs != NULL && s->nreqs > 0) {
         fail_reqs(s, HDB_IOERR, "store closed before the commit was durable");
     }
+    snap_free_all(s);
     while (s->vhead != NULL) {
         struct hdb_version *v = s->vhead;
         s->vhead = v->next;
@@ -974,6 +1049,29 @@ int hdb_store_open(const char *dir, const struct hdb_store_opts *opts, struct hd
     int rc = s->dir != NULL && s->data_path != NULL
                  ? store_open(s, dir, info, err)
                  : hdb_err_set(err, HDB_NOMEM, "out of memory opening %s", dir);
+    if (rc == HDB_OK && s->redo && s->ncuts > 0) {
+        /* A snapshot's version ends before later commits: replay again, cutting it out. */
+        struct hdb_store *again = calloc(1, sizeof *again);
+        if (again == NULL) {
+            rc = hdb_err_set(err, HDB_NOMEM, "out of memory opening %s", dir);
+        } else {
+            again->opts = s->opts;
+            again->dir = s->dir;
+            again->data_path = s->data_path;
+            again->cuts = s->cuts;
+            again->ncuts = s->ncuts;
+            again->cuts_cap = s->cuts_cap;
+            s->dir = s->data_path = NULL;
+            s->cuts = NULL;
+            s->ncuts = 0;
+            store_free(s);
+            s = again;
+            hdb_log(HDB_LOG_INFO, "%s: replaying the WAL again to restore %u snapshot(s)", dir,
+                    s->ncuts);
+            memset(info, 0, sizeof *info);
+            rc = store_open(s, dir, info, err);
+        }
+    }
     if (rc != HDB_OK) {
         store_free(s);
         return rc;
@@ -997,9 +1095,9 @@ int hdb_store_close(struct hdb_store *s, struct hdb_err *err)
     } else {
         rc = hdb_store_checkpoint(s, err);
     }
-    if (s->versions_live > 1) {
+    if (s->versions_live > 1 + (uint64_t)s->nsnaps) {
         hdb_log(HDB_LOG_WARN, "%s: closed with %llu versions still held", s->dir,
-                (unsigned long long)(s->versions_live - 1));
+                (unsigned long long)(s->versions_live - 1 - s->nsnaps));
     }
     store_free(s);
     return rc;
@@ -1052,6 +1150,7 @@ void hdb_store_get_stats(const struct hdb_store *s, struct hdb_store_stats *out)
     out->pages_free = s->free_now.n;
     out->pages_pending = s->pending.n + s->pending_ckpt.n;
     out->versions_held = s->versions_live;
+    out->snapshots = s->nsnaps;
     out->gen = s->gen_work;
     out->durable_checkpoint_seq = s->durable_seq;
     out->last_commit_ts = s->last_commit_ts;

@@ -178,6 +178,44 @@ int hdb_store_cursor(struct hdb_store *s, struct hdb_version *v, uint32_t tree,
                      struct hdb_cursor *c, struct hdb_err *err);
 
 /*
+ * Snapshots. A snapshot pins a published version under a caller-chosen
+ * nonzero id: creating one copies nothing and reads or writes no data page
+ * (the version's pages simply stay unreusable while it is pinned). It is
+ * made durable by one WAL record (id, timestamp, and the LSN where the
+ * version's records end), written and fdatasynced before create returns.
+ * Every checkpoint writes all pages the snapshots reach and records them in
+ * a snapshot table that the superblock points to, so after a crash a
+ * snapshot comes back from the table or, if it is younger than the last
+ * checkpoint, by replaying the WAL up to its LSN (recovery replays a second
+ * time when that LSN is behind a later commit). If the version is older
+ * than the last checkpoint's replay start, create runs a checkpoint too.
+ * Dropping one is also a durable WAL record; its pages are reused after the
+ * usual two checkpoints.
+ */
+#define HDB_STORE_SNAPSHOTS_MAX 4096u
+
+struct hdb_store_snapshot {
+    uint64_t id, ts, created_ms; /* as given to create */
+    uint64_t gen;                /* the pinned version's generation */
+};
+
+/* Pins v (NULL: the newest published version). HDB_EXISTS if the id is taken,
+ * HDB_FULL past HDB_STORE_SNAPSHOTS_MAX; on an I/O error the store fails. */
+int hdb_store_snapshot_create(struct hdb_store *s, struct hdb_version *v, uint64_t id, uint64_t ts,
+                              uint64_t created_ms, struct hdb_err *err);
+/* HDB_NOTFOUND if there is no such snapshot. */
+int hdb_store_snapshot_drop(struct hdb_store *s, uint64_t id, struct hdb_err *err);
+/* The pinned version (valid until the snapshot is dropped), or NULL. */
+struct hdb_version *hdb_store_snapshot_version(struct hdb_store *s, uint64_t id);
+/* Copies up to `max` snapshots, oldest id first; returns how many there are. */
+uint32_t hdb_store_snapshot_list(const struct hdb_store *s, struct hdb_store_snapshot *out,
+                                 uint32_t max);
+/* Name of tree `id` as the version saw it (trees dropped later keep their name), or NULL. */
+const char *hdb_store_tree_name(const struct hdb_store *s, uint32_t id);
+uint32_t hdb_version_trees(const struct hdb_version *v); /* tree ids are below this */
+bool hdb_version_has_tree(const struct hdb_version *v, uint32_t id);
+
+/*
  * Verification: checkpoints, then reads every page of the durable image
  * from disk and reports each problem: superblock copies, checksums, tree
  * structure, and page accounting (every page exactly one of: superblock,
@@ -194,6 +232,7 @@ struct hdb_store_stats {
     uint64_t commits, commit_failures, groups, checkpoints, publishes;
     uint64_t pages_total, pages_free, pages_pending;
     uint64_t versions_held;
+    uint64_t snapshots;
     uint64_t gen, durable_checkpoint_seq, last_commit_ts;
     struct hdb_cache_stats cache;
     struct hdb_wal_stats wal;

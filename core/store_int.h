@@ -22,6 +22,8 @@
  *   168    8 txn            largest transaction id
  *   176    8 prev_lsn       replay start of the previous checkpoint (WAL kept from here)
  *   184    8 store_id       random, fixed at creation
+ *   192    8 snap_head      first snapshot-table chain page (0 = none)
+ *   200    8 snap_bytes     bytes of the snapshot table
  *
  * Chain page (catalog: HDB_PAGE_CATALOG, free list: HDB_PAGE_FREELIST):
  *
@@ -34,6 +36,17 @@
  * Free-list entry: pgno (8), last_ckpt (8): the page is free; it may be
  * written once checkpoint last_ckpt + 2 is durable (0: at once).
  * Catalog entry: id (4), name_len (2), 0 (2), root (8), name, zero pad to 8.
+ *
+ * Snapshot table (HDB_PAGE_SNAPSHOTS chain; one entry per page: the next
+ * `bytes` of the table, which is split over pages in order):
+ *
+ *   nsnaps (4), 0 (4)
+ *   per snapshot: id, ts, created_ms, gen, lsn_end (8 each), nroots (4), 0 (4),
+ *     then per tree: id (4), name_len (2), 0 (2), root (8), name, zero pad to 8
+ *   nheld (8), then per page: pgno, born, freed (8 each)
+ *
+ * Held pages are pages no longer in the checkpointed version that a
+ * snapshot still reaches: they are in neither the trees nor the free list.
  */
 #ifndef HDB_STORE_INT_H
 #define HDB_STORE_INT_H
@@ -55,6 +68,8 @@
 #define HDB_SB_OFF_TXN                 168
 #define HDB_SB_OFF_PREV_LSN            176
 #define HDB_SB_OFF_STORE_ID            184
+#define HDB_SB_OFF_SNAP_HEAD           192
+#define HDB_SB_OFF_SNAP_BYTES          200
 #define HDB_CHAIN_OFF_NEXT             40
 #define HDB_CHAIN_OFF_COUNT            48
 #define HDB_CHAIN_OFF_BYTES            52
@@ -91,10 +106,22 @@ struct tree_slot {
 struct hdb_version {
     uint64_t gen;
     uint64_t commit_ts;
+    uint64_t lsn_end; /* every WAL record below this LSN is in the version, none after */
     uint32_t refs;
     uint32_t ntrees;
     uint64_t *roots; /* by tree id; HDB_ROOT_NONE if the tree does not exist */
     struct hdb_version *prev, *next;
+};
+
+/* A pinned snapshot (store_snap.c). */
+struct store_snap {
+    uint64_t id, ts, created_ms, lsn_end;
+    struct hdb_version *v;
+};
+
+/* A snapshot that recovery must cut out of the WAL at lsn_end (second replay). */
+struct snap_cut {
+    uint64_t id, ts, created_ms, lsn_end;
 };
 
 struct commit_req {
@@ -139,6 +166,15 @@ struct hdb_store {
     struct hdb_version *vhead, *vtail; /* live versions, oldest first */
     uint64_t versions_live;
 
+    /* Snapshots, by id ascending. */
+    struct store_snap *snaps;
+    uint32_t nsnaps, snaps_cap;
+    /* Recovery: replay position, the LSN after the last applied change, and the cuts. */
+    uint64_t replay_next, change_next;
+    struct snap_cut *cuts;
+    uint32_t ncuts, cuts_done, cuts_cap;
+    bool redo; /* a snapshot needs a cut: replay again */
+
     /* Trees, indexed by id (0 unused). */
     struct tree_slot *trees;
     uint32_t ntrees;
@@ -162,7 +198,7 @@ struct hdb_store {
 /* Superblock contents, decoded. */
 struct sb_fields {
     uint64_t seq, gen, commit_ts, page_count, catalog_head, catalog_count;
-    uint64_t free_head, free_count, txn, prev_lsn, store_id;
+    uint64_t free_head, free_count, txn, prev_lsn, store_id, snap_head, snap_bytes;
     uint32_t page_size, tree_ids;
     struct hdb_wal_pos wal;
 };
@@ -180,6 +216,7 @@ void space_mark_ckpt_refs(struct hdb_store *s, uint64_t seq, uint64_t gen);
 void space_free(struct hdb_store *s);
 int space_retire_meta(struct hdb_store *s);
 int space_load_free(struct hdb_store *s, uint64_t pgno, uint64_t last_ckpt);
+int space_load_held(struct hdb_store *s, struct pending_page p);
 
 /* store_meta.c */
 int meta_write_superblock_initial(struct hdb_store *s, struct hdb_err *err);
@@ -190,7 +227,39 @@ int meta_checkpoint(struct hdb_store *s, struct hdb_err *err);
 int meta_sb_check(const struct hdb_store *s, const uint8_t *p, uint32_t ps, uint32_t slot,
                   struct sb_fields *f, struct hdb_err *err);
 
+/* store_snap.c */
+struct snap_table_root {
+    uint32_t tree;
+    uint16_t name_len;
+    const char *name; /* points into the table buffer, not terminated */
+    uint64_t root;
+};
+struct snap_table_snap {
+    uint64_t id, ts, created_ms, gen, lsn_end;
+    uint32_t nroots;
+    struct snap_table_root *roots;
+};
+struct snap_table {
+    struct snap_table_snap *snaps;
+    uint32_t nsnaps;
+    struct pending_page *held; /* last_ckpt 0 */
+    uint64_t nheld;
+};
+bool snap_holds(const struct hdb_store *s, uint64_t born, uint64_t freed);
+int snap_table_encode(struct hdb_store *s, uint64_t gen, uint8_t **out, size_t *len,
+                      struct hdb_err *err);
+int snap_table_parse(const uint8_t *buf, size_t len, struct snap_table *t, struct hdb_err *err);
+void snap_table_free(struct snap_table *t);
+int snap_load(struct hdb_store *s, const struct snap_table *t, uint64_t seq, struct hdb_err *err);
+int snap_replay(struct hdb_store *s, const struct hdb_wal_rec *r, struct hdb_err *err);
+int snap_cuts_before(struct hdb_store *s, uint64_t lsn, struct hdb_err *err);
+void snap_free_all(struct hdb_store *s);
+
 /* store.c */
+int store_publish(struct hdb_store *s, struct hdb_err *err);
+int store_log_sync(struct hdb_store *s, const struct hdb_wal_rec *rec, struct hdb_err *err);
+struct hdb_version *store_version_old(struct hdb_store *s, uint64_t gen, uint32_t ntrees);
+void store_version_unref(struct hdb_store *s, struct hdb_version *v);
 uint64_t store_now_ns(void);
 int store_fail(struct hdb_store *s, const struct hdb_err *cause);
 

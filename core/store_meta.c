@@ -134,7 +134,8 @@ static size_t free_entries(const struct hdb_store *s, uint64_t gen)
     const struct pending_vec *lists[2] = {&s->pending, &s->pending_ckpt};
     for (int l = 0; l < 2; l++) {
         for (size_t i = 0; i < lists[l]->n; i++) {
-            n += lists[l]->v[i].freed <= gen;
+            const struct pending_page *p = &lists[l]->v[i];
+            n += p->freed <= gen && !snap_holds(s, p->born, p->freed);
         }
     }
     return n;
@@ -187,7 +188,7 @@ static int put_free_entries(struct hdb_store *s, struct chain_writer *w, uint64_
     for (int l = 0; l < 2; l++) {
         for (size_t i = 0; rc == HDB_OK && i < lists[l]->n; i++) {
             const struct pending_page *p = &lists[l]->v[i];
-            if (p->freed <= gen) {
+            if (p->freed <= gen && !snap_holds(s, p->born, p->freed)) {
                 rc = put_free_entry(w, p->pgno, p->last_ckpt, err);
             }
         }
@@ -215,6 +216,36 @@ static int write_free_list(struct hdb_store *s, uint64_t gen, uint64_t *head, ui
     return rc;
 }
 
+/* The snapshot table, split over a chain of pages (one entry per page). */
+static int write_snap_table(struct hdb_store *s, uint64_t gen, uint64_t *head, uint64_t *bytes,
+                            struct hdb_err *err)
+{
+    uint8_t *table;
+    size_t len;
+    *head = 0;
+    *bytes = 0;
+    int rc = snap_table_encode(s, gen, &table, &len, err);
+    if (rc != HDB_OK || len == 0) {
+        return rc;
+    }
+    struct chain_writer w = {.s = s, .type = HDB_PAGE_SNAPSHOTS, .gen = gen};
+    uint32_t body = s->page_size - HDB_PAGE_HEADER_BYTES;
+    for (size_t at = 0; rc == HDB_OK && at < len;) {
+        uint32_t piece = len - at < body ? (uint32_t)(len - at) : body;
+        uint8_t *dst;
+        rc = chain_reserve(&w, piece, &dst, err);
+        if (rc == HDB_OK) {
+            memcpy(dst, table + at, piece);
+            at += piece;
+        }
+    }
+    chain_close_page(&w);
+    free(table);
+    *head = w.head;
+    *bytes = len;
+    return rc;
+}
+
 /* --- superblock --- */
 
 static void sb_encode(uint8_t *p, uint32_t page_size, const struct sb_fields *f)
@@ -237,6 +268,8 @@ static void sb_encode(uint8_t *p, uint32_t page_size, const struct sb_fields *f)
     hdb_put64(p + HDB_SB_OFF_TXN, f->txn);
     hdb_put64(p + HDB_SB_OFF_PREV_LSN, f->prev_lsn);
     hdb_put64(p + HDB_SB_OFF_STORE_ID, f->store_id);
+    hdb_put64(p + HDB_SB_OFF_SNAP_HEAD, f->snap_head);
+    hdb_put64(p + HDB_SB_OFF_SNAP_BYTES, f->snap_bytes);
     hdb_page_seal(p, page_size);
 }
 
@@ -259,6 +292,8 @@ static void sb_decode(const uint8_t *p, struct sb_fields *f)
     f->txn = hdb_get64(p + HDB_SB_OFF_TXN);
     f->prev_lsn = hdb_get64(p + HDB_SB_OFF_PREV_LSN);
     f->store_id = hdb_get64(p + HDB_SB_OFF_STORE_ID);
+    f->snap_head = hdb_get64(p + HDB_SB_OFF_SNAP_HEAD);
+    f->snap_bytes = hdb_get64(p + HDB_SB_OFF_SNAP_BYTES);
 }
 
 /* Writes superblock copy seq % 2 and fdatasyncs. */
@@ -322,8 +357,11 @@ static int checkpoint_write(struct hdb_store *s, struct hdb_version *v, uint64_t
     if (rc != HDB_OK) {
         return hdb_err_set(err, rc, "checkpoint: out of memory");
     }
-    uint64_t cat_head, cat_count, free_head, free_count;
+    uint64_t cat_head, cat_count, free_head, free_count, snap_head, snap_bytes;
     rc = write_catalog(s, v, &cat_head, &cat_count, err);
+    if (rc == HDB_OK) {
+        rc = write_snap_table(s, v->gen, &snap_head, &snap_bytes, err);
+    }
     if (rc == HDB_OK) {
         rc = write_free_list(s, v->gen, &free_head, &free_count, err);
     }
@@ -342,6 +380,8 @@ static int checkpoint_write(struct hdb_store *s, struct hdb_version *v, uint64_t
     f->catalog_count = cat_count;
     f->free_head = free_head;
     f->free_count = free_count;
+    f->snap_head = snap_head;
+    f->snap_bytes = snap_bytes;
     return sb_write(s, f, err);
 }
 
@@ -465,10 +505,11 @@ int meta_read_superblock(struct hdb_store *s, struct sb_fields *f, bool *fresh,
 }
 
 /* Walks a chain of `type` pages from `head`, calling `entry` per body of each page. */
-typedef int (*chain_page_fn)(struct hdb_store *s, const uint8_t *page, struct hdb_err *err);
+typedef int (*chain_page_fn)(struct hdb_store *s, const uint8_t *page, void *ctx,
+                             struct hdb_err *err);
 
 static int chain_walk(struct hdb_store *s, uint64_t head, enum hdb_page_type type, chain_page_fn fn,
-                      struct hdb_err *err)
+                      void *ctx, struct hdb_err *err)
 {
     uint64_t steps = 0;
     for (uint64_t pgno = head; pgno != 0; steps++) {
@@ -486,11 +527,13 @@ static int chain_walk(struct hdb_store *s, uint64_t head, enum hdb_page_type typ
             hdb_cache_unpin(s->cache, f);
             return hdb_err_set(err, HDB_CORRUPT, "%s: page %llu: bad %s chain page", s->data_path,
                                (unsigned long long)pgno,
-                               type == HDB_PAGE_CATALOG ? "catalog" : "free-list");
+                               type == HDB_PAGE_CATALOG    ? "catalog"
+                               : type == HDB_PAGE_FREELIST ? "free-list"
+                                                           : "snapshot-table");
         }
         rc = u64vec_push(&s->meta_pages, pgno);
         if (rc == HDB_OK) {
-            rc = fn(s, f->data, err);
+            rc = fn(s, f->data, ctx, err);
         }
         uint64_t next = hdb_get64(f->data + HDB_CHAIN_OFF_NEXT);
         hdb_cache_unpin(s->cache, f);
@@ -520,8 +563,9 @@ static int load_tree(struct hdb_store *s, uint32_t id, const uint8_t *name, uint
     return HDB_OK;
 }
 
-static int catalog_page(struct hdb_store *s, const uint8_t *page, struct hdb_err *err)
+static int catalog_page(struct hdb_store *s, const uint8_t *page, void *ctx, struct hdb_err *err)
 {
+    (void)ctx;
     uint32_t count = hdb_get32(page + HDB_CHAIN_OFF_COUNT);
     uint32_t bytes = hdb_get32(page + HDB_CHAIN_OFF_BYTES);
     const uint8_t *p = page + HDB_PAGE_HEADER_BYTES;
@@ -547,8 +591,9 @@ static int catalog_page(struct hdb_store *s, const uint8_t *page, struct hdb_err
     return HDB_OK;
 }
 
-static int free_page(struct hdb_store *s, const uint8_t *page, struct hdb_err *err)
+static int free_page(struct hdb_store *s, const uint8_t *page, void *ctx, struct hdb_err *err)
 {
+    (void)ctx;
     uint32_t count = hdb_get32(page + HDB_CHAIN_OFF_COUNT);
     if (count > (s->page_size - HDB_PAGE_HEADER_BYTES) / HDB_FREE_ENTRY_BYTES) {
         return hdb_err_set(err, HDB_CORRUPT, "%s: free-list page %llu: bad count %u", s->data_path,
@@ -571,20 +616,76 @@ static int free_page(struct hdb_store *s, const uint8_t *page, struct hdb_err *e
     return HDB_OK;
 }
 
+struct table_buf {
+    uint8_t *b;
+    size_t len, cap;
+};
+
+static int snap_page(struct hdb_store *s, const uint8_t *page, void *ctx, struct hdb_err *err)
+{
+    struct table_buf *t = ctx;
+    uint32_t bytes = hdb_get32(page + HDB_CHAIN_OFF_BYTES);
+    if (t->len + bytes > t->cap) {
+        return hdb_err_set(err, HDB_CORRUPT,
+                           "%s: the snapshot table is longer than the %zu "
+                           "bytes the superblock says",
+                           s->data_path, t->cap);
+    }
+    memcpy(t->b + t->len, page + HDB_PAGE_HEADER_BYTES, bytes);
+    t->len += bytes;
+    return HDB_OK;
+}
+
+static int load_snapshots(struct hdb_store *s, const struct sb_fields *f, struct hdb_err *err)
+{
+    if (f->snap_head == 0) {
+        return HDB_OK;
+    }
+    if (f->snap_bytes > f->page_count * (uint64_t)s->page_size) {
+        return hdb_err_set(err, HDB_CORRUPT, "%s: snapshot table of %llu bytes", s->data_path,
+                           (unsigned long long)f->snap_bytes);
+    }
+    struct table_buf t = {.b = malloc(f->snap_bytes + 1), .cap = f->snap_bytes};
+    if (t.b == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory reading the snapshot table");
+    }
+    int rc = chain_walk(s, f->snap_head, HDB_PAGE_SNAPSHOTS, snap_page, &t, err);
+    if (rc == HDB_OK && t.len != t.cap) {
+        rc = hdb_err_set(err, HDB_CORRUPT, "%s: the snapshot table has %zu of its %zu bytes",
+                         s->data_path, t.len, t.cap);
+    }
+    struct snap_table table = {0};
+    if (rc == HDB_OK) {
+        rc = snap_table_parse(t.b, t.len, &table, err);
+        if (rc == HDB_CORRUPT) {
+            hdb_err_prefix(err, "%s", s->data_path);
+        }
+    }
+    if (rc == HDB_OK) {
+        rc = snap_load(s, &table, f->seq, err);
+    }
+    snap_table_free(&table);
+    free(t.b);
+    return rc;
+}
+
 int meta_load_chains(struct hdb_store *s, const struct sb_fields *f, struct hdb_err *err)
 {
     s->trees = calloc(s->ntrees, sizeof *s->trees);
     if (s->trees == NULL) {
         return hdb_err_set(err, HDB_NOMEM, "out of memory for %u trees", s->ntrees);
     }
-    int rc = chain_walk(s, f->catalog_head, HDB_PAGE_CATALOG, catalog_page, err);
+    int rc = chain_walk(s, f->catalog_head, HDB_PAGE_CATALOG, catalog_page, NULL, err);
     if (rc == HDB_OK) {
-        rc = chain_walk(s, f->free_head, HDB_PAGE_FREELIST, free_page, err);
+        rc = chain_walk(s, f->free_head, HDB_PAGE_FREELIST, free_page, NULL, err);
     }
     size_t listed = s->free_now.n + s->pending.n + s->pending_ckpt.n;
     if (rc == HDB_OK && listed != f->free_count) {
         rc = hdb_err_set(err, HDB_CORRUPT, "%s: free list holds %zu pages, superblock says %llu",
                          s->data_path, listed, (unsigned long long)f->free_count);
+    }
+    if (rc == HDB_OK) {
+        rc = load_snapshots(s, f, err);
     }
     return rc;
 }

@@ -213,19 +213,20 @@ void space_revert(struct hdb_store *s)
     space_version_gone(s);
 }
 
-/* Pages still pending that checkpoint `seq` of version `gen` reaches wait for it too. */
+/* Pages still pending that checkpoint `seq` of version `gen` (or one of its snapshots) reaches
+ * wait for it too. */
 void space_mark_ckpt_refs(struct hdb_store *s, uint64_t seq, uint64_t gen)
 {
     for (size_t i = 0; i < s->pending_ckpt.n; i++) {
         struct pending_page *p = &s->pending_ckpt.v[i];
-        if (p->born <= gen && gen < p->freed) {
+        if ((p->born <= gen && gen < p->freed) || snap_holds(s, p->born, p->freed)) {
             p->last_ckpt = seq;
         }
     }
     size_t keep = 0;
     for (size_t i = 0; i < s->pending.n; i++) {
         struct pending_page p = s->pending.v[i];
-        if (p.born <= gen && gen < p.freed) {
+        if ((p.born <= gen && gen < p.freed) || snap_holds(s, p.born, p.freed)) {
             p.last_ckpt = seq;
             if (pending_push(&s->pending_ckpt, p) == HDB_OK) {
                 continue;
@@ -287,4 +288,10 @@ int space_load_free(struct hdb_store *s, uint64_t pgno, uint64_t last_ckpt)
     }
     return pending_push(&s->pending_ckpt,
                         (struct pending_page){.pgno = pgno, .last_ckpt = last_ckpt});
+}
+
+/* A page a snapshot of the loaded checkpoint reaches (p.last_ckpt is that checkpoint). */
+int space_load_held(struct hdb_store *s, struct pending_page p)
+{
+    return pending_push(&s->pending_ckpt, p);
 }

@@ -7,7 +7,9 @@
  *   - tree pages that fail their checksum or structure (hdb_bt_verify);
  *   - page accounting: each page below page_count is exactly one of
  *     superblock, tree/overflow, chain, free; referenced twice or by
- *     nothing at all is a problem.
+ *     nothing at all is a problem. Trees of snapshots are walked too and
+ *     may share pages with each other and the newest trees (copy-on-write),
+ *     but a page they reach must not be free or a chain page.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +32,9 @@ struct verifier {
     void (*problem)(void *ctx, const char *msg);
     void *ctx;
     struct hdb_verify_report *rep;
+    bool sharing;   /* walking a snapshot's trees: tree pages may be reached again */
+    uint8_t *table; /* the snapshot table's bytes, gathered from its chain */
+    size_t table_len, table_cap;
 };
 
 static void report(struct verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -59,6 +64,10 @@ static void mark(struct verifier *v, uint64_t pgno, enum page_use use)
     if (pgno >= v->page_count) {
         report(v, "page %llu (%s) is past the end of the file (%llu pages)",
                (unsigned long long)pgno, use_name(use), (unsigned long long)v->page_count);
+        return;
+    }
+    bool tree_use = use == USE_TREE || use == USE_OVERFLOW;
+    if (v->sharing && tree_use && v->use[pgno] == use) {
         return;
     }
     if (v->use[pgno] != USE_NONE) {
@@ -198,6 +207,16 @@ static void verify_chain(struct verifier *v, uint64_t head, enum hdb_page_type t
         }
         if (type == HDB_PAGE_CATALOG) {
             catalog_entries(v, f->data, refs);
+        } else if (type == HDB_PAGE_SNAPSHOTS) {
+            uint32_t bytes = hdb_get32(f->data + HDB_CHAIN_OFF_BYTES);
+            if (bytes > v->s->page_size - HDB_PAGE_HEADER_BYTES ||
+                bytes > v->table_cap - v->table_len) {
+                report(v, "snapshot-table page %llu: %u bytes overrun the table",
+                       (unsigned long long)pgno, bytes);
+            } else {
+                memcpy(v->table + v->table_len, f->data + HDB_PAGE_HEADER_BYTES, bytes);
+                v->table_len += bytes;
+            }
         } else {
             free_entries_mark(v, f->data);
         }
@@ -222,6 +241,50 @@ static void verify_trees(struct verifier *v, const struct tree_refs *refs)
         }
         v->rep->entries += entries;
     }
+}
+
+/* Walks every snapshot's trees; their pages may be shared, never free. */
+static void verify_snapshots(struct verifier *v, const struct sb_fields *f)
+{
+    if (f->snap_head == 0) {
+        return;
+    }
+    if (f->snap_bytes > f->page_count * (uint64_t)v->s->page_size) {
+        report(v, "superblock: snapshot table of %llu bytes", (unsigned long long)f->snap_bytes);
+        return;
+    }
+    v->table = malloc(f->snap_bytes + 1);
+    v->table_cap = f->snap_bytes;
+    if (v->table == NULL) {
+        report(v, "out of memory reading the snapshot table");
+        return;
+    }
+    verify_chain(v, f->snap_head, HDB_PAGE_SNAPSHOTS, NULL);
+    if (v->table_len != v->table_cap) {
+        report(v, "snapshot table: %zu of %zu bytes found", v->table_len, v->table_cap);
+        return;
+    }
+    struct snap_table t;
+    struct hdb_err e;
+    if (snap_table_parse(v->table, v->table_len, &t, &e) != HDB_OK) {
+        report(v, "%s", e.msg);
+        snap_table_free(&t);
+        return;
+    }
+    struct tree_refs refs = {0};
+    for (uint32_t i = 0; i < t.nsnaps; i++) {
+        for (uint32_t r = 0; r < t.snaps[i].nroots; r++) {
+            refs_add(v, &refs, t.snaps[i].roots[r].tree, t.snaps[i].roots[r].root);
+        }
+    }
+    struct hdb_verify_report keep = *v->rep;
+    v->sharing = true;
+    verify_trees(v, &refs);
+    v->sharing = false;
+    v->rep->entries = keep.entries; /* counts are of the newest trees */
+    v->rep->trees = keep.trees;
+    free(refs.v);
+    snap_table_free(&t);
 }
 
 static void verify_accounting(struct verifier *v)
@@ -265,8 +328,10 @@ static int verify_image(struct verifier *v, struct hdb_err *err)
                (unsigned long long)f.catalog_count);
     }
     verify_trees(v, &refs);
+    verify_snapshots(v, &f);
     verify_accounting(v);
     free(refs.v);
+    free(v->table);
     return HDB_OK;
 }
 
