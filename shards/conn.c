@@ -25,7 +25,7 @@
 
 /* --- sending and waiting --- */
 
-static void conn_send(struct hdb_conn *c, uint32_t shard, struct req *r)
+void conn_send(struct hdb_conn *c, uint32_t shard, struct req *r)
 {
     struct hdb_msg m = {.type = r->type, .payload = r};
     r->shard = shard;
@@ -51,7 +51,7 @@ static uint32_t conn_poll(struct hdb_conn *c)
 }
 
 /* Waits for every outstanding reply (their results are in the requests). */
-static void conn_wait(struct hdb_conn *c)
+void conn_wait_all(struct hdb_conn *c)
 {
     uint32_t spins = 0;
     while (c->outstanding > 0) {
@@ -83,7 +83,7 @@ static void conn_wait(struct hdb_conn *c)
     }
 }
 
-static int req_status(const struct req *r, struct hdb_err *err)
+int req_status(const struct req *r, struct hdb_err *err)
 {
     if (r->status == HDB_OK) {
         return HDB_OK;
@@ -219,7 +219,7 @@ int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_t
         conn_send(c, s, &reqs[s]);
     }
     if (rc == HDB_OK) {
-        conn_wait(c);
+        conn_wait_all(c);
     }
     for (uint32_t s = 0; s < db->nshards && rc == HDB_OK; s++) {
         rc = req_status(&reqs[s], err);
@@ -273,6 +273,7 @@ static void txn_reset(struct hdb_txn *t)
     t->nreads = t->nranges = t->nwrites = 0;
     t->open = false;
     t->failed = false;
+    t->snap = 0;
 }
 
 static uint8_t *dup_bytes(const void *p, uint32_t len)
@@ -391,14 +392,22 @@ int hdb_txn_get(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32
                    ? HDB_OK
                    : fail(t, hdb_err_set(err, HDB_NOMEM, "out of memory"));
     }
-    struct req r = {
-        .type = MSG_GET, .ts = t->snapshot_ts, .tree = tree, .key = key, .klen = klen, .val = *val};
+    struct req r = {.type = MSG_GET,
+                    .ts = t->snapshot_ts,
+                    .snap = t->snap,
+                    .tree = tree,
+                    .key = key,
+                    .klen = klen,
+                    .val = *val};
     conn_send(c, shard, &r);
-    conn_wait(c);
+    conn_wait_all(c);
     *val = r.val;
     rc = req_status(&r, err);
     if (rc != HDB_OK && rc != HDB_NOTFOUND) {
         return fail(t, rc);
+    }
+    if (t->snap != 0) {
+        return rc; /* nothing to validate: a snapshot never changes */
     }
     int rrc = add_read(t, shard, tree, hash, key, klen, err);
     return rrc != HDB_OK ? fail(t, rrc) : rc;
@@ -414,6 +423,10 @@ static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, const void *key
     if (rc == HDB_OK && vlen > HDB_VALUE_BYTES_MAX) {
         rc = hdb_err_set(err, HDB_TOOBIG, "a value is at most %u bytes, not %u",
                          HDB_VALUE_BYTES_MAX, vlen);
+    }
+    if (rc == HDB_OK && t->snap != 0) {
+        rc = hdb_err_set(err, HDB_READONLY,
+                         "the transaction reads snapshot %" PRIu64 " and cannot write", t->snap);
     }
     if (rc != HDB_OK) {
         return rc;
@@ -588,6 +601,7 @@ int hdb_txn_scan(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32
         reqs[s] =
             (struct req){.type = MSG_SCAN,
                          .ts = t->snapshot_ts,
+                         .snap = t->snap,
                          .tree = tb->ids[s],
                          .key = lo,
                          .klen = lolen,
@@ -596,11 +610,11 @@ int hdb_txn_scan(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32
                          .limit = want > HDB_SCAN_ROWS_MAX ? HDB_SCAN_ROWS_MAX : (uint32_t)want};
         conn_send(c, s, &reqs[s]);
     }
-    conn_wait(c);
+    conn_wait_all(c);
     for (uint32_t s = 0; s < c->db->nshards && rc == HDB_OK; s++) {
         rc = req_status(&reqs[s], err);
     }
-    if (rc == HDB_OK) {
+    if (rc == HDB_OK && t->snap == 0) {
         rc = add_ranges(t, tb, lo, lolen, hi, hilen, err);
     }
     if (rc == HDB_OK) {
@@ -700,7 +714,7 @@ static int commit_single(struct hdb_txn *t, struct commit_plan *p, struct hdb_er
 {
     struct req r = {.type = MSG_COMMIT1, .part = p->parts[0]};
     conn_send(t->conn, p->shards[0], &r);
-    conn_wait(t->conn);
+    conn_wait_all(t->conn);
     int rc = req_status(&r, err);
     if (rc == HDB_OK) {
         t->commit_ts = atomic_load(&t->conn->db->clock);
@@ -717,7 +731,7 @@ static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req
         reqs[k] = (struct req){.type = MSG_PREPARE, .part = p->parts[k]};
         conn_send(c, p->shards[k], &reqs[k]);
     }
-    conn_wait(c);
+    conn_wait_all(c);
     int rc = HDB_OK;
     for (uint32_t k = 0; k < p->nparts && rc == HDB_OK; k++) {
         rc = req_status(&reqs[k], err);
@@ -730,7 +744,7 @@ static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req
                 conn_send(c, p->shards[k], &fin[k]);
             }
         }
-        conn_wait(c);
+        conn_wait_all(c);
         return rc;
     }
     hook(db, "prepared", p->coordinator);
@@ -742,7 +756,7 @@ static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req
                            .participants = p->shards,
                            .nparticipants = p->nparts};
     conn_send(c, p->coordinator, decide);
-    conn_wait(c);
+    conn_wait_all(c);
     rc = req_status(decide, err);
     if (rc != HDB_OK) {
         /* Outcome unknown until the coordinator is reopened, which resolves the durable
@@ -751,7 +765,7 @@ static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req
             fin[k] = (struct req){.type = MSG_ABORT2, .part = p->parts[k], .create = true};
             conn_send(c, p->shards[k], &fin[k]);
         }
-        conn_wait(c);
+        conn_wait_all(c);
         return hdb_err_prefix(err, "commit decision not known to be durable (reopen resolves it)");
     }
     hook(db, "decided", p->coordinator);
@@ -759,11 +773,11 @@ static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req
         fin[k] = (struct req){.type = MSG_COMMIT2, .ts = ts, .part = p->parts[k]};
         conn_send(c, p->shards[k], &fin[k]);
         if (k == 0 && db->opts.twopc_hook != NULL) {
-            conn_wait(c);
+            conn_wait_all(c);
             hook(db, "applied", p->coordinator);
         }
     }
-    conn_wait(c);
+    conn_wait_all(c);
     for (uint32_t k = 0; k < p->nparts; k++) {
         if (fin[k].status != HDB_OK) {
             hdb_log(HDB_LOG_ERROR, "commit %" PRIx64 " on shard %u: %s (finished on reopen)", t->id,
@@ -871,6 +885,6 @@ int hdb_db_shard_stats(struct hdb_conn *c, uint32_t shard, struct hdb_shard_stat
     }
     struct req r = {.type = MSG_STATS, .stats = out};
     conn_send(c, shard, &r);
-    conn_wait(c);
+    conn_wait_all(c);
     return req_status(&r, err);
 }

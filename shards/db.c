@@ -53,6 +53,8 @@ void hdb_db_opts_default(struct hdb_db_opts *o)
     o->parallel_recovery = true;
     o->txn_idle_timeout_ms = 60000;
     o->version_retention_ms = 5000;
+    o->enable_cow_snapshots = true;
+    o->snapshot_retention = 3;
 }
 
 uint64_t db_now_ns(void)
@@ -154,8 +156,8 @@ static int manifest_read(struct hdb_io *io, const char *path, uint32_t *shards, 
     return rc;
 }
 
-static int manifest_write(struct hdb_io *io, const char *dir, uint32_t shards, uint32_t page,
-                          struct hdb_err *err)
+int db_manifest_write(struct hdb_io *io, const char *dir, uint32_t shards, uint32_t page,
+                      struct hdb_err *err)
 {
     char tmp[4096], path[4096];
     snprintf(tmp, sizeof tmp, "%s/MANIFEST.tmp", dir);
@@ -210,7 +212,7 @@ static int manifest_load(struct hdb_db *db, struct hdb_io *io, bool *created, st
                            HDB_SHARDS_MAX);
     }
     *created = true;
-    return manifest_write(io, db->path, db->nshards, db->opts.store.page_size, err);
+    return db_manifest_write(io, db->path, db->nshards, db->opts.store.page_size, err);
 }
 
 /* --- threads --- */
@@ -494,6 +496,10 @@ static void db_free(struct hdb_db *db)
         hdb_io_destroy(db->io);
     }
     pthread_mutex_destroy(&db->admin);
+    pthread_mutex_destroy(&db->snap_lock);
+    pthread_mutex_destroy(&db->auto_mu);
+    pthread_cond_destroy(&db->auto_cv);
+    snap_free(db);
     free(db->shards);
     free(db->threads);
     free(db->path);
@@ -550,6 +556,9 @@ static int db_init(const char *path, const struct hdb_db_opts *opts, struct hdb_
     }
     db->opts = *opts;
     pthread_mutex_init(&db->admin, NULL);
+    pthread_mutex_init(&db->snap_lock, NULL);
+    pthread_mutex_init(&db->auto_mu, NULL);
+    pthread_cond_init(&db->auto_cv, NULL);
     *out = db;
     int rc = manifest_io(db, &db->io, err);
     if (rc == HDB_OK) {
@@ -600,6 +609,9 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
     if (rc == HDB_OK) {
         rc = resolve_in_doubt(db, info, &clock, err);
     }
+    if (rc == HDB_OK) {
+        rc = snap_recover(db, &clock, err);
+    }
     for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
         shard_recover_label(db->shards[k], clock);
     }
@@ -613,6 +625,10 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
     info->commit_ts = clock;
     atomic_store(&db->go, 1);
     wake_all(db);
+    struct hdb_err aerr;
+    if (snap_auto_start(db, &aerr) != HDB_OK) {
+        hdb_log(HDB_LOG_ERROR, "%s", aerr.msg);
+    }
     hdb_log(HDB_LOG_INFO,
             "database %s: %u shards on %u threads, %s in %.1f ms (%" PRIu64
             " WAL records; %u in-doubt commits finished, %u rolled back)",
@@ -625,6 +641,7 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
 
 int hdb_db_close(struct hdb_db *db, struct hdb_err *err)
 {
+    snap_auto_stop(db);
     for (uint32_t i = 0; i < HDB_CONNS_MAX; i++) {
         if (atomic_load(&db->conns[i]) != NULL) {
             hdb_log(HDB_LOG_WARN, "hdb_db_close: connection %u was not disconnected", i);

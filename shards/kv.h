@@ -50,6 +50,11 @@ struct hdb_db_opts {
     bool parallel_recovery;        /* [crash_recovery] parallel_recovery */
     uint32_t txn_idle_timeout_ms;  /* a transaction idle longer is aborted (0 = never) */
     uint32_t version_retention_ms; /* how old a transaction's snapshot may get */
+    /* [snapshot]: automatic snapshots every snapshot_interval_minutes (0: none) while
+     * enable_cow_snapshots, keeping the newest snapshot_retention automatic ones (0: all). */
+    bool enable_cow_snapshots;
+    uint32_t snapshot_interval_ms;
+    uint32_t snapshot_retention;
     /* Tests: called at named points of the two-phase commit ("prepared", "decided",
      * "applied") with the coordinator's shard; a test may _exit there. */
     void (*twopc_hook)(void *ctx, const char *point, uint32_t shard);
@@ -133,6 +138,46 @@ int hdb_kv_get(struct hdb_conn *c, struct hdb_table *tb, const void *key, uint32
                struct hdb_buf *val, struct hdb_err *err);
 int hdb_kv_put(struct hdb_conn *c, struct hdb_table *tb, const void *key, uint32_t klen,
                const void *val, uint32_t vlen, struct hdb_err *err);
+
+/*
+ * Snapshots (docs/shards.md). A snapshot is the database as a read at one
+ * commit timestamp sees it, on every shard: creating one takes a new
+ * timestamp from the clock (its id), pins each shard's version at it (no
+ * page copied or read) and makes that durable with one WAL record per
+ * shard; it then survives crashes until dropped. At most one snapshot
+ * operation runs at a time (others wait). A create that fails on any shard
+ * is undone on the others.
+ */
+struct hdb_snapshot_info {
+    uint64_t id;         /* the commit timestamp it holds; unique, increasing */
+    uint64_t created_ms; /* wall clock (ms since the epoch) at creation */
+};
+int hdb_snapshot_create(struct hdb_conn *c, struct hdb_snapshot_info *out, struct hdb_err *err);
+/* HDB_NOTFOUND if there is no snapshot `id`. */
+int hdb_snapshot_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err);
+/* Copies up to `max` snapshots, oldest first; returns how many exist. */
+uint32_t hdb_snapshot_list(struct hdb_db *db, struct hdb_snapshot_info *out, uint32_t max);
+/* A read-only transaction that reads snapshot `id` (writes fail with HDB_READONLY). */
+int hdb_txn_begin_snapshot(struct hdb_conn *c, uint64_t id, struct hdb_txn **out,
+                           struct hdb_err *err);
+
+/*
+ * Online backup: writes snapshot `id` to the new directory `dir` (which must
+ * not exist) as a database of the same shard count that hdb_db_open opens,
+ * holding exactly the snapshot's rows, while the database goes on serving.
+ * Rows are read from the shards in batches and written by the calling
+ * thread into stores of its own; the directory appears (renamed from
+ * `dir`.partial) only once complete and synced. `progress` (may be NULL) is
+ * called after every batch.
+ */
+struct hdb_backup_progress {
+    uint32_t shard, shards; /* shard being copied; total */
+    uint64_t rows, bytes;   /* copied so far (keys + values) */
+    bool done;              /* the last call */
+};
+typedef void (*hdb_backup_progress_fn)(void *ctx, const struct hdb_backup_progress *p);
+int hdb_snapshot_backup(struct hdb_conn *c, uint64_t id, const char *dir,
+                        hdb_backup_progress_fn progress, void *ctx, struct hdb_err *err);
 
 /* Per-shard counters, read through a message to each shard. */
 struct hdb_shard_stats {

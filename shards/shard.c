@@ -448,6 +448,14 @@ static bool can_read(const struct shard *sh, uint64_t ts)
 
 static struct hdb_version *read_version(struct shard *sh, struct req *r)
 {
+    if (r->snap != 0 && r->type != MSG_SNAP_CREATE) {
+        struct hdb_version *sv = hdb_store_snapshot_version(sh->store, r->snap);
+        if (sv == NULL) {
+            r->status = HDB_NOTFOUND;
+            snprintf(r->msg, sizeof r->msg, "shard %u: no snapshot %" PRIu64, sh->id, r->snap);
+        }
+        return sv;
+    }
     struct hdb_version *v = version_at(sh, r->ts);
     if (v == NULL) {
         r->status = HDB_CONFLICT;
@@ -554,19 +562,44 @@ static void serve_scan(struct shard *sh, struct req *r)
     reply(sh, r);
 }
 
-static void handle_read(struct shard *sh, struct req *r)
+/* Pins the version a read at r->ts would see, durably, as snapshot r->snap. */
+static void serve_snap_create(struct shard *sh, struct req *r)
 {
-    if (!can_read(sh, r->ts)) {
-        sh->st.reads_waited++;
-        r->next_wait = sh->waiting;
-        sh->waiting = r;
-        return;
+    struct hdb_version *v = read_version(sh, r);
+    if (v != NULL) {
+        struct hdb_err e = {0};
+        r->status = hdb_store_snapshot_create(sh->store, v, r->snap, r->limit, r->created_ms, &e);
+        after_store(sh); /* the flush may have published a group */
+        if (r->status != HDB_OK) {
+            hdb_err_prefix(&e, "shard %u", sh->id);
+            snprintf(r->msg, sizeof r->msg, "%s", e.msg);
+        }
     }
+    reply(sh, r);
+}
+
+static void serve_read(struct shard *sh, struct req *r)
+{
     if (r->type == MSG_GET) {
         serve_get(sh, r);
-    } else {
+    } else if (r->type == MSG_SCAN) {
         serve_scan(sh, r);
+    } else {
+        serve_snap_create(sh, r);
     }
+}
+
+static void handle_read(struct shard *sh, struct req *r)
+{
+    if (r->snap == 0 || r->type == MSG_SNAP_CREATE) {
+        if (!can_read(sh, r->ts)) {
+            sh->st.reads_waited++;
+            r->next_wait = sh->waiting;
+            sh->waiting = r;
+            return;
+        }
+    }
+    serve_read(sh, r);
 }
 
 /* Serves the waiting reads that can go now. */
@@ -582,11 +615,7 @@ static uint32_t serve_waiting(struct shard *sh)
         }
         *pp = r->next_wait;
         r->next_wait = NULL;
-        if (r->type == MSG_GET) {
-            serve_get(sh, r);
-        } else {
-            serve_scan(sh, r);
-        }
+        serve_read(sh, r);
         served++;
     }
     return served;
@@ -958,6 +987,37 @@ static void handle_stats(struct shard *sh, struct req *r)
     reply(sh, r);
 }
 
+static void handle_snap_drop(struct shard *sh, struct req *r)
+{
+    struct hdb_err e = {0};
+    r->status = hdb_store_snapshot_drop(sh->store, r->snap, &e);
+    after_store(sh);
+    if (r->status != HDB_OK) {
+        hdb_err_prefix(&e, "shard %u", sh->id);
+        snprintf(r->msg, sizeof r->msg, "%s", e.msg);
+    }
+    reply(sh, r);
+}
+
+/* The user trees of a snapshot, for a backup: rows of name -> tree id (4 bytes). */
+static void handle_snap_trees(struct shard *sh, struct req *r)
+{
+    struct hdb_version *v = read_version(sh, r);
+    if (v != NULL) {
+        r->status = HDB_OK;
+        for (uint32_t id = 1; id < hdb_version_trees(v) && r->status == HDB_OK; id++) {
+            const char *name = hdb_store_tree_name(sh->store, id);
+            if (!hdb_version_has_tree(v, id) || name == NULL || strncmp(name, "_sys.", 5) == 0) {
+                continue;
+            }
+            uint8_t idb[4];
+            hdb_put32(idb, id);
+            r->status = rows_add(&r->rows, (const uint8_t *)name, (uint32_t)strlen(name), idb, 4);
+        }
+    }
+    reply(sh, r);
+}
+
 static void handle(struct shard *sh, const struct hdb_msg *m)
 {
     if (m->type == MSG_FORGET) {
@@ -968,7 +1028,14 @@ static void handle(struct shard *sh, const struct hdb_msg *m)
     switch (m->type) {
     case MSG_GET:
     case MSG_SCAN:
+    case MSG_SNAP_CREATE:
         handle_read(sh, r);
+        break;
+    case MSG_SNAP_DROP:
+        handle_snap_drop(sh, r);
+        break;
+    case MSG_SNAP_TREES:
+        handle_snap_trees(sh, r);
         break;
     case MSG_COMMIT1:
         handle_commit1(sh, r);
@@ -1412,6 +1479,11 @@ void shard_free(struct shard *sh)
 struct hdb_ring *shard_ring_from(struct shard *sh, uint32_t from)
 {
     return &sh->in[from];
+}
+
+struct hdb_store *shard_store(struct shard *sh)
+{
+    return sh->store;
 }
 
 uint32_t shard_id(const struct shard *sh)

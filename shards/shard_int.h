@@ -28,6 +28,7 @@
 #define SHARD_OUTBOX_MAX    (HDB_CONNS_MAX * 4u)
 #define SYS_PREPARED_TREE   "_sys.prepared"
 #define SYS_DECISIONS_TREE  "_sys.decisions"
+#define SNAP_FLAG_AUTO      1u /* made by the automatic snapshot thread */
 
 _Static_assert((CONN_RING_CAPACITY & (CONN_RING_CAPACITY - 1)) == 0, "power of two");
 _Static_assert((SHARD_RING_CAPACITY & (SHARD_RING_CAPACITY - 1)) == 0, "power of two");
@@ -43,7 +44,10 @@ enum msg_type {
     MSG_ABORT2,  /* 2PC: a prepared participant rolls back */
     MSG_TREE,    /* find or create a tree */
     MSG_STATS,
-    MSG_FORGET, /* shard to shard: a participant's part is durable */
+    MSG_FORGET,      /* shard to shard: a participant's part is durable */
+    MSG_SNAP_CREATE, /* pin the version at ts as snapshot ts (a read at ts, then durable) */
+    MSG_SNAP_DROP,
+    MSG_SNAP_TREES, /* the snapshot's user trees: rows of name -> u32 id */
 };
 
 /* A key read by a transaction, or a write it buffered. */
@@ -93,7 +97,10 @@ struct req {
     uint32_t shard;
     struct hdb_conn *conn;
     /* in */
-    uint64_t ts; /* snapshot timestamp, or the decision's commit timestamp */
+    uint64_t ts;   /* snapshot timestamp, or the decision's commit timestamp */
+    uint64_t snap; /* reads: through snapshot `snap` (0: at ts); MSG_SNAP_*: its id */
+                   /* MSG_SNAP_CREATE: limit carries the snapshot's flags (SNAP_FLAG_*) */
+    uint64_t created_ms;
     uint32_t tree;
     const uint8_t *key, *hi;
     uint32_t klen, hilen, limit;
@@ -109,6 +116,11 @@ struct req {
     struct scan_rows rows;
     struct hdb_shard_stats *stats;
     struct req *next_wait; /* shard's list of reads waiting for a timestamp */
+};
+
+struct db_snap {
+    struct hdb_snapshot_info info;
+    uint32_t flags;
 };
 
 struct hdb_table {
@@ -134,6 +146,7 @@ struct hdb_conn {
 struct hdb_txn {
     struct hdb_conn *conn;
     bool open, failed;
+    uint64_t snap; /* reading a snapshot (read-only) */
     uint64_t snapshot_ts, commit_ts, id;
     uint64_t last_used_ns;
     struct txn_key *reads;
@@ -175,6 +188,14 @@ struct hdb_db {
     pthread_mutex_t admin; /* connect/disconnect and the table registry; never on the data path */
     struct hdb_table *tables[HDB_TABLES_MAX];
     uint32_t ntables;
+    /* Snapshots that exist on every shard (snap.c), oldest first. */
+    pthread_mutex_t snap_lock; /* one create/drop/backup registry change at a time */
+    struct db_snap *snaps;
+    uint32_t nsnaps, snaps_cap;
+    pthread_t auto_tid; /* automatic snapshots ([snapshot] snapshot_interval_minutes) */
+    bool auto_started, auto_stop;
+    pthread_mutex_t auto_mu;
+    pthread_cond_t auto_cv;
     uint64_t conn_txn_seq[HDB_CONNS_MAX];
 };
 
@@ -207,11 +228,24 @@ int shard_find_decision(struct shard *sh, uint64_t txn, uint64_t *commit_ts, str
 int shard_resolve_prepared(struct shard *sh, uint64_t txn, const uint8_t *val, uint32_t vlen,
                            bool commit, uint64_t commit_ts, struct hdb_err *err);
 int shard_clear_decisions(struct shard *sh, struct hdb_err *err);
+struct hdb_store *shard_store(struct shard *sh); /* recovery only: before the shards serve */
 
 /* db.c */
 void db_wake_thread(struct hdb_db *db, uint32_t thread);
 void db_wake_conn(struct hdb_conn *c);
 uint64_t db_now_ns(void);
 void db_clock_advance(struct hdb_db *db, uint64_t ts);
+int db_manifest_write(struct hdb_io *io, const char *dir, uint32_t shards, uint32_t page_size,
+                      struct hdb_err *err);
+/* conn.c, for snap.c: send one request per shard and wait for every reply. */
+void conn_send(struct hdb_conn *c, uint32_t shard, struct req *r);
+void conn_wait_all(struct hdb_conn *c);
+int req_status(const struct req *r, struct hdb_err *err);
+
+/* snap.c */
+int snap_recover(struct hdb_db *db, uint64_t *max_ts, struct hdb_err *err);
+int snap_auto_start(struct hdb_db *db, struct hdb_err *err);
+void snap_auto_stop(struct hdb_db *db);
+void snap_free(struct hdb_db *db);
 
 #endif
