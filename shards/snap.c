@@ -534,7 +534,7 @@ static void *auto_main(void *arg)
         pthread_mutex_unlock(&db->auto_mu);
         struct hdb_snapshot_info info;
         if (snap_create(c, SNAP_FLAG_AUTO, &info, &e) == HDB_OK) {
-            hdb_log(HDB_LOG_INFO, "automatic snapshot %" PRIu64, info.id);
+            hdb_log(HDB_LOG_DEBUG, "automatic snapshot %" PRIu64, info.id);
             auto_retain(c);
         } else {
             hdb_log(HDB_LOG_WARN, "automatic snapshot failed: %s", e.msg);

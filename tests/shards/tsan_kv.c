@@ -2,7 +2,9 @@
  * tsan_kv.c — the shard runtime under ThreadSanitizer (a plain program:
  * Debian's criterion aborts under TSan). Transfer threads and reader
  * threads on their own connections over 4 shards on 2 threads, in sync and
- * async WAL mode; every read of all balances sees the same total.
+ * async WAL mode; every read of all balances sees the same total. Meanwhile
+ * automatic snapshots run on their own thread, and the main thread creates
+ * snapshots, reads them and drops them.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -17,6 +19,8 @@ static int bank(const char *dir, enum hdb_wal_mode mode)
     struct hdb_db_opts o;
     kt_opts(&o, 4);
     o.store.wal_mode = mode;
+    o.snapshot_interval_ms = 5;
+    o.snapshot_retention = 2;
     struct hdb_db *db = kt_open(dir, &o);
     struct hdb_conn *c = kt_connect(db);
     kt_bank_init(c);
@@ -28,6 +32,30 @@ static int bank(const char *dir, enum hdb_wal_mode mode)
         pthread_create(&tid[i], NULL, kt_bank_worker_run, &w[i]);
     }
     int bad = 0;
+    for (int i = 0; i < 5; i++) {
+        struct hdb_snapshot_info info;
+        struct hdb_txn *t;
+        struct hdb_err err;
+        struct hdb_buf val = {0};
+        struct hdb_table *tb;
+        if (hdb_snapshot_create(c, &info, &err) != HDB_OK ||
+            hdb_kv_table(c, "accounts", false, &tb, &err) != HDB_OK ||
+            hdb_txn_begin_snapshot(c, info.id, &t, &err) != HDB_OK) {
+            fprintf(stderr, "snapshot: %s\n", err.msg);
+            bad++;
+            continue;
+        }
+        if (hdb_txn_get(t, tb, "acct:00001", 10, &val, &err) != HDB_OK) {
+            fprintf(stderr, "snapshot read: %s\n", err.msg);
+            bad++;
+        }
+        hdb_txn_rollback(t);
+        hdb_buf_free(&val);
+        if (hdb_snapshot_drop(c, info.id, &err) != HDB_OK) {
+            fprintf(stderr, "snapshot drop: %s\n", err.msg);
+            bad++;
+        }
+    }
     for (int i = 0; i < N; i++) {
         pthread_join(tid[i], NULL);
         bad += (int)w[i].bad_totals + (w[i].failed != 0);
