@@ -36,7 +36,7 @@ static void die(const char *what, const struct hdb_err *e)
 
 static void rmrf(const char *dir)
 {
-    char cmd[4200];
+    char cmd[4400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) {
         fprintf(stderr, "bench_shards: could not remove %s\n", dir);
@@ -424,6 +424,66 @@ static void section_recovery(uint32_t shards)
            n_rec, one_ms / n_ms);
 }
 
+/* --- snapshots --- */
+
+static uint32_t snapshot_sizes[2] = {10000, 1000000};
+
+static void snapshot_case(uint32_t shards, uint32_t n)
+{
+    char dir[4096], bdir[4200];
+    snprintf(dir, sizeof dir, "%s/snap-%u", base_dir, n);
+    snprintf(bdir, sizeof bdir, "%s/snap-%u-backup", base_dir, n);
+    rmrf(dir);
+    rmrf(bdir);
+    struct hdb_db *db = open_db(dir, shards, HDB_WAL_SYNC, NULL);
+    load(db, n);
+    struct hdb_conn *c = NULL;
+    struct hdb_err e = {0};
+    if (hdb_db_connect(db, &c, &e) != HDB_OK) {
+        die("connect", &e);
+    }
+    enum { ROUNDS = 50 };
+    uint64_t create_ns[ROUNDS], drop_ns[ROUNDS];
+    struct hdb_snapshot_info info = {0};
+    for (int i = 0; i < ROUNDS; i++) {
+        uint64_t t0 = now_ns();
+        if (hdb_snapshot_create(c, &info, &e) != HDB_OK) {
+            die("snapshot", &e);
+        }
+        uint64_t t1 = now_ns();
+        if (i < ROUNDS - 1 && hdb_snapshot_drop(c, info.id, &e) != HDB_OK) {
+            die("drop", &e);
+        }
+        create_ns[i] = t1 - t0;
+        drop_ns[i] = now_ns() - t1;
+    }
+    qsort(create_ns, ROUNDS, sizeof create_ns[0], cmp_u64);
+    qsort(drop_ns, ROUNDS - 1, sizeof drop_ns[0], cmp_u64);
+    uint64_t t0 = now_ns();
+    if (hdb_snapshot_backup(c, info.id, bdir, NULL, NULL, &e) != HDB_OK) {
+        die("backup", &e);
+    }
+    double backup_ms = (double)(now_ns() - t0) / 1e6;
+    printf("%8u keys: create p50 %7.3f ms, max %7.3f ms; drop p50 %7.3f ms | backup (full "
+           "copy, the reference) %9.1f ms = %.0fx the create\n",
+           n, (double)create_ns[ROUNDS / 2] / 1e6, (double)create_ns[ROUNDS - 1] / 1e6,
+           (double)drop_ns[(ROUNDS - 1) / 2] / 1e6, backup_ms,
+           backup_ms * 1e6 / (double)create_ns[ROUNDS / 2]);
+    hdb_db_disconnect(c);
+    hdb_db_close(db, &e);
+    rmrf(dir);
+    rmrf(bdir);
+}
+
+static void section_snapshots(uint32_t shards)
+{
+    printf("\n## snapshots: %u shards, sync WAL; a create includes one fdatasync per shard\n",
+           shards);
+    for (int i = 0; i < 2; i++) {
+        snapshot_case(shards, snapshot_sizes[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *only = NULL;
@@ -432,6 +492,7 @@ int main(int argc, char **argv)
             keys = 20000;
             seconds = 1;
             recovery_records = 100000;
+            snapshot_sizes[1] = 100000;
         } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             base_dir = argv[++i];
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
@@ -440,7 +501,7 @@ int main(int argc, char **argv)
             seconds = (uint32_t)atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_shards [--quick] [--dir D] [--seconds S] [--only "
-                            "scaling|transfers|latency|recovery]\n");
+                            "scaling|transfers|latency|recovery|snapshots]\n");
             return 2;
         }
     }
@@ -466,7 +527,9 @@ int main(int argc, char **argv)
     if (only == NULL || strcmp(only, "recovery") == 0) {
         section_recovery(shards);
     }
-    printf("\nsnapshot creation: not measured (snapshots are not built yet)\n");
+    if (only == NULL || strcmp(only, "snapshots") == 0) {
+        section_snapshots(shards);
+    }
     rmrf(base_dir);
     return 0;
 }
