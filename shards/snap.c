@@ -98,6 +98,7 @@ static int drop_on(struct hdb_conn *c, uint64_t id, const bool *ok, struct req *
     return rc;
 }
 
+/* Creates a snapshot on every shard (snap_lock held). */
 static int snap_create(struct hdb_conn *c, uint32_t flags, struct hdb_snapshot_info *out,
                        struct hdb_err *err)
 {
@@ -114,7 +115,6 @@ static int snap_create(struct hdb_conn *c, uint32_t flags, struct hdb_snapshot_i
         free(ok);
         return hdb_err_set(err, HDB_NOMEM, "out of memory");
     }
-    pthread_mutex_lock(&db->snap_lock);
     struct db_snap p = {.info = {.created_ms = wall_ms()}, .flags = flags};
     p.info.id = atomic_fetch_add(&db->clock, 1) + 1;
     for (uint32_t k = 0; k < n; k++) {
@@ -143,7 +143,6 @@ static int snap_create(struct hdb_conn *c, uint32_t flags, struct hdb_snapshot_i
                     p.info.id, e.msg);
         }
     }
-    pthread_mutex_unlock(&db->snap_lock);
     free(reqs);
     free(ok);
     if (rc == HDB_OK && out != NULL) {
@@ -154,17 +153,20 @@ static int snap_create(struct hdb_conn *c, uint32_t flags, struct hdb_snapshot_i
 
 int hdb_snapshot_create(struct hdb_conn *c, struct hdb_snapshot_info *out, struct hdb_err *err)
 {
-    return snap_create(c, 0, out, err);
+    pthread_mutex_lock(&c->db->snap_lock);
+    int rc = snap_create(c, 0, out, err);
+    pthread_mutex_unlock(&c->db->snap_lock);
+    return rc;
 }
 
-int hdb_snapshot_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err)
+/* Drops a snapshot on every shard (snap_lock held). */
+static int snap_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err)
 {
     struct hdb_db *db = c->db;
     struct req *reqs = calloc(db->nshards, sizeof *reqs);
     if (reqs == NULL) {
         return hdb_err_set(err, HDB_NOMEM, "out of memory");
     }
-    pthread_mutex_lock(&db->snap_lock);
     int rc = HDB_OK;
     if (registry_find(db, id) < 0) {
         rc = hdb_err_set(err, HDB_NOTFOUND, "no snapshot %" PRIu64, id);
@@ -174,8 +176,15 @@ int hdb_snapshot_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err)
         registry_remove(db, id);
         rc = drop_on(c, id, NULL, reqs, err);
     }
-    pthread_mutex_unlock(&db->snap_lock);
     free(reqs);
+    return rc;
+}
+
+int hdb_snapshot_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err)
+{
+    pthread_mutex_lock(&c->db->snap_lock);
+    int rc = snap_drop(c, id, err);
+    pthread_mutex_unlock(&c->db->snap_lock);
     return rc;
 }
 
@@ -481,12 +490,12 @@ void snap_free(struct hdb_db *db)
 
 /* --- automatic snapshots --- */
 
+/* Drops the oldest automatic snapshots beyond the retention (snap_lock held). */
 static void auto_retain(struct hdb_conn *c)
 {
     struct hdb_db *db = c->db;
     uint32_t keep = db->opts.snapshot_retention;
     for (;;) {
-        pthread_mutex_lock(&db->snap_lock);
         uint32_t autos = 0;
         uint64_t oldest = 0;
         for (uint32_t i = 0; i < db->nsnaps; i++) {
@@ -495,12 +504,11 @@ static void auto_retain(struct hdb_conn *c)
                 autos++;
             }
         }
-        pthread_mutex_unlock(&db->snap_lock);
         if (keep == 0 || autos <= keep) {
             return;
         }
         struct hdb_err e;
-        if (hdb_snapshot_drop(c, oldest, &e) != HDB_OK) {
+        if (snap_drop(c, oldest, &e) != HDB_OK) {
             hdb_log(HDB_LOG_WARN, "automatic snapshots: dropping %" PRIu64 ": %s", oldest, e.msg);
             return;
         }
@@ -533,12 +541,15 @@ static void *auto_main(void *arg)
         }
         pthread_mutex_unlock(&db->auto_mu);
         struct hdb_snapshot_info info;
+        /* One critical section: a list never shows more than the retention. */
+        pthread_mutex_lock(&db->snap_lock);
         if (snap_create(c, SNAP_FLAG_AUTO, &info, &e) == HDB_OK) {
             hdb_log(HDB_LOG_DEBUG, "automatic snapshot %" PRIu64, info.id);
             auto_retain(c);
         } else {
             hdb_log(HDB_LOG_WARN, "automatic snapshot failed: %s", e.msg);
         }
+        pthread_mutex_unlock(&db->snap_lock);
         pthread_mutex_lock(&db->auto_mu);
     }
     pthread_mutex_unlock(&db->auto_mu);
