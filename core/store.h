@@ -195,13 +195,13 @@ int hdb_store_cursor(struct hdb_store *s, struct hdb_version *v, uint32_t tree,
 #define HDB_STORE_SNAPSHOTS_MAX 4096u
 
 struct hdb_store_snapshot {
-    uint64_t id, ts, created_ms; /* as given to create */
-    uint64_t gen;                /* the pinned version's generation */
+    uint64_t id, tag, created_ms; /* as given to create; tag is the caller's (kept, not used) */
+    uint64_t gen;                 /* the pinned version's generation */
 };
 
 /* Pins v (NULL: the newest published version). HDB_EXISTS if the id is taken,
  * HDB_FULL past HDB_STORE_SNAPSHOTS_MAX; on an I/O error the store fails. */
-int hdb_store_snapshot_create(struct hdb_store *s, struct hdb_version *v, uint64_t id, uint64_t ts,
+int hdb_store_snapshot_create(struct hdb_store *s, struct hdb_version *v, uint64_t id, uint64_t tag,
                               uint64_t created_ms, struct hdb_err *err);
 /* HDB_NOTFOUND if there is no such snapshot. */
 int hdb_store_snapshot_drop(struct hdb_store *s, uint64_t id, struct hdb_err *err);

@@ -41,7 +41,7 @@
  * `bytes` of the table, which is split over pages in order):
  *
  *   nsnaps (4), 0 (4)
- *   per snapshot: id, ts, created_ms, gen, lsn_end (8 each), nroots (4), 0 (4),
+ *   per snapshot: id, tag, created_ms, gen, lsn_end (8 each), nroots (4), 0 (4),
  *     then per tree: id (4), name_len (2), 0 (2), root (8), name, zero pad to 8
  *   nheld (8), then per page: pgno, born, freed (8 each)
  *
@@ -115,13 +115,13 @@ struct hdb_version {
 
 /* A pinned snapshot (store_snap.c). */
 struct store_snap {
-    uint64_t id, ts, created_ms, lsn_end;
+    uint64_t id, tag, created_ms, lsn_end;
     struct hdb_version *v;
 };
 
 /* A snapshot that recovery must cut out of the WAL at lsn_end (second replay). */
 struct snap_cut {
-    uint64_t id, ts, created_ms, lsn_end;
+    uint64_t id, tag, created_ms, lsn_end;
 };
 
 struct commit_req {
@@ -235,7 +235,7 @@ struct snap_table_root {
     uint64_t root;
 };
 struct snap_table_snap {
-    uint64_t id, ts, created_ms, gen, lsn_end;
+    uint64_t id, tag, created_ms, gen, lsn_end;
     uint32_t nroots;
     struct snap_table_root *roots;
 };

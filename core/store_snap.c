@@ -5,7 +5,7 @@
  * with snapshot records.
  *
  * WAL record (type HDB_WAL_SNAPSHOT, txn 0, commit_ts 0, no key):
- *   tree 0, create: value = id, ts, created_ms, lsn_end (8 bytes each)
+ *   tree 0, create: value = id, tag, created_ms, lsn_end (8 bytes each)
  *   tree 1, drop:   value = id
  *
  * Recovery. A create record says the snapshot holds exactly the records
@@ -25,7 +25,7 @@
 #define SNAP_REC_CREATE       0u
 #define SNAP_REC_DROP         1u
 #define SNAP_REC_CREATE_BYTES 32u
-#define SNAP_HEADER_BYTES     48u /* id, ts, created_ms, gen, lsn_end, nroots + pad */
+#define SNAP_HEADER_BYTES     48u /* id, tag, created_ms, gen, lsn_end, nroots + pad */
 #define SNAP_ROOT_BYTES       16u /* tree, name_len, pad, root */
 #define SNAP_HELD_BYTES       24u
 
@@ -44,7 +44,7 @@ static int snaps_find(const struct hdb_store *s, uint64_t id)
 }
 
 /* Pins v under `id` (the id is not taken: the caller checked). */
-static int snaps_pin(struct hdb_store *s, struct hdb_version *v, uint64_t id, uint64_t ts,
+static int snaps_pin(struct hdb_store *s, struct hdb_version *v, uint64_t id, uint64_t tag,
                      uint64_t created_ms, uint64_t lsn_end, struct hdb_err *err)
 {
     if (s->nsnaps == s->snaps_cap) {
@@ -59,7 +59,7 @@ static int snaps_pin(struct hdb_store *s, struct hdb_version *v, uint64_t id, ui
     uint32_t at = (uint32_t)(-snaps_find(s, id) - 1);
     memmove(s->snaps + at + 1, s->snaps + at, (s->nsnaps - at) * sizeof *s->snaps);
     s->snaps[at] = (struct store_snap){
-        .id = id, .ts = ts, .created_ms = created_ms, .lsn_end = lsn_end, .v = v};
+        .id = id, .tag = tag, .created_ms = created_ms, .lsn_end = lsn_end, .v = v};
     s->nsnaps++;
     v->refs++;
     return HDB_OK;
@@ -86,7 +86,7 @@ bool snap_holds(const struct hdb_store *s, uint64_t born, uint64_t freed)
 
 /* --- the API --- */
 
-int hdb_store_snapshot_create(struct hdb_store *s, struct hdb_version *v, uint64_t id, uint64_t ts,
+int hdb_store_snapshot_create(struct hdb_store *s, struct hdb_version *v, uint64_t id, uint64_t tag,
                               uint64_t created_ms, struct hdb_err *err)
 {
     if (s->failed) {
@@ -105,13 +105,13 @@ int hdb_store_snapshot_create(struct hdb_store *s, struct hdb_version *v, uint64
                            HDB_STORE_SNAPSHOTS_MAX);
     }
     v = v != NULL ? v : s->current;
-    int rc = snaps_pin(s, v, id, ts, created_ms, v->lsn_end, err);
+    int rc = snaps_pin(s, v, id, tag, created_ms, v->lsn_end, err);
     if (rc != HDB_OK) {
         return rc;
     }
     uint8_t val[SNAP_REC_CREATE_BYTES];
     hdb_put64(val, id);
-    hdb_put64(val + 8, ts);
+    hdb_put64(val + 8, tag);
     hdb_put64(val + 16, created_ms);
     hdb_put64(val + 24, v->lsn_end);
     struct hdb_wal_rec r = {
@@ -159,7 +159,7 @@ uint32_t hdb_store_snapshot_list(const struct hdb_store *s, struct hdb_store_sna
     for (uint32_t i = 0; i < s->nsnaps && i < max; i++) {
         const struct store_snap *p = &s->snaps[i];
         out[i] = (struct hdb_store_snapshot){
-            .id = p->id, .ts = p->ts, .created_ms = p->created_ms, .gen = p->v->gen};
+            .id = p->id, .tag = p->tag, .created_ms = p->created_ms, .gen = p->v->gen};
     }
     return s->nsnaps;
 }
@@ -216,7 +216,7 @@ int snap_table_encode(struct hdb_store *s, uint64_t gen, uint8_t **out, size_t *
         const struct hdb_version *v = p->v;
         uint8_t *h = b + at;
         hdb_put64(h, p->id);
-        hdb_put64(h + 8, p->ts);
+        hdb_put64(h + 8, p->tag);
         hdb_put64(h + 16, p->created_ms);
         hdb_put64(h + 24, v->gen);
         hdb_put64(h + 32, p->lsn_end);
@@ -293,7 +293,7 @@ int snap_table_parse(const uint8_t *b, size_t len, struct snap_table *t, struct 
         struct snap_table_snap *p = &t->snaps[i];
         t->nsnaps = i + 1;
         p->id = hdb_get64(b + at);
-        p->ts = hdb_get64(b + at + 8);
+        p->tag = hdb_get64(b + at + 8);
         p->created_ms = hdb_get64(b + at + 16);
         p->gen = hdb_get64(b + at + 24);
         p->lsn_end = hdb_get64(b + at + 32);
@@ -387,7 +387,7 @@ int snap_load(struct hdb_store *s, const struct snap_table *t, uint64_t seq, str
                 s->trees[x->tree].name = name; /* dropped since: exists stays false */
             }
         }
-        int rc = snaps_pin(s, v, p->id, p->ts, p->created_ms, p->lsn_end, err);
+        int rc = snaps_pin(s, v, p->id, p->tag, p->created_ms, p->lsn_end, err);
         v->refs--; /* the pin is the only reference */
         if (rc != HDB_OK) {
             return rc;
@@ -435,7 +435,7 @@ static int pin_replayed(struct hdb_store *s, const struct snap_cut *c, struct hd
     int rc = store_publish(s, err);
     if (rc == HDB_OK) {
         s->current->lsn_end = c->lsn_end;
-        rc = snaps_pin(s, s->current, c->id, c->ts, c->created_ms, c->lsn_end, err);
+        rc = snaps_pin(s, s->current, c->id, c->tag, c->created_ms, c->lsn_end, err);
     }
     return rc;
 }
@@ -477,7 +477,7 @@ int snap_replay(struct hdb_store *s, const struct hdb_wal_rec *r, struct hdb_err
     }
     struct snap_cut c = {
         .id = hdb_get64(r->val),
-        .ts = hdb_get64(r->val + 8),
+        .tag = hdb_get64(r->val + 8),
         .created_ms = hdb_get64(r->val + 16),
         .lsn_end = hdb_get64(r->val + 24),
     };

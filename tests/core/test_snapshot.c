@@ -151,7 +151,7 @@ Test(snapshot, survives_writes_checkpoints_and_reopen)
     struct hdb_store_snapshot list[4];
     cr_assert_eq(hdb_store_snapshot_list(s, list, 4), 1);
     cr_assert_eq(list[0].id, 1);
-    cr_assert_eq(list[0].ts, 10);
+    cr_assert_eq(list[0].tag, 10);
     cr_assert_eq(list[0].created_ms, 1001);
     expect_all(s, hdb_store_snapshot_version(s, 1), t, 3000, "a", false);
     expect_all(s, NULL, t, 3000, "b", true);
