@@ -120,6 +120,9 @@ int hdb_db_connect(struct hdb_db *db, struct hdb_conn **out, struct hdb_err *err
             if (atomic_load(&db->conns[i]) == NULL) {
                 c->slot = i;
                 atomic_store_explicit(&db->conns[i], c, memory_order_release);
+                if (i + 1 > atomic_load(&db->conn_slots)) {
+                    atomic_store_explicit(&db->conn_slots, i + 1, memory_order_release);
+                }
             }
         }
         pthread_mutex_unlock(&db->admin);

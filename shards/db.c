@@ -237,7 +237,8 @@ static void thread_sleep(struct thread *t, uint64_t now_ns, uint64_t next_ns)
     atomic_store(&t->sleeping, 1);
     /* Look again after announcing sleep: a push that missed the flag is seen here. */
     bool pending = atomic_load(&t->db->stop) != 0;
-    for (uint32_t i = 0; i < HDB_CONNS_MAX && !pending; i++) {
+    uint32_t slots = atomic_load(&t->db->conn_slots);
+    for (uint32_t i = 0; i < slots && !pending; i++) {
         struct hdb_conn *c = atomic_load(&t->db->conns[i]);
         for (uint32_t s = 0; c != NULL && s < t->nshards && !pending; s++) {
             pending = hdb_ring_depth(&c->to_shard[shard_id(t->shards[s])]) > 0;

@@ -1135,7 +1135,8 @@ uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
     for (uint32_t j = 0; j < sh->db->nshards; j++) {
         work += drain(sh, &sh->in[j]);
     }
-    for (uint32_t i = 0; i < HDB_CONNS_MAX; i++) {
+    uint32_t slots = atomic_load_explicit(&sh->db->conn_slots, memory_order_acquire);
+    for (uint32_t i = 0; i < slots; i++) {
         struct hdb_conn *c = atomic_load_explicit(&sh->db->conns[i], memory_order_acquire);
         if (c != NULL) {
             work += drain(sh, &c->to_shard[sh->id]);

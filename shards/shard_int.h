@@ -183,6 +183,7 @@ struct hdb_db {
     /* The global commit timestamp: the one shared writable word. */
     alignas(HDB_CACHE_LINE) _Atomic uint64_t clock;
     alignas(HDB_CACHE_LINE) _Atomic(struct hdb_conn *) conns[HDB_CONNS_MAX];
+    _Atomic uint32_t conn_slots; /* slots below this have been used: shards scan only those */
     _Atomic uint32_t stop;
     _Atomic uint32_t go;   /* recovery resolved: shards may serve */
     pthread_mutex_t admin; /* connect/disconnect and the table registry; never on the data path */
