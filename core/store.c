@@ -629,6 +629,11 @@ int hdb_store_commit_sync(struct hdb_store *s, const struct hdb_write *writes, u
     return rc;
 }
 
+uint64_t hdb_store_flushed_groups(const struct hdb_store *s)
+{
+    return s->stat_groups;
+}
+
 uint32_t hdb_store_pending_commits(const struct hdb_store *s)
 {
     return s->nreqs;

@@ -153,6 +153,9 @@ int hdb_store_flush(struct hdb_store *s, struct hdb_err *err);
  */
 int hdb_store_poll(struct hdb_store *s, uint64_t now_ns, uint64_t *next_ns, struct hdb_err *err);
 uint32_t hdb_store_pending_commits(const struct hdb_store *s);
+/* Groups written and fdatasynced so far: a commit accepted while this read g is durable once it
+ * reads more than g (async mode acknowledges commits before that). */
+uint64_t hdb_store_flushed_groups(const struct hdb_store *s);
 
 int hdb_store_checkpoint(struct hdb_store *s, struct hdb_err *err);
 

@@ -63,6 +63,7 @@ struct forget_ctx {
     struct shard *sh;
     uint64_t txn;
     uint32_t coordinator;
+    uint64_t groups; /* async: the store's flushed groups when the apply was accepted */
 };
 
 struct shard {
@@ -91,7 +92,9 @@ struct shard {
     uint32_t nacks, acks_cap;
     struct hdb_msg outbox[SHARD_OUTBOX_MAX]; /* FORGETs the target ring had no room for */
     uint32_t noutbox;
-    bool need_flush; /* async mode: a prepare or decision must reach the disk this turn */
+    bool need_flush;          /* async mode: a prepare or decision must reach the disk this turn */
+    struct forget_ctx **late; /* async: applied 2PC parts whose FORGET waits for their flush */
+    uint32_t nlate, late_cap;
     uint64_t poll_at_ns;
     uint64_t recovery_ns, replayed_records;
     struct hdb_shard_stats st;
@@ -815,11 +818,47 @@ static void applied_durable_store(void *ctx, int status, const char *msg)
         /* The decision stays; recovery finishes the commit from it. */
         hdb_log(HDB_LOG_WARN, "shard %u: commit of %" PRIx64 " not durable here: %s", f->sh->id,
                 f->txn, msg != NULL ? msg : "");
-    } else {
-        /* Through the ring even to itself: the store is in the middle of a call here. */
-        send_forget(f->sh, f->coordinator, f->txn);
+        free(f);
+        return;
     }
+    struct shard *sh = f->sh;
+    if (!sh->sync) {
+        /* Async mode acknowledges at apply: the coordinator may forget the decision only once
+         * this part is on disk, or a crash could roll it back from its prepared record. */
+        f->groups = hdb_store_flushed_groups(sh->store);
+        if (sh->nlate == sh->late_cap) {
+            uint32_t cap = sh->late_cap == 0 ? 64 : sh->late_cap * 2;
+            struct forget_ctx **a = realloc(sh->late, cap * sizeof *a);
+            if (a == NULL) {
+                free(f); /* the decision stays until the next open finishes the commit */
+                return;
+            }
+            sh->late = a;
+            sh->late_cap = cap;
+        }
+        sh->late[sh->nlate++] = f;
+        return;
+    }
+    /* Through the ring even to itself: the store is in the middle of a call here. */
+    send_forget(sh, f->coordinator, f->txn);
     free(f);
+}
+
+/* Sends the FORGETs of async applies that a flushed group has made durable. */
+static void send_late_forgets(struct shard *sh)
+{
+    uint64_t groups = hdb_store_flushed_groups(sh->store);
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < sh->nlate; i++) {
+        struct forget_ctx *f = sh->late[i];
+        if (groups > f->groups) {
+            send_forget(sh, f->coordinator, f->txn);
+            free(f);
+        } else {
+            sh->late[keep++] = f;
+        }
+    }
+    sh->nlate = keep;
 }
 
 /* May decided p be applied now? (See the top of the file.) */
@@ -1153,6 +1192,9 @@ uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
     }
     work += apply_ready(sh);
     send_acks(sh);
+    if (sh->nlate > 0) {
+        send_late_forgets(sh);
+    }
     work += serve_waiting(sh);
     versions_expire(sh, now_ns);
     *next_ns = sh->poll_at_ns;
@@ -1461,6 +1503,10 @@ void shard_free(struct shard *sh)
     for (uint32_t i = 0; sh->log != NULL && i < sh->log_count; i++) {
         free(sh->log[(sh->log_first + i) % SHARD_LOG_ENTRIES].key);
     }
+    for (uint32_t i = 0; i < sh->nlate; i++) {
+        free(sh->late[i]); /* their decisions stay: the next open clears them */
+    }
+    free(sh->late);
     for (uint32_t j = 0; sh->in != NULL && j < sh->db->nshards; j++) {
         hdb_ring_destroy(&sh->in[j]);
     }
