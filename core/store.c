@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/bytes.h"
 #include "core/log.h"
 #include "core/page.h"
 #include "core/store_int.h"
@@ -457,6 +458,7 @@ static int flush_group(struct hdb_store *s, struct hdb_err *err)
     }
     s->first_pending_ns = 0;
     s->stat_groups++;
+    s->mark_durable = s->mark_logged;
     ack_reqs(s);
     return HDB_OK;
 }
@@ -771,7 +773,8 @@ int hdb_store_poll(struct hdb_store *s, uint64_t now_ns, uint64_t *next_ns, stru
             next = due;
         }
     }
-    if (rc == HDB_OK && wal_bytes_written(s) - s->wal_bytes_at_ckpt >= checkpoint_threshold(s)) {
+    if (rc == HDB_OK && !s->opts.checkpoint_by_owner &&
+        wal_bytes_written(s) - s->wal_bytes_at_ckpt >= checkpoint_threshold(s)) {
         rc = hdb_store_checkpoint(s, err);
     }
     if (next_ns != NULL) {
@@ -800,6 +803,22 @@ int hdb_store_checkpoint(struct hdb_store *s, struct hdb_err *err)
 
 /* --- open and recovery --- */
 
+/* Marks and the cut: true if replay leaves this record out. */
+static bool replay_cut(struct hdb_store *s, const struct hdb_wal_rec *r)
+{
+    if (r->type == HDB_WAL_MARK) {
+        uint64_t mark = r->vlen == 8 ? hdb_get64(r->val) : 0;
+        s->mark_logged = mark > s->mark_logged ? mark : s->mark_logged;
+        s->mark_durable = s->mark_logged;
+        return true;
+    }
+    if (s->opts.replay_cut && r->commit_ts > s->opts.replay_ts_max) {
+        s->cut_records++;
+        return true;
+    }
+    return false;
+}
+
 static int replay_group(void *ctx, const struct hdb_wal_rec *recs, uint32_t n, struct hdb_err *err)
 {
     struct hdb_store *s = ctx;
@@ -810,6 +829,13 @@ static int replay_group(void *ctx, const struct hdb_wal_rec *recs, uint32_t n, s
                            s->dir);
     }
     for (uint32_t i = 0; i < n; i++) {
+        if (recs[i].commit_ts > s->max_ts_seen) {
+            s->max_ts_seen = recs[i].commit_ts;
+        }
+        if (replay_cut(s, &recs[i])) {
+            s->replay_next = recs[i].lsn + 1;
+            continue;
+        }
         int rc = snap_cuts_before(s, recs[i].lsn, err);
         if (rc == HDB_OK) {
             rc = recs[i].type == HDB_WAL_SNAPSHOT ? snap_replay(s, &recs[i], err)
@@ -906,6 +932,9 @@ static void adopt_superblock(struct hdb_store *s, const struct sb_fields *f)
     s->prev_ckpt_lsn = f->prev_lsn;
     s->page_count = f->page_count;
     s->last_commit_ts = f->commit_ts;
+    s->max_ts_seen = f->commit_ts;
+    s->ckpt_commit_ts = f->commit_ts;
+    s->mark_logged = s->mark_durable = f->mark;
     s->last_txn = f->txn;
     s->ntrees = f->tree_ids < 1 ? 1 : f->tree_ids;
     s->gen_work = f->gen + 1;
@@ -1077,10 +1106,21 @@ int hdb_store_open(const char *dir, const struct hdb_store_opts *opts, struct hd
             rc = store_open(s, dir, info, err);
         }
     }
+    if (rc == HDB_OK && s->cut_records > 0) {
+        /* The cut is made permanent at once: the records left out are before the new
+         * checkpoint's replay start, so no later open can bring them back. */
+        hdb_log(HDB_LOG_WARN, "%s: left out %llu WAL records with commit timestamps after %llu",
+                dir, (unsigned long long)s->cut_records, (unsigned long long)s->opts.replay_ts_max);
+        rc = hdb_store_checkpoint(s, err);
+    }
     if (rc != HDB_OK) {
         store_free(s);
         return rc;
     }
+    info->mark = s->mark_durable;
+    info->max_ts = s->max_ts_seen;
+    info->cut_records = s->cut_records;
+    info->ckpt_ts = s->ckpt_commit_ts;
     info->duration_ns = store_now_ns() - t0;
     hdb_log(
         HDB_LOG_INFO,
@@ -1090,6 +1130,48 @@ int hdb_store_open(const char *dir, const struct hdb_store_opts *opts, struct hd
         (double)info->duration_ns / 1e6);
     *out = s;
     return HDB_OK;
+}
+
+void hdb_store_abandon(struct hdb_store *s)
+{
+    store_free(s);
+}
+
+int hdb_store_mark(struct hdb_store *s, uint64_t mark, struct hdb_err *err)
+{
+    if (s->failed) {
+        return refuse_failed(s, err);
+    }
+    if (mark <= s->mark_logged) {
+        return HDB_OK;
+    }
+    int rc = recs_reserve(s, 1, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    uint8_t val[8];
+    hdb_put64(val, mark);
+    s->recs[0] = (struct hdb_wal_rec){.type = HDB_WAL_MARK, .val = val, .vlen = sizeof val};
+    struct hdb_wal_mark wm;
+    rc = append_commit(s, 1, &wm, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    s->mark_logged = mark;
+    if (s->first_pending_ns == 0) {
+        s->first_pending_ns = store_now_ns();
+    }
+    return HDB_OK;
+}
+
+uint64_t hdb_store_durable_mark(const struct hdb_store *s)
+{
+    return s->mark_durable;
+}
+
+bool hdb_store_checkpoint_due(const struct hdb_store *s)
+{
+    return !s->failed && wal_bytes_written(s) - s->wal_bytes_at_ckpt >= checkpoint_threshold(s);
 }
 
 int hdb_store_close(struct hdb_store *s, struct hdb_err *err)

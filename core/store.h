@@ -82,9 +82,14 @@ struct hdb_store_opts {
     uint64_t checkpoint_wal_bytes;    /* checkpoint from poll after this much WAL since the last
                                          one (0: a quarter of segment bytes * max_segments) */
     bool auto_replay_wal;             /* [crash_recovery] auto_replay_wal */
-    bool lock;                        /* take the directory's LOCK file (default true) */
-    struct hdb_sim_disk *sim;         /* tests: run on a simulated disk */
-    hdb_io_fault_fn fault;            /* tests: I/O fault injection */
+    bool checkpoint_by_owner;         /* poll never checkpoints: the owner asks
+                                         hdb_store_checkpoint_due and checkpoints itself */
+    bool replay_cut;                  /* recovery leaves out records with a commit timestamp
+                                         above replay_ts_max and checkpoints at once */
+    uint64_t replay_ts_max;
+    bool lock;                /* take the directory's LOCK file (default true) */
+    struct hdb_sim_disk *sim; /* tests: run on a simulated disk */
+    hdb_io_fault_fn fault;    /* tests: I/O fault injection */
     void *fault_ctx;
 };
 
@@ -99,6 +104,10 @@ struct hdb_recovery_info {
     uint64_t checkpoint_seq;  /* superblock copy used */
     bool superblock_fallback; /* the newest copy was damaged and the older one was used */
     struct hdb_wal_replay_stats wal;
+    uint64_t mark;        /* the newest durable watermark (hdb_store_mark) */
+    uint64_t max_ts;      /* largest commit timestamp met, left-out records included */
+    uint64_t cut_records; /* records left out by opts.replay_cut */
+    uint64_t ckpt_ts;     /* largest commit timestamp in the checkpoint replay started from */
     uint64_t duration_ns; /* whole open, including replay */
 };
 
@@ -158,6 +167,22 @@ uint32_t hdb_store_pending_commits(const struct hdb_store *s);
 uint64_t hdb_store_flushed_groups(const struct hdb_store *s);
 
 int hdb_store_checkpoint(struct hdb_store *s, struct hdb_err *err);
+/* Has enough WAL been written since the last checkpoint for the next one? */
+bool hdb_store_checkpoint_due(const struct hdb_store *s);
+
+/*
+ * Watermarks. The owner logs a mark M (a commit timestamp) to promise that
+ * every commit it logged with a timestamp <= M is before the mark in the WAL
+ * and that it logs none later. The mark rides in the pending group (no I/O
+ * here; hdb_store_poll flushes it); hdb_store_durable_mark is the newest mark
+ * on disk. Recovery reports the newest one (hdb_recovery_info.mark), also
+ * across checkpoints. Marks that do not grow are ignored.
+ */
+int hdb_store_mark(struct hdb_store *s, uint64_t mark, struct hdb_err *err);
+uint64_t hdb_store_durable_mark(const struct hdb_store *s);
+
+/* Frees the store without flushing or checkpointing (recovery opening it again with a cut). */
+void hdb_store_abandon(struct hdb_store *s);
 
 /* Versions: take the newest published version (O(1)); release when done (O(1)). */
 struct hdb_version *hdb_store_version_take(struct hdb_store *s);

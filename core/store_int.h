@@ -24,6 +24,7 @@
  *   184    8 store_id       random, fixed at creation
  *   192    8 snap_head      first snapshot-table chain page (0 = none)
  *   200    8 snap_bytes     bytes of the snapshot table
+ *   208    8 mark           the newest watermark logged before the checkpoint (hdb_store_mark)
  *
  * Chain page (catalog: HDB_PAGE_CATALOG, free list: HDB_PAGE_FREELIST):
  *
@@ -70,6 +71,7 @@
 #define HDB_SB_OFF_STORE_ID            184
 #define HDB_SB_OFF_SNAP_HEAD           192
 #define HDB_SB_OFF_SNAP_BYTES          200
+#define HDB_SB_OFF_MARK                208
 #define HDB_CHAIN_OFF_NEXT             40
 #define HDB_CHAIN_OFF_COUNT            48
 #define HDB_CHAIN_OFF_BYTES            52
@@ -174,6 +176,11 @@ struct hdb_store {
     struct snap_cut *cuts;
     uint32_t ncuts, cuts_done, cuts_cap;
     bool redo; /* a snapshot needs a cut: replay again */
+    /* Watermarks (hdb_store_mark) and the replay cut (opts.replay_ts_max). */
+    uint64_t mark_logged, mark_durable;
+    uint64_t max_ts_seen; /* largest commit_ts met, skipped records included */
+    uint64_t ckpt_commit_ts;
+    uint64_t cut_records;
 
     /* Trees, indexed by id (0 unused). */
     struct tree_slot *trees;
@@ -198,7 +205,7 @@ struct hdb_store {
 /* Superblock contents, decoded. */
 struct sb_fields {
     uint64_t seq, gen, commit_ts, page_count, catalog_head, catalog_count;
-    uint64_t free_head, free_count, txn, prev_lsn, store_id, snap_head, snap_bytes;
+    uint64_t free_head, free_count, txn, prev_lsn, store_id, snap_head, snap_bytes, mark;
     uint32_t page_size, tree_ids;
     struct hdb_wal_pos wal;
 };

@@ -270,6 +270,7 @@ static void sb_encode(uint8_t *p, uint32_t page_size, const struct sb_fields *f)
     hdb_put64(p + HDB_SB_OFF_STORE_ID, f->store_id);
     hdb_put64(p + HDB_SB_OFF_SNAP_HEAD, f->snap_head);
     hdb_put64(p + HDB_SB_OFF_SNAP_BYTES, f->snap_bytes);
+    hdb_put64(p + HDB_SB_OFF_MARK, f->mark);
     hdb_page_seal(p, page_size);
 }
 
@@ -294,6 +295,7 @@ static void sb_decode(const uint8_t *p, struct sb_fields *f)
     f->store_id = hdb_get64(p + HDB_SB_OFF_STORE_ID);
     f->snap_head = hdb_get64(p + HDB_SB_OFF_SNAP_HEAD);
     f->snap_bytes = hdb_get64(p + HDB_SB_OFF_SNAP_BYTES);
+    f->mark = hdb_get64(p + HDB_SB_OFF_MARK);
 }
 
 /* Writes superblock copy seq % 2 and fdatasyncs. */
@@ -329,6 +331,7 @@ static void sb_fill(const struct hdb_store *s, struct sb_fields *f, uint64_t seq
     f->txn = s->last_txn;
     f->prev_lsn = s->ckpt_lsn;
     f->store_id = s->store_id;
+    f->mark = s->mark_durable; /* a mark still in the pending group is not on disk yet */
     hdb_wal_tail(s->wal, &f->wal);
 }
 

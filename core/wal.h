@@ -93,7 +93,8 @@ enum hdb_wal_rec_type {
     HDB_WAL_PREPARE = 5,     /* reserved for multi-shard commit */
     HDB_WAL_DECISION = 6,    /* reserved for multi-shard commit */
     HDB_WAL_SNAPSHOT = 7,    /* reserved for snapshots */
-    HDB_WAL_REC_TYPE_MAX = 7,
+    HDB_WAL_MARK = 8,        /* a durability watermark: value = u64 (store.h, hdb_store_mark) */
+    HDB_WAL_REC_TYPE_MAX = 8,
 };
 
 struct hdb_wal_rec {

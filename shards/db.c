@@ -11,7 +11,9 @@
  *     8    4 shard count, fixed at creation
  *    12    4 page size
  *    16    8 creation time (Unix seconds)
- *    24   32 zero
+ *    24    4 flags: 1 = last opened in async mode (recovery then cuts every
+ *              shard back to the largest timestamp all of them durably passed)
+ *    28   28 zero
  *    56    8 XXH3-64 of bytes 0..55
  *
  * The thread loop (kept as small as Redis's ae.c): take a turn on each
@@ -115,7 +117,7 @@ static int manifest_io(const struct hdb_db *db, struct hdb_io **io, struct hdb_e
 }
 
 static int manifest_read(struct hdb_io *io, const char *path, uint32_t *shards, uint32_t *page,
-                         struct hdb_err *err)
+                         uint32_t *flags, struct hdb_err *err)
 {
     struct hdb_file *f = NULL;
     int rc = hdb_file_open(io, path, 0, &f, err);
@@ -145,6 +147,7 @@ static int manifest_read(struct hdb_io *io, const char *path, uint32_t *shards, 
         } else {
             *shards = hdb_get32(b + 8);
             *page = hdb_get32(b + 12);
+            *flags = hdb_get32(b + 24);
             if (*shards == 0 || *shards > HDB_SHARDS_MAX) {
                 rc =
                     hdb_err_set(err, HDB_CORRUPT, "%s: shard count %u out of range", path, *shards);
@@ -157,7 +160,7 @@ static int manifest_read(struct hdb_io *io, const char *path, uint32_t *shards, 
 }
 
 int db_manifest_write(struct hdb_io *io, const char *dir, uint32_t shards, uint32_t page,
-                      struct hdb_err *err)
+                      uint32_t flags, struct hdb_err *err)
 {
     char tmp[4096], path[4096];
     snprintf(tmp, sizeof tmp, "%s/MANIFEST.tmp", dir);
@@ -171,6 +174,7 @@ int db_manifest_write(struct hdb_io *io, const char *dir, uint32_t shards, uint3
     hdb_put32(b + 8, shards);
     hdb_put32(b + 12, page);
     hdb_put64(b + 16, (uint64_t)time(NULL));
+    hdb_put32(b + 24, flags);
     hdb_put64(b + 56, XXH3_64bits(b, 56));
     struct hdb_file *f = NULL;
     int rc = hdb_file_open(io, tmp, HDB_FILE_CREATE, &f, err);
@@ -197,7 +201,7 @@ static int manifest_load(struct hdb_db *db, struct hdb_io *io, bool *created, st
     char path[4096];
     snprintf(path, sizeof path, "%s/MANIFEST", db->path);
     uint32_t page = 0;
-    int rc = manifest_read(io, path, &db->nshards, &page, err);
+    int rc = manifest_read(io, path, &db->nshards, &page, &db->manifest_flags, err);
     if (rc == HDB_OK) {
         *created = false;
         db->opts.store.page_size = page;
@@ -212,7 +216,8 @@ static int manifest_load(struct hdb_db *db, struct hdb_io *io, bool *created, st
                            HDB_SHARDS_MAX);
     }
     *created = true;
-    return db_manifest_write(io, db->path, db->nshards, db->opts.store.page_size, err);
+    db->manifest_flags = 0;
+    return db_manifest_write(io, db->path, db->nshards, db->opts.store.page_size, 0, err);
 }
 
 /* --- threads --- */
@@ -340,6 +345,7 @@ static void *thread_main(void *arg)
 
 struct resolve_ctx {
     struct hdb_db *db;
+    uint64_t cut_ts; /* a decision above the async cut is treated as never made */
     struct hdb_db_open_info *info;
     struct hdb_err *err;
     struct pending {
@@ -367,6 +373,9 @@ static int resolve_collect(void *ctx, struct shard *sh, uint64_t txn, uint32_t c
     if (st != HDB_OK && st != HDB_NOTFOUND) {
         *rc->err = e;
         return st;
+    }
+    if (st == HDB_OK && ts > rc->cut_ts) {
+        st = HDB_NOTFOUND;
     }
     if (rc->n == rc->cap) {
         rc->cap = rc->cap == 0 ? 16 : rc->cap * 2;
@@ -396,7 +405,8 @@ static int cmp_pending(const void *a, const void *b)
 static int resolve_in_doubt(struct hdb_db *db, struct hdb_db_open_info *info, uint64_t *max_ts,
                             struct hdb_err *err)
 {
-    struct resolve_ctx ctx = {.db = db, .info = info, .err = err};
+    struct resolve_ctx ctx = {
+        .db = db, .info = info, .err = err, .cut_ts = info->cut ? info->cut_ts : UINT64_MAX};
     int rc = HDB_OK;
     for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
         rc = shard_each_prepared(db->shards[k], resolve_collect, &ctx, err);
@@ -419,6 +429,68 @@ static int resolve_in_doubt(struct hdb_db *db, struct hdb_db_open_info *info, ui
     free(ctx.list);
     for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
         rc = shard_clear_decisions(db->shards[k], err);
+    }
+    return rc;
+}
+
+/*
+ * Async mode acknowledges commits before they are durable, and every shard
+ * flushes on its own, so after a crash one shard may keep a commit that
+ * depended on another shard's lost one. If the last run was in async mode,
+ * every shard is cut back to the largest timestamp all of them durably
+ * passed: the smallest of their durable watermarks (shard.c). A checkpoint
+ * never holds commits above every shard's mark (checkpoint_turn), except one
+ * forced by a full WAL: then the cut cannot go below it, which is logged.
+ */
+static int cut_async(struct hdb_db *db, struct hdb_db_open_info *info, uint64_t *clock,
+                     struct hdb_err *err)
+{
+    uint64_t cut = UINT64_MAX, ckpt = 0, top = 0;
+    for (uint32_t k = 0; k < db->nshards; k++) {
+        const struct hdb_recovery_info *ri = shard_recovery_info(db->shards[k]);
+        cut = ri->mark < cut ? ri->mark : cut;
+        ckpt = ri->ckpt_ts > ckpt ? ri->ckpt_ts : ckpt;
+        top = ri->max_ts > top ? ri->max_ts : top;
+        top = ri->mark > top ? ri->mark : top;
+    }
+    if (cut < ckpt) {
+        hdb_log(HDB_LOG_WARN,
+                "recovery: a checkpoint holds timestamp %" PRIu64 ", above the shards' common "
+                "watermark %" PRIu64 " (a full WAL forced it): cutting back to %" PRIu64 " only",
+                ckpt, cut, ckpt);
+        cut = ckpt;
+    }
+    info->cut = true;
+    info->cut_ts = cut;
+    int rc = HDB_OK;
+    for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
+        if (shard_recovery_info(db->shards[k])->max_ts > cut) {
+            rc = shard_reopen_cut(db->shards[k], cut, err);
+            info->cut_records += rc == HDB_OK ? shard_recovery_info(db->shards[k])->cut_records : 0;
+        }
+    }
+    /* New commits get labels above every timestamp any log has seen or promised. */
+    *clock = top > *clock ? top : *clock;
+    if (info->cut_records > 0) {
+        hdb_log(HDB_LOG_WARN,
+                "recovery: async mode: every shard cut back to timestamp %" PRIu64 " (%" PRIu64
+                " WAL records of later commits left out)",
+                cut, info->cut_records);
+    }
+    return rc;
+}
+
+/* Async mode: every shard's recovered state is durable: mark it, then record the mode. */
+static int mark_open(struct hdb_db *db, uint64_t clock, struct hdb_err *err)
+{
+    int rc = HDB_OK;
+    for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
+        rc = shard_mark_now(db->shards[k], clock, err);
+    }
+    uint32_t flags = db->opts.store.wal_mode == HDB_WAL_ASYNC ? MANIFEST_FLAG_ASYNC : 0;
+    if (rc == HDB_OK && flags != db->manifest_flags) {
+        rc = db_manifest_write(db->io, db->path, db->nshards, db->opts.store.page_size, flags, err);
+        db->manifest_flags = flags;
     }
     return rc;
 }
@@ -556,6 +628,7 @@ static int db_init(const char *path, const struct hdb_db_opts *opts, struct hdb_
         return hdb_err_set(err, HDB_NOMEM, "out of memory");
     }
     db->opts = *opts;
+    atomic_store(&db->ckpt_owner, UINT32_MAX);
     pthread_mutex_init(&db->admin, NULL);
     pthread_mutex_init(&db->snap_lock, NULL);
     pthread_mutex_init(&db->auto_mu, NULL);
@@ -603,6 +676,9 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
         rc = open_shards(db, info, err);
     }
     uint64_t clock = 0;
+    if (rc == HDB_OK && (db->manifest_flags & MANIFEST_FLAG_ASYNC) != 0) {
+        rc = cut_async(db, info, &clock, err);
+    }
     for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
         uint64_t ts = shard_last_ts(db->shards[k]);
         clock = ts > clock ? ts : clock;
@@ -611,10 +687,13 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
         rc = resolve_in_doubt(db, info, &clock, err);
     }
     if (rc == HDB_OK) {
-        rc = snap_recover(db, &clock, err);
+        rc = snap_recover(db, info->cut ? info->cut_ts : UINT64_MAX, &clock, err);
     }
     for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
         shard_recover_label(db->shards[k], clock);
+    }
+    if (rc == HDB_OK) {
+        rc = mark_open(db, clock, err);
     }
     if (rc != HDB_OK) {
         abandon(db);
@@ -652,6 +731,15 @@ int hdb_db_close(struct hdb_db *db, struct hdb_err *err)
     wake_all(db);
     join_threads(db);
     int rc = HDB_OK;
+    /* Async mode: every shard marks the final clock durably before any checkpoints, so a
+     * crash between two shards' checkpoints finds the first one within every mark. */
+    uint64_t clock = atomic_load(&db->clock);
+    for (uint32_t k = 0; k < db->nshards; k++) {
+        struct hdb_err e = {0};
+        if (shard_mark_now(db->shards[k], clock, &e) != HDB_OK) {
+            hdb_log(HDB_LOG_WARN, "closing shard %u: %s", k, e.msg);
+        }
+    }
     for (uint32_t k = 0; k < db->nshards; k++) {
         struct hdb_err e = {0};
         int st = shard_close(db->shards[k], &e);

@@ -78,6 +78,9 @@ struct hdb_db_open_info {
     uint32_t prepared_committed; /* in-doubt multi-shard commits finished from a decision */
     uint32_t prepared_aborted;   /* in-doubt ones with no durable decision, rolled back */
     uint64_t commit_ts;          /* the global commit timestamp after recovery */
+    bool cut;                    /* the last run was in async mode: shards were cut back */
+    uint64_t cut_ts;             /* ... to this timestamp, which every shard durably passed */
+    uint64_t cut_records;        /* WAL records left out by the cut, over all shards */
 };
 
 /*

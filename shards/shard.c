@@ -18,6 +18,10 @@
  *  - Decided transactions are applied in timestamp order, none while an
  *    undecided one could still get a smaller timestamp, and (in sync mode)
  *    a commit group holds at most one of them, whose D becomes the label.
+ * A single-shard commit counts as a read at its transaction's snapshot (it
+ * waits like one and raises served_max), so its label is above every commit
+ * acknowledged before the transaction began. In async mode the WAL records
+ * carry the label and watermarks bound a recovery cut (docs/shards.md).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,9 +100,20 @@ struct shard {
     struct forget_ctx **late; /* async: applied 2PC parts whose FORGET waits for their flush */
     uint32_t nlate, late_cap;
     uint64_t poll_at_ns;
+    /* Async mode (docs/shards.md, "Async mode and the recovery cut"): watermarks, and the
+     * freeze that holds user commits while a checkpoint waits for every shard's mark. */
+    bool system_commit; /* the commit after_store labels changed only system trees */
+    uint64_t mark_logged, mark_at_ns;
+    alignas(HDB_CACHE_LINE) _Atomic uint64_t durable_mark;
+    bool frozen;
+    uint64_t frozen_since_ns, ckpt_retry_ns;
+    struct req *deferred, *deferred_tail; /* COMMIT1s held while frozen, in arrival order */
+    struct hdb_recovery_info rinfo;
     uint64_t recovery_ns, replayed_records;
     struct hdb_shard_stats st;
 };
+
+static uint64_t safe_mark(const struct shard *sh);
 
 /* --- small helpers --- */
 
@@ -207,6 +222,24 @@ static void versions_expire(struct shard *sh, uint64_t now_ns)
     }
 }
 
+/*
+ * The label the next published version gets. A version that changed only
+ * system trees (prepare and decision records, their deletion) keeps the last
+ * label in async mode: no user row changed, and a checkpoint's freeze relies
+ * on those records not moving the label.
+ */
+static uint64_t next_label(const struct shard *sh, bool system)
+{
+    uint64_t label = sh->last_label;
+    if (system) {
+        return label;
+    }
+    if (sh->served_max + 1 > label) {
+        label = sh->served_max + 1;
+    }
+    return sh->pending_fixed > label ? sh->pending_fixed : label;
+}
+
 /* Labels a newly published version (if there is one) and what it published. */
 static void after_store(struct shard *sh)
 {
@@ -215,13 +248,8 @@ static void after_store(struct shard *sh)
         return;
     }
     sh->pub_gen = gen;
-    uint64_t label = sh->last_label;
-    if (sh->served_max + 1 > label) {
-        label = sh->served_max + 1;
-    }
-    if (sh->pending_fixed > label) {
-        label = sh->pending_fixed;
-    }
+    uint64_t label = next_label(sh, sh->system_commit);
+    sh->system_commit = false;
     for (uint32_t i = sh->log_count - sh->log_pending; i < sh->log_count; i++) {
         struct log_entry *e = &sh->log[(sh->log_first + i) % SHARD_LOG_ENTRIES];
         e->ts = e->ts == TS_PENDING ? label : e->ts;
@@ -427,6 +455,20 @@ static uint64_t next_single_ts(const struct shard *sh)
     return sh->served_max + 1 > ts ? sh->served_max + 1 : ts;
 }
 
+/* The commit timestamp a commit's WAL records carry: in async mode exactly the label it will be
+ * published under, so the recovery cut can compare them with watermarks. */
+static uint64_t wal_ts(const struct shard *sh, bool system)
+{
+    return sh->sync ? next_single_ts(sh) : next_label(sh, system);
+}
+
+/* Async mode: labels the version a system-only commit published. */
+static void after_system_store(struct shard *sh)
+{
+    sh->system_commit = true;
+    after_store(sh);
+}
+
 static void txn_key_bytes(uint64_t txn, uint8_t out[8])
 {
     for (int i = 0; i < 8; i++) {
@@ -566,12 +608,33 @@ static void serve_scan(struct shard *sh, struct req *r)
 }
 
 /* Pins the version a read at r->ts would see, durably, as snapshot r->snap. */
+/* Async mode: logs the safe mark now (no I/O; the next flush carries it). */
+static int mark_sync_point(struct shard *sh, struct hdb_err *err)
+{
+    uint64_t w = safe_mark(sh);
+    int rc = w > sh->mark_logged ? hdb_store_mark(sh->store, w, err) : HDB_OK;
+    if (rc == HDB_OK && w > sh->mark_logged) {
+        sh->served_max = w > sh->served_max ? w : sh->served_max;
+        sh->mark_logged = w;
+    }
+    return rc;
+}
+
 static void serve_snap_create(struct shard *sh, struct req *r)
 {
     struct hdb_version *v = read_version(sh, r);
     if (v != NULL) {
         struct hdb_err e = {0};
-        r->status = hdb_store_snapshot_create(sh->store, v, r->snap, r->limit, r->created_ms, &e);
+        r->status = HDB_OK;
+        if (!sh->sync) {
+            /* The snapshot's record flushes this mark (>= its timestamp, as the read was
+             * served): the async recovery cut can then never fall below the snapshot. */
+            r->status = mark_sync_point(sh, &e);
+        }
+        if (r->status == HDB_OK) {
+            r->status =
+                hdb_store_snapshot_create(sh->store, v, r->snap, r->limit, r->created_ms, &e);
+        }
         after_store(sh); /* the flush may have published a group */
         if (r->status != HDB_OK) {
             hdb_err_prefix(&e, "shard %u", sh->id);
@@ -605,20 +668,33 @@ static void handle_read(struct shard *sh, struct req *r)
     serve_read(sh, r);
 }
 
-/* Serves the waiting reads that can go now. */
+static void handle_commit1(struct shard *sh, struct req *r);
+static void defer_commit(struct shard *sh, struct req *r);
+
+/* The timestamp a waiting request waits for: a read's, or a commit's snapshot (below). */
+static uint64_t wait_ts(const struct req *r)
+{
+    return r->type == MSG_COMMIT1 ? r->part.snapshot_ts : r->ts;
+}
+
+/* Serves the waiting reads and commits that can go now. */
 static uint32_t serve_waiting(struct shard *sh)
 {
     uint32_t served = 0;
     struct req **pp = &sh->waiting;
     while (*pp != NULL) {
         struct req *r = *pp;
-        if (!can_read(sh, r->ts)) {
+        if (!can_read(sh, wait_ts(r))) {
             pp = &r->next_wait;
             continue;
         }
         *pp = r->next_wait;
         r->next_wait = NULL;
-        serve_read(sh, r);
+        if (r->type == MSG_COMMIT1) {
+            handle_commit1(sh, r);
+        } else {
+            serve_read(sh, r);
+        }
         served++;
     }
     return served;
@@ -626,19 +702,39 @@ static uint32_t serve_waiting(struct shard *sh)
 
 /* --- single-shard commit --- */
 
+/*
+ * A single-shard commit gets a label above its transaction's snapshot, as if
+ * it read there: a transaction begun after another was acknowledged then
+ * commits after it in timestamp order too (even a blind write on another
+ * shard), which snapshots and the async recovery cut rely on. Like such a
+ * read it first waits for prepared transactions that could commit below.
+ */
 static void handle_commit1(struct shard *sh, struct req *r)
 {
+    if (sh->frozen) {
+        defer_commit(sh, r);
+        return;
+    }
     struct hdb_err e = {0};
     struct hdb_write *w = NULL;
     int rc = validate(sh, &r->part, &e);
+    if (rc == HDB_OK && !can_read(sh, r->part.snapshot_ts)) {
+        /* Validated again when it goes: a conflict is reported without waiting. */
+        sh->st.reads_waited++;
+        r->next_wait = sh->waiting;
+        sh->waiting = r;
+        return;
+    }
     if (rc == HDB_OK) {
+        sh->served_max =
+            r->part.snapshot_ts > sh->served_max ? r->part.snapshot_ts : sh->served_max;
         rc = part_writes(&r->part, &w, 0);
         if (rc != HDB_OK) {
             hdb_err_set(&e, rc, "out of memory");
         }
     }
     if (rc == HDB_OK) {
-        uint64_t ts = next_single_ts(sh);
+        uint64_t ts = wal_ts(sh, false);
         rc = store_commit(sh, w, r->part.nwrites, r->part.txn_id, ts, commit_done_store, r, &e);
         if (rc == HDB_OK && log_writes(sh, &r->part, TS_PENDING) != HDB_OK) {
             hdb_log(HDB_LOG_ERROR, "shard %u: out of memory logging a commit", sh->id);
@@ -707,7 +803,7 @@ static void handle_prepare(struct shard *sh, struct req *r)
                               .klen = 8,
                               .val = val.data,
                               .vlen = (uint32_t)val.len};
-        rc = store_commit(sh, &w, 1, r->part.txn_id, next_single_ts(sh), commit_done_store, r, &e);
+        rc = store_commit(sh, &w, 1, r->part.txn_id, wal_ts(sh, true), commit_done_store, r, &e);
     }
     hdb_buf_free(&val);
     if (rc != HDB_OK) {
@@ -723,7 +819,7 @@ static void handle_prepare(struct shard *sh, struct req *r)
     sh->nprepared++;
     sh->st.prepares++;
     if (!sh->sync) {
-        after_store(sh);
+        after_system_store(sh);
         sh->need_flush = true;
     }
 }
@@ -755,7 +851,7 @@ static void handle_decide(struct shard *sh, struct req *r)
                           .klen = 8,
                           .val = val,
                           .vlen = 12 + 2 * r->nparticipants};
-    int rc = store_commit(sh, &w, 1, r->part.txn_id, next_single_ts(sh), commit_done_store, r, &e);
+    int rc = store_commit(sh, &w, 1, r->part.txn_id, wal_ts(sh, true), commit_done_store, r, &e);
     if (rc != HDB_OK) {
         reply_err(sh, r, &e);
         return;
@@ -763,7 +859,7 @@ static void handle_decide(struct shard *sh, struct req *r)
     sh->decisions[sh->ndecisions++] =
         (struct decision){.txn = r->part.txn_id, .remaining = r->nparticipants};
     if (!sh->sync) {
-        after_store(sh);
+        after_system_store(sh);
         sh->need_flush = true;
     }
 }
@@ -784,12 +880,12 @@ static void forget_local(struct shard *sh, uint64_t txn)
             .type = HDB_WAL_DELETE, .tree = sh->t_decisions, .key = key, .klen = 8};
         struct hdb_err e = {0};
         /* If this is lost in a crash, recovery deletes the decision after resolving. */
-        if (store_commit(sh, &w, 1, 0, next_single_ts(sh), NULL, NULL, &e) != HDB_OK) {
+        if (store_commit(sh, &w, 1, 0, wal_ts(sh, true), NULL, NULL, &e) != HDB_OK) {
             hdb_log(HDB_LOG_WARN, "shard %u: dropping decision %" PRIx64 ": %s", sh->id, txn,
                     e.msg);
         }
         if (!sh->sync) {
-            after_store(sh);
+            after_system_store(sh);
         }
         return;
     }
@@ -929,7 +1025,7 @@ static int apply_decided(struct shard *sh, struct prepared *p, struct hdb_err *e
 static uint32_t apply_ready(struct shard *sh)
 {
     uint32_t applied = 0;
-    for (;;) {
+    while (!sh->frozen) {
         struct prepared *best = NULL;
         for (struct prepared *p = sh->prepared; p != NULL; p = p->next) {
             if (p->decided && (best == NULL || p->commit_ts < best->commit_ts)) {
@@ -951,6 +1047,7 @@ static uint32_t apply_ready(struct shard *sh)
         reply(sh, r);
         applied++;
     }
+    return applied;
 }
 
 static void handle_commit2(struct shard *sh, struct req *r)
@@ -983,12 +1080,12 @@ static void handle_abort2(struct shard *sh, struct req *r)
         struct hdb_write w = {
             .type = HDB_WAL_DELETE, .tree = sh->t_prepared, .key = key, .klen = 8};
         struct hdb_err e = {0};
-        if (store_commit(sh, &w, 1, 0, next_single_ts(sh), NULL, NULL, &e) != HDB_OK) {
+        if (store_commit(sh, &w, 1, 0, wal_ts(sh, true), NULL, NULL, &e) != HDB_OK) {
             hdb_log(HDB_LOG_WARN, "shard %u: rolling back %" PRIx64 ": %s", sh->id, r->part.txn_id,
                     e.msg);
         }
         if (!sh->sync) {
-            after_store(sh);
+            after_system_store(sh);
         }
         sh->st.aborts_2pc++;
         apply_ready(sh); /* decided ones may have waited for this one */
@@ -1055,6 +1152,17 @@ static void handle_snap_trees(struct shard *sh, struct req *r)
         }
     }
     reply(sh, r);
+}
+
+static void defer_commit(struct shard *sh, struct req *r)
+{
+    r->next_wait = NULL;
+    if (sh->deferred_tail != NULL) {
+        sh->deferred_tail->next_wait = r;
+    } else {
+        sh->deferred = r;
+    }
+    sh->deferred_tail = r;
 }
 
 static void handle(struct shard *sh, const struct hdb_msg *m)
@@ -1165,6 +1273,94 @@ static void send_acks(struct shard *sh)
     sh->nacks = 0;
 }
 
+/* --- async mode: watermarks and checkpoints --- */
+
+/*
+ * The largest timestamp this shard can promise: every commit it will publish
+ * later gets a larger label. Prepared transactions bound it: an undecided one
+ * may still commit at its p_lower, a decided one not yet applied at its D.
+ */
+static uint64_t safe_mark(const struct shard *sh)
+{
+    uint64_t w = atomic_load(&sh->db->clock);
+    for (const struct prepared *p = sh->prepared; p != NULL; p = p->next) {
+        uint64_t at = p->decided ? p->commit_ts : p->p_lower;
+        w = at - 1 < w ? at - 1 : w;
+    }
+    return w;
+}
+
+/* Logs a mark every async flush interval while the clock moves (the store flushes it). */
+static void log_mark(struct shard *sh, uint64_t now_ns)
+{
+    if (now_ns < sh->mark_at_ns) {
+        return;
+    }
+    sh->mark_at_ns = now_ns + (uint64_t)sh->db->opts.store.async_flush_interval_us * 1000;
+    uint64_t before = sh->mark_logged;
+    struct hdb_err e = {0};
+    if (mark_sync_point(sh, &e) != HDB_OK) {
+        hdb_log_once(HDB_LOG_ERROR, "shard %u: %s", sh->id, e.msg);
+    } else if (sh->mark_logged > before) {
+        sh->poll_at_ns = now_ns; /* the store's poll schedules the flush */
+    }
+}
+
+static uint64_t marks_min(const struct hdb_db *db)
+{
+    uint64_t g = UINT64_MAX;
+    for (uint32_t k = 0; k < db->nshards; k++) {
+        uint64_t m = atomic_load_explicit(&db->shards[k]->durable_mark, memory_order_acquire);
+        g = m < g ? m : g;
+    }
+    return g;
+}
+
+static void unfreeze(struct shard *sh)
+{
+    sh->frozen = false;
+    atomic_store(&sh->db->ckpt_owner, UINT32_MAX);
+    apply_ready(sh);
+    while (sh->deferred != NULL && !sh->frozen) {
+        struct req *r = sh->deferred;
+        sh->deferred = r->next_wait;
+        sh->deferred_tail = sh->deferred != NULL ? sh->deferred_tail : NULL;
+        handle_commit1(sh, r);
+    }
+}
+
+/*
+ * An async-mode checkpoint may hold only commits every shard has durably
+ * passed, or a crash could leave the recovery cut below it. When one is due,
+ * the shard (one at a time) freezes: user commits wait, its label stays, and
+ * once every shard's durable mark reaches the label it checkpoints. A freeze
+ * that does not finish within SHARD_FREEZE_MAX_NS is given up and retried later.
+ */
+static void checkpoint_turn(struct shard *sh, uint64_t now_ns)
+{
+    if (!sh->frozen) {
+        uint32_t none = UINT32_MAX;
+        if (now_ns >= sh->ckpt_retry_ns && hdb_store_checkpoint_due(sh->store) &&
+            atomic_compare_exchange_strong(&sh->db->ckpt_owner, &none, sh->id)) {
+            sh->frozen = true;
+            sh->frozen_since_ns = now_ns;
+        }
+        return;
+    }
+    if (marks_min(sh->db) >= sh->last_label) {
+        struct hdb_err e = {0};
+        if (hdb_store_checkpoint(sh->store, &e) != HDB_OK) {
+            hdb_log_once(HDB_LOG_ERROR, "shard %u: %s", sh->id, e.msg);
+        }
+        unfreeze(sh);
+    } else if (now_ns - sh->frozen_since_ns > SHARD_FREEZE_MAX_NS) {
+        hdb_log(HDB_LOG_WARN, "shard %u: checkpoint put off: not every shard passed %" PRIu64,
+                sh->id, sh->last_label);
+        sh->ckpt_retry_ns = now_ns + SHARD_FREEZE_MAX_NS;
+        unfreeze(sh);
+    }
+}
+
 uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
 {
     uint32_t work = 0;
@@ -1181,6 +1377,9 @@ uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
             work += drain(sh, &c->to_shard[sh->id]);
         }
     }
+    if (!sh->sync) {
+        log_mark(sh, now_ns);
+    }
     if (now_ns >= sh->poll_at_ns || work > 0) {
         struct hdb_err e = {0};
         uint64_t next = UINT64_MAX;
@@ -1189,6 +1388,11 @@ uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
         }
         sh->poll_at_ns = next;
         after_store(sh);
+        atomic_store_explicit(&sh->durable_mark, hdb_store_durable_mark(sh->store),
+                              memory_order_release);
+    }
+    if (!sh->sync) {
+        checkpoint_turn(sh, now_ns);
     }
     work += apply_ready(sh);
     send_acks(sh);
@@ -1198,8 +1402,11 @@ uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
     work += serve_waiting(sh);
     versions_expire(sh, now_ns);
     *next_ns = sh->poll_at_ns;
-    if (sh->waiting != NULL && *next_ns > now_ns + 1000000) {
-        *next_ns = now_ns + 1000000; /* a waiting read re-checks at least every millisecond */
+    if ((sh->waiting != NULL || sh->frozen) && *next_ns > now_ns + 1000000) {
+        *next_ns = now_ns + 1000000; /* a waiting read or a freeze re-checks every millisecond */
+    }
+    if (!sh->sync && *next_ns > sh->mark_at_ns) {
+        *next_ns = sh->mark_at_ns;
     }
     return work;
 }
@@ -1208,7 +1415,7 @@ uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
  * resolves them from their decision. */
 bool shard_idle(const struct shard *sh)
 {
-    return sh->waiting == NULL && sh->noutbox == 0 && sh->nacks == 0 &&
+    return sh->waiting == NULL && sh->deferred == NULL && sh->noutbox == 0 && sh->nacks == 0 &&
            hdb_store_pending_commits(sh->store) == 0;
 }
 
@@ -1253,18 +1460,23 @@ static int system_tree(struct shard *sh, const char *name, uint32_t *id, struct 
     return rc;
 }
 
-int shard_open(struct shard *sh, struct hdb_err *err)
+static int shard_open_at(struct shard *sh, bool cut, uint64_t cut_ts, struct hdb_err *err)
 {
     struct hdb_store_opts o = sh->db->opts.store;
     o.lock = false; /* the database's LOCK covers every shard */
     o.cache_bytes = o.cache_bytes / sh->db->nshards;
-    struct hdb_recovery_info info;
-    int rc = hdb_store_open(sh->dir, &o, &sh->store, &info, err);
+    o.checkpoint_by_owner = !sh->sync; /* checkpoint_turn */
+    o.replay_cut = cut;
+    o.replay_ts_max = cut_ts;
+    struct hdb_recovery_info *info = &sh->rinfo;
+    int rc = hdb_store_open(sh->dir, &o, &sh->store, info, err);
     if (rc != HDB_OK) {
         return hdb_err_prefix(err, "shard %u", sh->id);
     }
-    sh->recovery_ns = info.duration_ns;
-    sh->replayed_records = info.wal.records;
+    sh->recovery_ns += info->duration_ns;
+    sh->replayed_records = info->wal.records;
+    sh->mark_logged = info->mark;
+    atomic_store(&sh->durable_mark, info->mark);
     rc = system_tree(sh, SYS_PREPARED_TREE, &sh->t_prepared, err);
     if (rc == HDB_OK) {
         rc = system_tree(sh, SYS_DECISIONS_TREE, &sh->t_decisions, err);
@@ -1273,6 +1485,47 @@ int shard_open(struct shard *sh, struct hdb_err *err)
         return hdb_err_prefix(err, "shard %u", sh->id);
     }
     return HDB_OK;
+}
+
+int shard_open(struct shard *sh, struct hdb_err *err)
+{
+    return shard_open_at(sh, false, 0, err);
+}
+
+const struct hdb_recovery_info *shard_recovery_info(const struct shard *sh)
+{
+    return &sh->rinfo;
+}
+
+int shard_reopen_cut(struct shard *sh, uint64_t cut_ts, struct hdb_err *err)
+{
+    for (uint32_t i = 0; i < sh->vcount; i++) {
+        hdb_store_version_release(sh->store, sh->vers[(sh->vfirst + i) % SHARD_VERSIONS_MAX].v);
+    }
+    sh->vcount = 0;
+    hdb_store_abandon(sh->store);
+    sh->store = NULL;
+    return shard_open_at(sh, true, cut_ts, err);
+}
+
+/* Async mode: logs the mark `ts` (or the safe one below it) and makes it durable now. */
+int shard_mark_now(struct shard *sh, uint64_t ts, struct hdb_err *err)
+{
+    if (sh->sync) {
+        return HDB_OK;
+    }
+    uint64_t w = safe_mark(sh);
+    w = ts < w ? ts : w;
+    int rc = hdb_store_mark(sh->store, w, err);
+    if (rc == HDB_OK) {
+        rc = hdb_store_flush(sh->store, err);
+    }
+    if (rc == HDB_OK) {
+        sh->mark_logged = w > sh->mark_logged ? w : sh->mark_logged;
+        sh->served_max = w > sh->served_max ? w : sh->served_max;
+        atomic_store(&sh->durable_mark, hdb_store_durable_mark(sh->store));
+    }
+    return rc;
 }
 
 uint64_t shard_last_ts(const struct shard *sh)

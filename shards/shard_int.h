@@ -28,7 +28,8 @@
 #define SHARD_OUTBOX_MAX    (HDB_CONNS_MAX * 4u)
 #define SYS_PREPARED_TREE   "_sys.prepared"
 #define SYS_DECISIONS_TREE  "_sys.decisions"
-#define SNAP_FLAG_AUTO      1u /* made by the automatic snapshot thread */
+#define SNAP_FLAG_AUTO      1u            /* made by the automatic snapshot thread */
+#define SHARD_FREEZE_MAX_NS 1000000000ull /* async: longest a checkpoint holds user commits */
 
 _Static_assert((CONN_RING_CAPACITY & (CONN_RING_CAPACITY - 1)) == 0, "power of two");
 _Static_assert((SHARD_RING_CAPACITY & (SHARD_RING_CAPACITY - 1)) == 0, "power of two");
@@ -176,12 +177,15 @@ struct hdb_db {
     char *path;
     struct hdb_db_opts opts;
     uint32_t nshards, nthreads;
-    struct hdb_io *io; /* for the manifest and the LOCK */
+    uint32_t manifest_flags; /* MANIFEST_FLAG_* as read at open */
+    struct hdb_io *io;       /* for the manifest and the LOCK */
     struct hdb_lock *lock;
     struct shard **shards;
     struct thread *threads;
-    /* The global commit timestamp: the one shared writable word. */
+    /* The global commit timestamp: the one shared writable word on the data path. */
     alignas(HDB_CACHE_LINE) _Atomic uint64_t clock;
+    /* Async mode: the shard whose checkpoint is waiting for every mark (UINT32_MAX: none). */
+    alignas(HDB_CACHE_LINE) _Atomic uint32_t ckpt_owner;
     alignas(HDB_CACHE_LINE) _Atomic(struct hdb_conn *) conns[HDB_CONNS_MAX];
     _Atomic uint32_t conn_slots; /* slots below this have been used: shards scan only those */
     _Atomic uint32_t stop;
@@ -220,6 +224,11 @@ uint32_t shard_thread(const struct shard *sh);
 uint32_t shard_id(const struct shard *sh);
 /* Recovery, before serving (db.c calls these from the opening thread). */
 void shard_recover_label(struct shard *sh, uint64_t clock);
+const struct hdb_recovery_info *shard_recovery_info(const struct shard *sh);
+/* Opens the store again leaving out every commit above cut_ts (the async recovery cut). */
+int shard_reopen_cut(struct shard *sh, uint64_t cut_ts, struct hdb_err *err);
+/* Async mode: makes a watermark of at most ts durable now (after recovery, before close). */
+int shard_mark_now(struct shard *sh, uint64_t ts, struct hdb_err *err);
 uint64_t shard_last_ts(const struct shard *sh);
 void shard_recovery(const struct shard *sh, uint64_t *ns, uint64_t *records);
 typedef int (*shard_prepared_fn)(void *ctx, struct shard *sh, uint64_t txn, uint32_t coordinator,
@@ -236,15 +245,16 @@ void db_wake_thread(struct hdb_db *db, uint32_t thread);
 void db_wake_conn(struct hdb_conn *c);
 uint64_t db_now_ns(void);
 void db_clock_advance(struct hdb_db *db, uint64_t ts);
+#define MANIFEST_FLAG_ASYNC 1u /* the database was last opened in async mode */
 int db_manifest_write(struct hdb_io *io, const char *dir, uint32_t shards, uint32_t page_size,
-                      struct hdb_err *err);
+                      uint32_t flags, struct hdb_err *err);
 /* conn.c, for snap.c: send one request per shard and wait for every reply. */
 void conn_send(struct hdb_conn *c, uint32_t shard, struct req *r);
 void conn_wait_all(struct hdb_conn *c);
 int req_status(const struct req *r, struct hdb_err *err);
 
 /* snap.c */
-int snap_recover(struct hdb_db *db, uint64_t *max_ts, struct hdb_err *err);
+int snap_recover(struct hdb_db *db, uint64_t cut_ts, uint64_t *max_ts, struct hdb_err *err);
 int snap_auto_start(struct hdb_db *db, struct hdb_err *err);
 void snap_auto_stop(struct hdb_db *db);
 void snap_free(struct hdb_db *db);

@@ -385,7 +385,7 @@ int hdb_snapshot_backup(struct hdb_conn *c, uint64_t id, const char *dir,
         rc = hdb_io_mkdir(io, partial, err);
     }
     if (rc == HDB_OK) {
-        rc = db_manifest_write(io, partial, db->nshards, db->opts.store.page_size, err);
+        rc = db_manifest_write(io, partial, db->nshards, db->opts.store.page_size, 0, err);
     }
     struct backup b = {.c = c, .id = id, .progress = progress, .ctx = ctx};
     b.p.shards = db->nshards;
@@ -430,7 +430,7 @@ int hdb_snapshot_backup(struct hdb_conn *c, uint64_t id, const char *dir,
 
 /* Rebuilds the registry from the shards' stores (all open, none serving yet): snapshots
  * every shard has are listed; the rest of a create a crash cut short is dropped. */
-int snap_recover(struct hdb_db *db, uint64_t *max_ts, struct hdb_err *err)
+int snap_recover(struct hdb_db *db, uint64_t cut_ts, uint64_t *max_ts, struct hdb_err *err)
 {
     struct hdb_store_snapshot *lists[HDB_SHARDS_MAX] = {0};
     uint32_t counts[HDB_SHARDS_MAX] = {0};
@@ -453,7 +453,7 @@ int snap_recover(struct hdb_db *db, uint64_t *max_ts, struct hdb_err *err)
             for (uint32_t j = 0; j < db->nshards; j++) {
                 have += hdb_store_snapshot_version(shard_store(db->shards[j]), p->id) != NULL;
             }
-            if (have == db->nshards) {
+            if (have == db->nshards && p->id <= cut_ts) {
                 if (k == 0) {
                     struct db_snap d = {.info = {.id = p->id, .created_ms = p->created_ms},
                                         .flags = (uint32_t)p->tag};
@@ -463,10 +463,17 @@ int snap_recover(struct hdb_db *db, uint64_t *max_ts, struct hdb_err *err)
                 }
                 continue;
             }
-            hdb_log(HDB_LOG_INFO,
-                    "recovery: snapshot %" PRIu64 " is on %u of %u shards (its creation was "
-                    "cut short): dropped",
-                    p->id, have, db->nshards);
+            if (have == db->nshards) {
+                hdb_log(HDB_LOG_WARN,
+                        "recovery: snapshot %" PRIu64 " is after the async recovery cut at %" PRIu64
+                        ": dropped",
+                        p->id, cut_ts);
+            } else {
+                hdb_log(HDB_LOG_INFO,
+                        "recovery: snapshot %" PRIu64 " is on %u of %u shards (its creation was "
+                        "cut short): dropped",
+                        p->id, have, db->nshards);
+            }
             for (uint32_t j = 0; j < db->nshards && rc == HDB_OK; j++) {
                 struct hdb_store *s = shard_store(db->shards[j]);
                 if (hdb_store_snapshot_version(s, p->id) != NULL) {

@@ -604,3 +604,79 @@ Test(store, async_update_churn_reuses_pages, .init = setup)
     tu_rmtree(dir);
     free(dir);
 }
+
+static void put_at(struct hdb_store *s, uint32_t tree, const char *k, uint64_t ts)
+{
+    struct hdb_write w = {.type = HDB_WAL_PUT,
+                          .tree = tree,
+                          .key = k,
+                          .klen = (uint32_t)strlen(k),
+                          .val = k,
+                          .vlen = 1};
+    struct hdb_err err;
+    cr_assert_eq(hdb_store_commit(s, &w, 1, 0, ts, NULL, NULL, &err), HDB_OK, "%s", err.msg);
+}
+
+/* Recovery reports the newest durable mark, and replay_ts_max leaves out later commits for good. */
+Test(store, marks_survive_and_replay_cut_is_permanent, .init = setup)
+{
+    char *dir = tu_mkdtemp("store-cut");
+    struct hdb_store_opts o;
+    wl_store_opts(&o);
+    o.wal_mode = HDB_WAL_ASYNC;
+    struct hdb_store *s = open_opts(dir, &o);
+    uint32_t t;
+    struct hdb_err err;
+    cr_assert_eq(hdb_store_tree_create(s, "t", &t, &err), HDB_OK, "%s", err.msg);
+    char key[16];
+    for (uint64_t ts = 1; ts <= 20; ts++) {
+        snprintf(key, sizeof key, "k%02u", (unsigned)ts);
+        put_at(s, t, key, ts);
+        if (ts == 8) {
+            cr_assert_eq(hdb_store_mark(s, 8, &err), HDB_OK, "%s", err.msg);
+            cr_assert_eq(hdb_store_durable_mark(s), 0, "a pending mark is not durable");
+            cr_assert_eq(hdb_store_flush(s, &err), HDB_OK, "%s", err.msg);
+            cr_assert_eq(hdb_store_durable_mark(s), 8);
+        }
+        if (ts == 10) {
+            cr_assert_eq(hdb_store_checkpoint(s, &err), HDB_OK, "%s", err.msg);
+        }
+    }
+    cr_assert_eq(hdb_store_mark(s, 5, &err), HDB_OK, "a smaller mark is ignored");
+    cr_assert_eq(hdb_store_flush(s, &err), HDB_OK, "%s", err.msg);
+    hdb_store_abandon(s); /* a crash after the flush */
+
+    struct hdb_recovery_info info;
+    cr_assert_eq(hdb_store_open(dir, &o, &s, &info, &err), HDB_OK, "%s", err.msg);
+    cr_assert_eq(info.mark, 8, "mark %llu", (unsigned long long)info.mark);
+    cr_assert_eq(info.max_ts, 20);
+    cr_assert_eq(info.cut_records, 0);
+    hdb_store_abandon(s);
+
+    o.replay_cut = true;
+    o.replay_ts_max = 15;
+    cr_assert_eq(hdb_store_open(dir, &o, &s, &info, &err), HDB_OK, "%s", err.msg);
+    cr_assert_eq(info.cut_records, 5, "cut %llu", (unsigned long long)info.cut_records);
+    cr_assert_eq(info.max_ts, 20, "the left-out timestamps are still reported");
+    expect(s, NULL, t, "k15", "k");
+    expect(s, NULL, t, "k16", NULL);
+    put_at(s, t, "new", 21);
+    cr_assert_eq(hdb_store_flush(s, &err), HDB_OK, "%s", err.msg);
+    hdb_store_abandon(s);
+
+    o.replay_cut = false;
+    cr_assert_eq(hdb_store_open(dir, &o, &s, &info, &err), HDB_OK, "%s", err.msg);
+    for (uint64_t ts = 1; ts <= 20; ts++) {
+        snprintf(key, sizeof key, "k%02u", (unsigned)ts);
+        expect(s, NULL, t, key, ts <= 15 ? "k" : NULL);
+    }
+    expect(s, NULL, t, "new", "n");
+    cr_assert_eq(info.mark, 8);
+    close_ok(s);
+    struct hdb_store_opts o2 = o;
+    s = open_opts(dir, &o2);
+    cr_assert_eq(hdb_store_verify(s, NULL, NULL, NULL, &err), HDB_OK, "%s", err.msg);
+    close_ok(s);
+    tu_rmtree(dir);
+    free(dir);
+}
