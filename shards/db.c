@@ -37,6 +37,7 @@
 #include <xxhash.h>
 
 #include "core/bytes.h"
+#include "core/config.h"
 #include "core/io.h"
 #include "core/log.h"
 #include "shards/cpus.h"
@@ -57,6 +58,18 @@ void hdb_db_opts_default(struct hdb_db_opts *o)
     o->version_retention_ms = 5000;
     o->enable_cow_snapshots = true;
     o->snapshot_retention = 3;
+}
+
+void hdb_db_opts_from_config(const struct hdb_config *cfg, struct hdb_db_opts *o)
+{
+    hdb_db_opts_default(o);
+    hdb_config_store_opts(cfg, &o->store);
+    o->threads = (uint32_t)cfg->performance.worker_threads;
+    o->parallel_recovery = cfg->crash_recovery.parallel_recovery;
+    o->txn_idle_timeout_ms = (uint32_t)cfg->database.transaction_idle_timeout_ms;
+    o->enable_cow_snapshots = cfg->snapshot.enable_cow_snapshots;
+    o->snapshot_retention = (uint32_t)cfg->snapshot.snapshot_retention;
+    o->snapshot_interval_ms = (uint32_t)cfg->snapshot.snapshot_interval_minutes * 60000u;
 }
 
 uint64_t db_now_ns(void)

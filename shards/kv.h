@@ -62,6 +62,9 @@ struct hdb_db_opts {
 };
 
 void hdb_db_opts_default(struct hdb_db_opts *o);
+struct hdb_config;
+/* The options a loaded configuration (core/config.h) asks for: every key it marks active. */
+void hdb_db_opts_from_config(const struct hdb_config *cfg, struct hdb_db_opts *o);
 
 struct hdb_db;
 struct hdb_conn;

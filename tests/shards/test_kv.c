@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../core/testutil.h"
+#include "core/config.h"
 #include "kvtest.h"
 
 static char *dir;
@@ -435,4 +436,45 @@ Test(kv, commit_larger_than_the_validation_log_does_not_block_later_readers)
     cr_assert_eq(hdb_txn_commit(t, &err), HDB_OK, "a reader after the big commit: %s", err.msg);
     hdb_db_disconnect(c);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+/* A configuration file's active keys reach the database options, and a database opens with them. */
+Test(kv, config_file_sets_the_database_options)
+{
+    static const char text[] = "[database]\n"
+                               "page_size = 4096\n"
+                               "cache_size_mb = 16\n"
+                               "transaction_idle_timeout_ms = 1500\n"
+                               "wal_mode = \"async\"\n"
+                               "[wal]\n"
+                               "segment_size_mb = 4\n"
+                               "[crash_recovery]\n"
+                               "parallel_recovery = false\n"
+                               "[snapshot]\n"
+                               "snapshot_retention = 5\n"
+                               "snapshot_interval_minutes = 2\n"
+                               "[performance]\n"
+                               "worker_threads = 1\n";
+    struct hdb_config cfg;
+    struct hdb_err err = {0};
+    hdb_config_init(&cfg);
+    cr_assert_eq(hdb_config_load_text(&cfg, "test.toml", text, sizeof text - 1, &err), HDB_OK, "%s",
+                 err.msg);
+    struct hdb_db_opts o;
+    hdb_db_opts_from_config(&cfg, &o);
+    hdb_config_free(&cfg);
+    cr_assert_eq(o.store.page_size, 4096);
+    cr_assert_eq(o.store.cache_bytes, 16ull << 20);
+    cr_assert_eq(o.store.wal_mode, HDB_WAL_ASYNC);
+    cr_assert_eq(o.store.wal_segment_bytes, 4ull << 20);
+    cr_assert_eq(o.txn_idle_timeout_ms, 1500);
+    cr_assert(!o.parallel_recovery);
+    cr_assert_eq(o.snapshot_retention, 5);
+    cr_assert_eq(o.snapshot_interval_ms, 120000);
+    cr_assert_eq(o.threads, 1);
+    o.shards = 2;
+    o.pin_threads = false;
+    struct hdb_db *db = kt_open(dir, &o);
+    cr_assert_eq(hdb_db_shards(db), 2);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
