@@ -725,22 +725,49 @@ static int commit_single(struct hdb_txn *t, struct commit_plan *p, struct hdb_er
     return rc;
 }
 
-static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req *reqs,
-                            struct hdb_err *err)
+/* Phase one: PREPARE everywhere (one at a time under a test hook, so a crash can fall between
+ * two participants' prepares). Returns the first failure. */
+static int prepare_all(struct hdb_conn *c, struct commit_plan *p, struct req *reqs,
+                       struct hdb_err *err)
 {
-    struct hdb_conn *c = t->conn;
     struct hdb_db *db = c->db;
     for (uint32_t k = 0; k < p->nparts; k++) {
-        reqs[k] = (struct req){.type = MSG_PREPARE, .part = p->parts[k]};
+        reqs[k] = (struct req){.type = MSG_PREPARE,
+                               .part = p->parts[k],
+                               .participants = p->shards,
+                               .nparticipants = p->nparts};
         conn_send(c, p->shards[k], &reqs[k]);
+        if (k == 0 && db->opts.twopc_hook != NULL) {
+            conn_wait_all(c);
+            hook(db, "prepared_one", p->coordinator);
+        }
     }
     conn_wait_all(c);
     int rc = HDB_OK;
     for (uint32_t k = 0; k < p->nparts && rc == HDB_OK; k++) {
         rc = req_status(&reqs[k], err);
     }
+    return rc;
+}
+
+/*
+ * Two-phase commit with one fdatasync on the critical path: the transaction
+ * is committed once every participant's prepare record is durable (they are
+ * written in parallel, each listing all participants and its p_lower); the
+ * commit timestamp is the largest p_lower. Recovery reads every shard's log
+ * and commits a transaction whose participants all hold its prepare record
+ * or its applied marker (docs/shards.md). The coordinator's applied marker is
+ * the durable decision, kept until every participant's apply is durable.
+ */
+static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req *reqs,
+                            struct hdb_err *err)
+{
+    struct hdb_conn *c = t->conn;
+    struct hdb_db *db = c->db;
+    int rc = prepare_all(c, p, reqs, err);
     struct req *fin = reqs + p->nparts;
     if (rc != HDB_OK) {
+        /* Not every record is durable: roll back the others (durably, before returning). */
         for (uint32_t k = 0; k < p->nparts; k++) {
             if (reqs[k].status == HDB_OK) {
                 fin[k] = (struct req){.type = MSG_ABORT2, .part = p->parts[k]};
@@ -750,30 +777,18 @@ static int commit_two_phase(struct hdb_txn *t, struct commit_plan *p, struct req
         conn_wait_all(c);
         return rc;
     }
-    hook(db, "prepared", p->coordinator);
-    uint64_t ts = atomic_fetch_add(&db->clock, 1) + 1;
-    struct req *decide = fin + p->nparts;
-    *decide = (struct req){.type = MSG_DECIDE,
-                           .ts = ts,
-                           .part = p->parts[0],
-                           .participants = p->shards,
-                           .nparticipants = p->nparts};
-    conn_send(c, p->coordinator, decide);
-    conn_wait_all(c);
-    rc = req_status(decide, err);
-    if (rc != HDB_OK) {
-        /* Outcome unknown until the coordinator is reopened, which resolves the durable
-         * prepared records; the participants drop their in-memory state (create = keep). */
-        for (uint32_t k = 0; k < p->nparts; k++) {
-            fin[k] = (struct req){.type = MSG_ABORT2, .part = p->parts[k], .create = true};
-            conn_send(c, p->shards[k], &fin[k]);
-        }
-        conn_wait_all(c);
-        return hdb_err_prefix(err, "commit decision not known to be durable (reopen resolves it)");
-    }
-    hook(db, "decided", p->coordinator);
+    uint64_t ts = 0;
     for (uint32_t k = 0; k < p->nparts; k++) {
-        fin[k] = (struct req){.type = MSG_COMMIT2, .ts = ts, .part = p->parts[k]};
+        ts = reqs[k].out_ts > ts ? reqs[k].out_ts : ts;
+    }
+    db_clock_advance(db, ts); /* a transaction begun after this returns reads at or above ts */
+    hook(db, "prepared", p->coordinator);
+    for (uint32_t k = 0; k < p->nparts; k++) {
+        fin[k] = (struct req){.type = MSG_COMMIT2,
+                              .ts = ts,
+                              .part = p->parts[k],
+                              .participants = p->shards,
+                              .nparticipants = p->nparts};
         conn_send(c, p->shards[k], &fin[k]);
         if (k == 0 && db->opts.twopc_hook != NULL) {
             conn_wait_all(c);
@@ -810,7 +825,7 @@ int hdb_txn_commit(struct hdb_txn *t, struct hdb_err *err)
     if (rc == HDB_OK && p->nparts == 1) {
         rc = commit_single(t, p, err);
     } else if (rc == HDB_OK) {
-        reqs = calloc((size_t)p->nparts * 2 + 1, sizeof *reqs);
+        reqs = calloc((size_t)p->nparts * 2, sizeof *reqs);
         rc = reqs == NULL ? hdb_err_set(err, HDB_NOMEM, "out of memory")
                           : commit_two_phase(t, p, reqs, err);
     }

@@ -356,39 +356,39 @@ static void *thread_main(void *arg)
 
 /* --- recovery across shards --- */
 
+/*
+ * In-doubt multi-shard commits. A transaction is committed once every
+ * participant's prepare record is durable (conn.c); a participant that
+ * applied its part replaced the record with an applied marker. So, for each
+ * prepared record left: committed if some participant holds a marker (at the
+ * marker's timestamp), or a decision record from before markers existed, or
+ * if every participant holds its record (at the largest p_lower); otherwise
+ * rolled back. In async mode a commit above the recovery cut is rolled back.
+ */
 struct resolve_ctx {
     struct hdb_db *db;
-    uint64_t cut_ts; /* a decision above the async cut is treated as never made */
+    uint64_t cut_ts;
     struct hdb_db_open_info *info;
     struct hdb_err *err;
     struct pending {
         struct shard *sh;
         uint64_t txn, ts;
-        bool commit;
+        bool commit, marker;
+        uint32_t coordinator;
         uint8_t *val;
         uint32_t vlen;
     } * list;
     uint32_t n, cap;
 };
 
-static int resolve_collect(void *ctx, struct shard *sh, uint64_t txn, uint32_t coordinator,
-                           const uint8_t *val, uint32_t vlen)
+static int resolve_collect(void *ctx, struct shard *sh, uint64_t txn, bool marker,
+                           uint32_t coordinator, const uint8_t *val, uint32_t vlen)
 {
     struct resolve_ctx *rc = ctx;
     if (coordinator >= rc->db->nshards) {
         return hdb_err_set(rc->err, HDB_CORRUPT,
                            "prepared transaction %" PRIx64 " names coordinator shard %u of %u", txn,
                            coordinator, rc->db->nshards);
-    }
-    uint64_t ts = 0;
-    struct hdb_err e = {0};
-    int st = shard_find_decision(rc->db->shards[coordinator], txn, &ts, &e);
-    if (st != HDB_OK && st != HDB_NOTFOUND) {
-        *rc->err = e;
-        return st;
-    }
-    if (st == HDB_OK && ts > rc->cut_ts) {
-        st = HDB_NOTFOUND;
     }
     if (rc->n == rc->cap) {
         rc->cap = rc->cap == 0 ? 16 : rc->cap * 2;
@@ -403,9 +403,77 @@ static int resolve_collect(void *ctx, struct shard *sh, uint64_t txn, uint32_t c
         return hdb_err_set(rc->err, HDB_NOMEM, "out of memory");
     }
     memcpy(copy, val, vlen);
-    rc->list[rc->n++] = (struct pending){
-        .sh = sh, .txn = txn, .ts = ts, .commit = st == HDB_OK, .val = copy, .vlen = vlen};
+    rc->list[rc->n++] = (struct pending){.sh = sh,
+                                         .txn = txn,
+                                         .marker = marker,
+                                         .coordinator = coordinator,
+                                         .val = copy,
+                                         .vlen = vlen};
     return HDB_OK;
+}
+
+/* Does shard k hold a prepare record (not a marker) for txn? */
+static bool holds_record(const struct resolve_ctx *ctx, uint64_t txn, uint32_t k)
+{
+    for (uint32_t i = 0; i < ctx->n; i++) {
+        const struct pending *q = &ctx->list[i];
+        if (q->txn == txn && !q->marker && shard_id(q->sh) == k) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Decides one prepared record's fate (see above). */
+static int resolve_one(struct resolve_ctx *ctx, struct pending *p, struct hdb_err *err)
+{
+    struct prepared_trailer *t = malloc(sizeof *t);
+    if (t == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    int rc = HDB_OK;
+    p->commit = false;
+    for (uint32_t i = 0; i < ctx->n && !p->commit && rc == HDB_OK; i++) {
+        const struct pending *q = &ctx->list[i];
+        if (q->txn == p->txn && q->marker) {
+            rc = shard_marker_decode(q->val, q->vlen, t);
+            p->commit = rc == HDB_OK;
+            p->ts = t->p_lower;
+        }
+    }
+    if (!p->commit && rc == HDB_OK) {
+        struct hdb_err e = {0};
+        int st = shard_find_decision(ctx->db->shards[p->coordinator], p->txn, &p->ts, &e);
+        p->commit = st == HDB_OK;
+        rc = st == HDB_OK || st == HDB_NOTFOUND ? HDB_OK : (*err = e, st);
+    }
+    if (!p->commit && rc == HDB_OK) {
+        rc = shard_prepared_trailer(p->val, p->vlen, t);
+        bool all = rc == HDB_OK && t->present;
+        for (uint32_t i = 0; all && i < t->nparts; i++) {
+            all = t->parts[i] < ctx->db->nshards && holds_record(ctx, p->txn, t->parts[i]);
+        }
+        p->commit = all;
+        p->ts = 0;
+        for (uint32_t i = 0; all && i < ctx->n; i++) {
+            struct prepared_trailer *u = t; /* reused: the records of the same transaction */
+            const struct pending *q = &ctx->list[i];
+            if (q->txn == p->txn && !q->marker &&
+                shard_prepared_trailer(q->val, q->vlen, u) == HDB_OK) {
+                p->ts = u->p_lower > p->ts ? u->p_lower : p->ts;
+            }
+        }
+        if (rc != HDB_OK) {
+            rc = hdb_err_set(err, HDB_CORRUPT,
+                             "shard %u: prepared transaction %" PRIx64 " is malformed",
+                             shard_id(p->sh), p->txn);
+        }
+    }
+    if (p->commit && p->ts > ctx->cut_ts) {
+        p->commit = false; /* above the async recovery cut */
+    }
+    free(t);
+    return rc;
 }
 
 static int cmp_pending(const void *a, const void *b)
@@ -424,17 +492,25 @@ static int resolve_in_doubt(struct hdb_db *db, struct hdb_db_open_info *info, ui
     for (uint32_t k = 0; k < db->nshards && rc == HDB_OK; k++) {
         rc = shard_each_prepared(db->shards[k], resolve_collect, &ctx, err);
     }
+    for (uint32_t i = 0; i < ctx.n && rc == HDB_OK; i++) {
+        if (!ctx.list[i].marker) {
+            rc = resolve_one(&ctx, &ctx.list[i], err);
+        }
+    }
     if (rc == HDB_OK && ctx.n > 0) {
         qsort(ctx.list, ctx.n, sizeof *ctx.list, cmp_pending);
     }
     for (uint32_t i = 0; i < ctx.n && rc == HDB_OK; i++) {
         struct pending *p = &ctx.list[i];
+        if (p->marker) {
+            continue;
+        }
         rc = shard_resolve_prepared(p->sh, p->txn, p->val, p->vlen, p->commit, p->ts, err);
         info->prepared_committed += p->commit ? 1 : 0;
         info->prepared_aborted += p->commit ? 0 : 1;
-        *max_ts = p->ts > *max_ts ? p->ts : *max_ts;
+        *max_ts = p->commit && p->ts > *max_ts ? p->ts : *max_ts;
         hdb_log(HDB_LOG_INFO, "recovery: multi-shard transaction %" PRIx64 " %s", p->txn,
-                p->commit ? "committed from its decision" : "rolled back (no decision)");
+                p->commit ? "committed (every participant prepared it)" : "rolled back");
     }
     for (uint32_t i = 0; i < ctx.n; i++) {
         free(ctx.list[i].val);

@@ -190,6 +190,9 @@ struct hdb_shard_stats {
     struct hdb_store_stats store;
     uint64_t commits_single, prepares, commits_2pc, aborts_2pc, conflicts;
     uint64_t reads_waited, versions_held, prepared_now, recent_writes;
+    uint64_t cleans_dropped;  /* applied markers left for the next open (outbox full) */
+    uint64_t markers_written; /* applied markers of multi-shard commits written here */
+    uint64_t markers_deleted; /* ... and deleted once every participant's apply was durable */
 };
 int hdb_db_shard_stats(struct hdb_conn *c, uint32_t shard, struct hdb_shard_stats *out,
                        struct hdb_err *err);

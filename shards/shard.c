@@ -58,9 +58,12 @@ struct prepared {
     struct prepared *next;
 };
 
+/* The coordinator's count of participants whose apply is durable (FORGETs may come first). */
 struct decision {
     uint64_t txn;
-    uint32_t remaining; /* participants that have not reported their part durable */
+    uint32_t total;     /* participants (0: the coordinator has not applied its part yet) */
+    uint32_t forgotten; /* FORGETs received */
+    uint16_t *participants;
 };
 
 struct forget_ctx {
@@ -476,6 +479,26 @@ static void txn_key_bytes(uint64_t txn, uint8_t out[8])
     }
 }
 
+/* An applied marker: the prepared record's key and one byte 1 (sorts right after it). */
+static void marker_key(uint64_t txn, uint8_t out[9])
+{
+    txn_key_bytes(txn, out);
+    out[8] = 1;
+}
+
+/* Marker value: [u64 commit ts][u32 coordinator][u32 n][u16 participant] * n. */
+static uint32_t marker_encode(uint64_t ts, uint32_t coordinator, const uint16_t *parts, uint32_t n,
+                              uint8_t *out)
+{
+    hdb_put64(out, ts);
+    hdb_put32(out + 8, coordinator);
+    hdb_put32(out + 12, n);
+    for (uint32_t i = 0; i < n; i++) {
+        hdb_put16(out + 16 + 2 * i, parts[i]);
+    }
+    return 16 + 2 * n;
+}
+
 /* --- reads --- */
 
 static bool can_read(const struct shard *sh, uint64_t ts)
@@ -754,7 +777,8 @@ static void handle_commit1(struct shard *sh, struct req *r)
 
 /* --- two-phase commit --- */
 
-static int prepared_encode(const struct txn_part *p, struct hdb_buf *out, struct hdb_err *err);
+static int prepared_encode(const struct txn_part *p, const uint16_t *parts, uint32_t nparts,
+                           uint64_t p_lower, struct hdb_buf *out, struct hdb_err *err);
 
 static struct prepared *prepared_find(struct shard *sh, uint64_t txn, struct prepared ***link)
 {
@@ -785,9 +809,10 @@ static void handle_prepare(struct shard *sh, struct req *r)
 {
     struct hdb_err e = {0};
     struct hdb_buf val = {0};
+    uint64_t p_lower = atomic_load(&sh->db->clock) + 1;
     int rc = validate(sh, &r->part, &e);
     if (rc == HDB_OK) {
-        rc = prepared_encode(&r->part, &val, &e);
+        rc = prepared_encode(&r->part, r->participants, r->nparticipants, p_lower, &val, &e);
     }
     struct prepared *p = NULL;
     if (rc == HDB_OK) {
@@ -811,10 +836,9 @@ static void handle_prepare(struct shard *sh, struct req *r)
         reply_err(sh, r, &e);
         return;
     }
-    *p = (struct prepared){.txn = r->part.txn_id,
-                           .p_lower = atomic_load(&sh->db->clock) + 1,
-                           .prepare_req = r,
-                           .next = sh->prepared};
+    r->out_ts = p_lower;
+    *p = (struct prepared){
+        .txn = r->part.txn_id, .p_lower = p_lower, .prepare_req = r, .next = sh->prepared};
     sh->prepared = p;
     sh->nprepared++;
     sh->st.prepares++;
@@ -824,77 +848,95 @@ static void handle_prepare(struct shard *sh, struct req *r)
     }
 }
 
-static void handle_decide(struct shard *sh, struct req *r)
+static struct decision *decision_get(struct shard *sh, uint64_t txn)
 {
-    struct hdb_err e = {0};
-    uint8_t key[8], val[8 + 4 + 2 * HDB_SHARDS_MAX];
-    txn_key_bytes(r->part.txn_id, key);
-    hdb_put64(val, r->ts);
-    hdb_put32(val + 8, r->nparticipants);
-    for (uint32_t i = 0; i < r->nparticipants; i++) {
-        hdb_put16(val + 12 + 2 * i, r->participants[i]);
+    for (uint32_t i = 0; i < sh->ndecisions; i++) {
+        if (sh->decisions[i].txn == txn) {
+            return &sh->decisions[i];
+        }
     }
     if (sh->ndecisions == sh->decisions_cap) {
         uint32_t cap = sh->decisions_cap == 0 ? 64 : sh->decisions_cap * 2;
         struct decision *d = realloc(sh->decisions, cap * sizeof *d);
         if (d == NULL) {
-            hdb_err_set(&e, HDB_NOMEM, "out of memory");
-            reply_err(sh, r, &e);
-            return;
+            return NULL; /* the markers stay until the next open clears them */
         }
         sh->decisions = d;
         sh->decisions_cap = cap;
     }
-    struct hdb_write w = {.type = HDB_WAL_PUT,
-                          .tree = sh->t_decisions,
-                          .key = key,
-                          .klen = 8,
-                          .val = val,
-                          .vlen = 12 + 2 * r->nparticipants};
-    int rc = store_commit(sh, &w, 1, r->part.txn_id, wal_ts(sh, true), commit_done_store, r, &e);
-    if (rc != HDB_OK) {
-        reply_err(sh, r, &e);
-        return;
+    struct decision *d = &sh->decisions[sh->ndecisions++];
+    *d = (struct decision){.txn = txn};
+    return d;
+}
+
+static void send_shard_msg(struct shard *sh, uint32_t to, uint32_t type, uint64_t txn);
+
+/* Deletes this shard's applied marker of txn (a system commit; if lost, the next open does it). */
+static void marker_delete(struct shard *sh, uint64_t txn)
+{
+    uint8_t key[9];
+    marker_key(txn, key);
+    struct hdb_write w = {.type = HDB_WAL_DELETE, .tree = sh->t_prepared, .key = key, .klen = 9};
+    struct hdb_err e = {0};
+    if (store_commit(sh, &w, 1, 0, wal_ts(sh, true), NULL, NULL, &e) != HDB_OK) {
+        hdb_log(HDB_LOG_WARN, "shard %u: dropping marker %" PRIx64 ": %s", sh->id, txn, e.msg);
+    } else {
+        sh->st.markers_deleted++;
     }
-    sh->decisions[sh->ndecisions++] =
-        (struct decision){.txn = r->part.txn_id, .remaining = r->nparticipants};
     if (!sh->sync) {
         after_system_store(sh);
-        sh->need_flush = true;
     }
+}
+
+/* Every participant's apply is durable: the markers (the coordinator's is the decision) go. */
+static void decision_done(struct shard *sh, struct decision *d)
+{
+    for (uint32_t i = 0; i < d->total; i++) {
+        if (d->participants[i] != sh->id) {
+            send_shard_msg(sh, d->participants[i], MSG_CLEAN, d->txn);
+        }
+    }
+    marker_delete(sh, d->txn);
+    free(d->participants);
+    *d = sh->decisions[--sh->ndecisions];
 }
 
 static void forget_local(struct shard *sh, uint64_t txn)
 {
-    for (uint32_t i = 0; i < sh->ndecisions; i++) {
-        if (sh->decisions[i].txn != txn) {
-            continue;
-        }
-        if (--sh->decisions[i].remaining > 0) {
-            return;
-        }
-        sh->decisions[i] = sh->decisions[--sh->ndecisions];
-        uint8_t key[8];
-        txn_key_bytes(txn, key);
-        struct hdb_write w = {
-            .type = HDB_WAL_DELETE, .tree = sh->t_decisions, .key = key, .klen = 8};
-        struct hdb_err e = {0};
-        /* If this is lost in a crash, recovery deletes the decision after resolving. */
-        if (store_commit(sh, &w, 1, 0, wal_ts(sh, true), NULL, NULL, &e) != HDB_OK) {
-            hdb_log(HDB_LOG_WARN, "shard %u: dropping decision %" PRIx64 ": %s", sh->id, txn,
-                    e.msg);
-        }
-        if (!sh->sync) {
-            after_system_store(sh);
-        }
+    struct decision *d = decision_get(sh, txn);
+    if (d == NULL) {
         return;
+    }
+    d->forgotten++;
+    if (d->total != 0 && d->forgotten >= d->total) {
+        decision_done(sh, d);
     }
 }
 
-static void send_forget(struct shard *sh, uint32_t to, uint64_t txn)
+/* The coordinator learns the participants when it applies its own part. */
+static void decision_start(struct shard *sh, const struct req *r)
 {
-    struct hdb_msg m = {.type = MSG_FORGET, .id = txn, .arg = {sh->id}};
+    struct decision *d = decision_get(sh, r->part.txn_id);
+    uint16_t *parts = d != NULL ? malloc(r->nparticipants * sizeof *parts) : NULL;
+    if (parts == NULL) {
+        return; /* the markers stay until the next open clears them */
+    }
+    memcpy(parts, r->participants, r->nparticipants * sizeof *parts);
+    d->participants = parts;
+    d->total = r->nparticipants;
+    if (d->forgotten >= d->total) {
+        decision_done(sh, d);
+    }
+}
+
+static void send_shard_msg(struct shard *sh, uint32_t to, uint32_t type, uint64_t txn)
+{
+    struct hdb_msg m = {.type = type, .id = txn, .arg = {sh->id}};
     if (sh->noutbox > 0 || hdb_ring_push(shard_ring_from(sh->db->shards[to], sh->id), &m, 1) != 1) {
+        if (sh->noutbox == SHARD_OUTBOX_MAX && type == MSG_CLEAN) {
+            sh->st.cleans_dropped++; /* the marker stays until the next open clears it */
+            return;
+        }
         if (sh->noutbox == SHARD_OUTBOX_MAX) {
             hdb_log(HDB_LOG_ERROR, "shard %u: outbox full", sh->id);
             abort();
@@ -936,7 +978,7 @@ static void applied_durable_store(void *ctx, int status, const char *msg)
         return;
     }
     /* Through the ring even to itself: the store is in the middle of a call here. */
-    send_forget(sh, f->coordinator, f->txn);
+    send_shard_msg(sh, f->coordinator, MSG_FORGET, f->txn);
     free(f);
 }
 
@@ -948,7 +990,7 @@ static void send_late_forgets(struct shard *sh)
     for (uint32_t i = 0; i < sh->nlate; i++) {
         struct forget_ctx *f = sh->late[i];
         if (groups > f->groups) {
-            send_forget(sh, f->coordinator, f->txn);
+            send_shard_msg(sh, f->coordinator, MSG_FORGET, f->txn);
             free(f);
         } else {
             sh->late[keep++] = f;
@@ -984,14 +1026,24 @@ static int apply_decided(struct shard *sh, struct prepared *p, struct hdb_err *e
         }
     }
     const struct txn_part *part = &p->prepare_req->part;
+    const struct req *cr = p->commit_req;
     struct hdb_write *w = NULL;
-    if (part_writes(part, &w, 1) != HDB_OK) {
+    if (part_writes(part, &w, 2) != HDB_OK) {
         return hdb_err_set(e, HDB_NOMEM, "out of memory");
     }
-    uint8_t key[8];
+    uint8_t key[8], mkey[9], mval[16 + 2 * HDB_SHARDS_MAX];
     txn_key_bytes(p->txn, key);
+    marker_key(p->txn, mkey);
+    uint32_t mlen =
+        marker_encode(p->commit_ts, part->coordinator, cr->participants, cr->nparticipants, mval);
     w[part->nwrites] =
         (struct hdb_write){.type = HDB_WAL_DELETE, .tree = sh->t_prepared, .key = key, .klen = 8};
+    w[part->nwrites + 1] = (struct hdb_write){.type = HDB_WAL_PUT,
+                                              .tree = sh->t_prepared,
+                                              .key = mkey,
+                                              .klen = 9,
+                                              .val = mval,
+                                              .vlen = mlen};
     struct forget_ctx *f = malloc(sizeof *f);
     int rc = HDB_NOMEM;
     if (f != NULL) {
@@ -1000,7 +1052,7 @@ static int apply_decided(struct shard *sh, struct prepared *p, struct hdb_err *e
          * mode the commit may first flush the previous group, which must not get it. */
         uint64_t fixed = sh->pending_fixed;
         sh->pending_fixed = sh->sync ? fixed : p->commit_ts;
-        rc = store_commit(sh, w, part->nwrites + 1, p->txn, p->commit_ts, applied_durable_store, f,
+        rc = store_commit(sh, w, part->nwrites + 2, p->txn, p->commit_ts, applied_durable_store, f,
                           e);
         sh->pending_fixed = rc == HDB_OK && sh->sync ? p->commit_ts : sh->pending_fixed;
         if (rc != HDB_OK) {
@@ -1012,6 +1064,7 @@ static int apply_decided(struct shard *sh, struct prepared *p, struct hdb_err *e
     }
     free(w);
     if (rc == HDB_OK) {
+        sh->st.markers_written++;
         log_writes(sh, part, p->commit_ts);
         if (!sh->sync) {
             after_store(sh);
@@ -1063,34 +1116,39 @@ static void handle_commit2(struct shard *sh, struct req *r)
     p->decided = true;
     p->commit_ts = r->ts;
     p->commit_req = r;
+    if (r->part.coordinator == sh->id) {
+        decision_start(sh, r);
+    }
     apply_ready(sh);
 }
 
+/* Rolls back a prepared part; the deletion is durable before the reply (see conn.c). */
 static void handle_abort2(struct shard *sh, struct req *r)
 {
-    if (r->create && prepared_find(sh, r->part.txn_id, NULL) != NULL) {
-        /* The decision's fate is unknown (the coordinator failed): keep the durable record
-         * for the next open to resolve; only the in-memory fences go with the caller. */
-        prepared_remove(sh, r->part.txn_id);
-        apply_ready(sh);
-    } else if (prepared_find(sh, r->part.txn_id, NULL) != NULL) {
+    r->status = HDB_OK;
+    if (prepared_find(sh, r->part.txn_id, NULL) != NULL) {
         prepared_remove(sh, r->part.txn_id);
         uint8_t key[8];
         txn_key_bytes(r->part.txn_id, key);
         struct hdb_write w = {
             .type = HDB_WAL_DELETE, .tree = sh->t_prepared, .key = key, .klen = 8};
         struct hdb_err e = {0};
-        if (store_commit(sh, &w, 1, 0, wal_ts(sh, true), NULL, NULL, &e) != HDB_OK) {
-            hdb_log(HDB_LOG_WARN, "shard %u: rolling back %" PRIx64 ": %s", sh->id, r->part.txn_id,
-                    e.msg);
-        }
+        int rc = store_commit(sh, &w, 1, 0, wal_ts(sh, true), NULL, NULL, &e);
         if (!sh->sync) {
             after_system_store(sh);
+        }
+        if (rc == HDB_OK) {
+            rc = hdb_store_flush(sh->store, &e);
+            after_store(sh);
+        }
+        if (rc != HDB_OK) {
+            r->status = rc;
+            hdb_err_prefix(&e, "shard %u: rolling back %" PRIx64, sh->id, r->part.txn_id);
+            snprintf(r->msg, sizeof r->msg, "%s", e.msg);
         }
         sh->st.aborts_2pc++;
         apply_ready(sh); /* decided ones may have waited for this one */
     }
-    r->status = HDB_OK;
     reply(sh, r);
 }
 
@@ -1171,6 +1229,10 @@ static void handle(struct shard *sh, const struct hdb_msg *m)
         forget_local(sh, m->id);
         return;
     }
+    if (m->type == MSG_CLEAN) {
+        marker_delete(sh, m->id);
+        return;
+    }
     struct req *r = m->payload;
     switch (m->type) {
     case MSG_GET:
@@ -1189,9 +1251,6 @@ static void handle(struct shard *sh, const struct hdb_msg *m)
         break;
     case MSG_PREPARE:
         handle_prepare(sh, r);
-        break;
-    case MSG_DECIDE:
-        handle_decide(sh, r);
         break;
     case MSG_COMMIT2:
         handle_commit2(sh, r);
@@ -1249,7 +1308,7 @@ static void send_acks(struct shard *sh)
         sh->need_flush = false;
         for (uint32_t i = 0; rc != HDB_OK && i < sh->nacks; i++) {
             struct req *r = sh->acks[i];
-            if ((r->type == MSG_PREPARE || r->type == MSG_DECIDE) && r->status == HDB_OK) {
+            if (r->type == MSG_PREPARE && r->status == HDB_OK) {
                 r->status = rc;
                 snprintf(r->msg, sizeof r->msg, "%s", e.msg);
             }
@@ -1259,14 +1318,6 @@ static void send_acks(struct shard *sh)
         struct req *r = sh->acks[i];
         if (r->type == MSG_PREPARE && r->status != HDB_OK) {
             prepared_remove(sh, r->part.txn_id);
-        }
-        if (r->type == MSG_DECIDE && r->status != HDB_OK) {
-            for (uint32_t j = 0; j < sh->ndecisions; j++) {
-                if (sh->decisions[j].txn == r->part.txn_id) {
-                    sh->decisions[j] = sh->decisions[--sh->ndecisions];
-                    break;
-                }
-            }
         }
         reply(sh, r);
     }
@@ -1557,7 +1608,8 @@ int shard_each_prepared(struct shard *sh, shard_prepared_fn fn, void *ctx, struc
         uint32_t klen;
         rc = hdb_cursor_value(&c, &val, err);
         hdb_cursor_key(&c, &k, &klen);
-        if (rc == HDB_OK && (klen != 8 || val.len < 8)) {
+        bool marker = klen == 9 && k[8] == 1;
+        if (rc == HDB_OK && ((klen != 8 && !marker) || val.len < 8)) {
             rc = hdb_err_set(err, HDB_CORRUPT, "shard %u: malformed prepared record", sh->id);
         }
         if (rc == HDB_OK) {
@@ -1565,7 +1617,8 @@ int shard_each_prepared(struct shard *sh, shard_prepared_fn fn, void *ctx, struc
             for (int i = 0; i < 8; i++) {
                 txn = txn << 8 | k[i];
             }
-            rc = fn(ctx, sh, txn, hdb_get32(val.data), val.data, (uint32_t)val.len);
+            uint32_t coordinator = marker ? hdb_get32(val.data + 8) : hdb_get32(val.data);
+            rc = fn(ctx, sh, txn, marker, coordinator, val.data, (uint32_t)val.len);
         }
         if (rc == HDB_OK) {
             rc = hdb_cursor_next(&c, err);
@@ -1593,11 +1646,17 @@ int shard_find_decision(struct shard *sh, uint64_t txn, uint64_t *commit_ts, str
     return rc;
 }
 
-/* Prepared value: [u32 coordinator][u32 n] then per write [u8 del][u32 tree][u32 klen][u32 vlen]
- * [key][val]. */
-static int prepared_encode(const struct txn_part *p, struct hdb_buf *out, struct hdb_err *err)
+/*
+ * Prepared value: [u32 coordinator][u32 n] then per write [u8 del][u32 tree][u32 klen][u32 vlen]
+ * [key][val], then the trailer: [u16 participant] * m, [u32 m], [u64 p_lower], [u32 "PRP2"].
+ * Records written before the trailer existed have none (their commit needs a decision record).
+ */
+#define PREPARED_TRAILER_MAGIC 0x32505250u /* "PRP2" */
+
+static int prepared_encode(const struct txn_part *p, const uint16_t *parts, uint32_t nparts,
+                           uint64_t p_lower, struct hdb_buf *out, struct hdb_err *err)
 {
-    size_t len = 8;
+    size_t len = 8 + 2 * (size_t)nparts + 16;
     for (uint32_t i = 0; i < p->nwrites; i++) {
         len += 13 + (size_t)p->writes[i]->k.klen + p->writes[i]->vlen;
     }
@@ -1625,11 +1684,20 @@ static int prepared_encode(const struct txn_part *p, struct hdb_buf *out, struct
         }
         at += 13 + (size_t)w->k.klen + w->vlen;
     }
+    for (uint32_t i = 0; i < nparts; i++) {
+        hdb_put16(b + at + 2 * i, parts[i]);
+    }
+    at += 2 * (size_t)nparts;
+    hdb_put32(b + at, nparts);
+    hdb_put64(b + at + 4, p_lower);
+    hdb_put32(b + at + 12, PREPARED_TRAILER_MAGIC);
     out->len = len;
     return HDB_OK;
 }
 
-static int prepared_decode(const uint8_t *b, uint32_t len, struct hdb_write **out, uint32_t *n)
+/* Decodes the writes (into a malloc'd array with one spare slot); *end: where they stop. */
+static int prepared_writes(const uint8_t *b, uint32_t len, struct hdb_write **out, uint32_t *n,
+                           size_t *end)
 {
     if (len < 8) {
         return HDB_CORRUPT;
@@ -1644,12 +1712,9 @@ static int prepared_decode(const uint8_t *b, uint32_t len, struct hdb_write **ou
     }
     size_t at = 8;
     for (uint32_t i = 0; i < count; i++) {
-        if (at + 13 > len) {
-            free(w);
-            return HDB_CORRUPT;
-        }
-        uint32_t klen = hdb_get32(b + at + 5), vlen = hdb_get32(b + at + 9);
-        if (at + 13 + (size_t)klen + vlen > len) {
+        uint32_t klen = at + 13 <= len ? hdb_get32(b + at + 5) : 0;
+        uint32_t vlen = at + 13 <= len ? hdb_get32(b + at + 9) : 0;
+        if (at + 13 > len || at + 13 + (size_t)klen + vlen > len) {
             free(w);
             return HDB_CORRUPT;
         }
@@ -1663,6 +1728,58 @@ static int prepared_decode(const uint8_t *b, uint32_t len, struct hdb_write **ou
     }
     *out = w;
     *n = count;
+    *end = at;
+    return HDB_OK;
+}
+
+static int prepared_decode(const uint8_t *b, uint32_t len, struct hdb_write **out, uint32_t *n)
+{
+    size_t end = 0;
+    return prepared_writes(b, len, out, n, &end);
+}
+
+int shard_prepared_trailer(const uint8_t *b, uint32_t len, struct prepared_trailer *t)
+{
+    struct hdb_write *w = NULL;
+    uint32_t n = 0;
+    size_t end = 0;
+    int rc = prepared_writes(b, len, &w, &n, &end);
+    free(w);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    t->present = false;
+    if (len - end < 16 || hdb_get32(b + len - 4) != PREPARED_TRAILER_MAGIC) {
+        return len == end ? HDB_OK : HDB_CORRUPT;
+    }
+    uint32_t m = hdb_get32(b + len - 16);
+    if (m == 0 || m > HDB_SHARDS_MAX || end + 2 * (size_t)m + 16 != len) {
+        return HDB_CORRUPT;
+    }
+    t->present = true;
+    t->p_lower = hdb_get64(b + len - 12);
+    t->nparts = m;
+    for (uint32_t i = 0; i < m; i++) {
+        t->parts[i] = hdb_get16(b + end + 2 * i);
+    }
+    return HDB_OK;
+}
+
+int shard_marker_decode(const uint8_t *b, uint32_t len, struct prepared_trailer *t)
+{
+    if (len < 16) {
+        return HDB_CORRUPT;
+    }
+    uint32_t m = hdb_get32(b + 12);
+    if (m == 0 || m > HDB_SHARDS_MAX || len != 16 + 2 * m) {
+        return HDB_CORRUPT;
+    }
+    t->present = true;
+    t->p_lower = hdb_get64(b); /* the commit timestamp */
+    t->nparts = m;
+    for (uint32_t i = 0; i < m; i++) {
+        t->parts[i] = hdb_get16(b + 16 + 2 * i);
+    }
     return HDB_OK;
 }
 
@@ -1692,21 +1809,31 @@ int shard_resolve_prepared(struct shard *sh, uint64_t txn, const uint8_t *val, u
     return rc != HDB_OK ? hdb_err_prefix(err, "shard %u: resolving %" PRIx64, sh->id, txn) : rc;
 }
 
+static int clear_tree_keys(struct shard *sh, uint32_t tree, uint32_t want_klen,
+                           struct hdb_err *err);
+
 int shard_clear_decisions(struct shard *sh, struct hdb_err *err)
 {
+    int rc = clear_tree_keys(sh, sh->t_decisions, 8, err);
+    return rc == HDB_OK ? clear_tree_keys(sh, sh->t_prepared, 9, err) : rc;
+}
+
+/* Deletes every key of `klen` bytes in a system tree, durably. */
+static int clear_tree_keys(struct shard *sh, uint32_t tree, uint32_t want_klen, struct hdb_err *err)
+{
     struct hdb_cursor c;
-    int rc = hdb_store_cursor(sh->store, NULL, sh->t_decisions, &c, err);
+    int rc = hdb_store_cursor(sh->store, NULL, tree, &c, err);
     if (rc != HDB_OK) {
         return rc;
     }
-    uint8_t(*keys)[8] = NULL;
+    uint8_t(*keys)[9] = NULL;
     uint32_t n = 0, cap = 0;
     rc = hdb_cursor_first(&c, err);
     while (rc == HDB_OK && hdb_cursor_valid(&c)) {
         const uint8_t *k;
         uint32_t klen;
         hdb_cursor_key(&c, &k, &klen);
-        if (klen == 8) {
+        if (klen == want_klen) {
             if (n == cap) {
                 cap = cap == 0 ? 64 : cap * 2;
                 void *nk = realloc(keys, cap * sizeof *keys);
@@ -1716,7 +1843,7 @@ int shard_clear_decisions(struct shard *sh, struct hdb_err *err)
                 }
                 keys = nk;
             }
-            memcpy(keys[n++], k, 8);
+            memcpy(keys[n++], k, klen);
         }
         rc = hdb_cursor_next(&c, err);
     }
@@ -1724,7 +1851,7 @@ int shard_clear_decisions(struct shard *sh, struct hdb_err *err)
     rc = rc == HDB_NOTFOUND ? HDB_OK : rc;
     for (uint32_t i = 0; rc == HDB_OK && i < n; i++) {
         struct hdb_write w = {
-            .type = HDB_WAL_DELETE, .tree = sh->t_decisions, .key = keys[i], .klen = 8};
+            .type = HDB_WAL_DELETE, .tree = tree, .key = keys[i], .klen = want_klen};
         rc = hdb_store_commit(sh->store, &w, 1, 0, 0, NULL, NULL, err);
     }
     free(keys);
@@ -1772,6 +1899,9 @@ void shard_free(struct shard *sh)
     free(sh->log);
     free(sh->dir);
     free(sh->acks);
+    for (uint32_t i = 0; i < sh->ndecisions; i++) {
+        free(sh->decisions[i].participants); /* their markers stay: the next open clears them */
+    }
     free(sh->decisions);
     free(sh);
 }

@@ -40,12 +40,12 @@ enum msg_type {
     MSG_SCAN,
     MSG_COMMIT1, /* single-shard commit: validate + log + apply */
     MSG_PREPARE, /* 2PC phase one on a participant */
-    MSG_DECIDE,  /* 2PC: the coordinator makes the commit decision durable */
-    MSG_COMMIT2, /* 2PC phase two on a participant */
+    MSG_COMMIT2, /* 2PC phase two on a participant: apply, leave an applied marker */
     MSG_ABORT2,  /* 2PC: a prepared participant rolls back */
     MSG_TREE,    /* find or create a tree */
     MSG_STATS,
     MSG_FORGET,      /* shard to shard: a participant's part is durable */
+    MSG_CLEAN,       /* shard to shard: every part is durable, drop the applied marker */
     MSG_SNAP_CREATE, /* pin the version at ts as snapshot ts (a read at ts, then durable) */
     MSG_SNAP_DROP,
     MSG_SNAP_TREES, /* the snapshot's user trees: rows of name -> u32 id */
@@ -111,6 +111,7 @@ struct req {
     uint16_t *participants;
     uint32_t nparticipants;
     /* out */
+    uint64_t out_ts; /* MSG_PREPARE: the participant's p_lower */
     int status;
     char msg[HDB_ERR_MSG_BYTES_MAX];
     struct hdb_buf val;
@@ -231,12 +232,23 @@ int shard_reopen_cut(struct shard *sh, uint64_t cut_ts, struct hdb_err *err);
 int shard_mark_now(struct shard *sh, uint64_t ts, struct hdb_err *err);
 uint64_t shard_last_ts(const struct shard *sh);
 void shard_recovery(const struct shard *sh, uint64_t *ns, uint64_t *records);
-typedef int (*shard_prepared_fn)(void *ctx, struct shard *sh, uint64_t txn, uint32_t coordinator,
-                                 const uint8_t *val, uint32_t vlen);
+/* Per prepared record, or per applied marker (`marker`) of a multi-shard commit. */
+typedef int (*shard_prepared_fn)(void *ctx, struct shard *sh, uint64_t txn, bool marker,
+                                 uint32_t coordinator, const uint8_t *val, uint32_t vlen);
+/* A prepared record's participants and p_lower, or a marker's participants and commit ts. */
+struct prepared_trailer {
+    bool present; /* false: a record from before trailers (it needs a decision record) */
+    uint64_t p_lower;
+    uint32_t nparts;
+    uint16_t parts[HDB_SHARDS_MAX];
+};
+int shard_prepared_trailer(const uint8_t *val, uint32_t vlen, struct prepared_trailer *t);
+int shard_marker_decode(const uint8_t *val, uint32_t vlen, struct prepared_trailer *t);
 int shard_each_prepared(struct shard *sh, shard_prepared_fn fn, void *ctx, struct hdb_err *err);
 int shard_find_decision(struct shard *sh, uint64_t txn, uint64_t *commit_ts, struct hdb_err *err);
 int shard_resolve_prepared(struct shard *sh, uint64_t txn, const uint8_t *val, uint32_t vlen,
                            bool commit, uint64_t commit_ts, struct hdb_err *err);
+/* After resolving: deletes every decision record and applied marker, durably. */
 int shard_clear_decisions(struct shard *sh, struct hdb_err *err);
 struct hdb_store *shard_store(struct shard *sh); /* recovery only: before the shards serve */
 

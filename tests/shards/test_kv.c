@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/testutil.h"
 #include "core/config.h"
@@ -392,8 +393,26 @@ static void run_bank(enum hdb_wal_mode mode)
     }
     cr_assert_gt(multi, transfers / 2, "most transfers span shards (%u of %u)", multi, transfers);
     cr_assert_eq(kt_bank_total(c, true), (int64_t)BANK_ACCOUNTS * BANK_START);
-    hdb_db_disconnect(c);
+    /* Every applied marker goes once every participant's apply is durable (FORGET, CLEAN). */
     struct hdb_err err;
+    uint64_t written = 0, deleted = 0;
+    for (int tries = 0; tries < 500; tries++) {
+        written = deleted = 0;
+        for (uint32_t k = 0; k < hdb_db_shards(db); k++) {
+            struct hdb_shard_stats st;
+            cr_assert_eq(hdb_db_shard_stats(c, k, &st, &err), HDB_OK, "%s", err.msg);
+            written += st.markers_written;
+            deleted += st.markers_deleted;
+        }
+        if (written == deleted) {
+            break;
+        }
+        usleep(10000);
+    }
+    cr_assert_gt(written, 0);
+    cr_assert_eq(deleted, written, "applied markers left behind: %llu of %llu",
+                 (unsigned long long)(written - deleted), (unsigned long long)written);
+    hdb_db_disconnect(c);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
     db = kt_open(dir, &o);
     c = kt_connect(db);
