@@ -159,7 +159,7 @@ struct hdb_snapshot_info {
     uint64_t created_ms; /* wall clock (ms since the epoch) at creation */
 };
 int hdb_snapshot_create(struct hdb_conn *c, struct hdb_snapshot_info *out, struct hdb_err *err);
-/* HDB_NOTFOUND if there is no snapshot `id`. */
+/* HDB_NOTFOUND if there is no snapshot `id`; HDB_BUSY while a backup of it runs. */
 int hdb_snapshot_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err);
 /* Copies up to `max` snapshots, oldest first; returns how many exist. */
 uint32_t hdb_snapshot_list(struct hdb_db *db, struct hdb_snapshot_info *out, uint32_t max);
@@ -193,6 +193,7 @@ struct hdb_shard_stats {
     uint64_t cleans_dropped;  /* applied markers left for the next open (outbox full) */
     uint64_t markers_written; /* applied markers of multi-shard commits written here */
     uint64_t markers_deleted; /* ... and deleted once every participant's apply was durable */
+    uint64_t freezes, freezes_given_up, freeze_us_max; /* async checkpoints (docs/shards.md) */
 };
 int hdb_db_shard_stats(struct hdb_conn *c, uint32_t shard, struct hdb_shard_stats *out,
                        struct hdb_err *err);

@@ -1078,15 +1078,16 @@ static int apply_decided(struct shard *sh, struct prepared *p, struct hdb_err *e
 static uint32_t apply_ready(struct shard *sh)
 {
     uint32_t applied = 0;
-    while (!sh->frozen) {
+    for (;;) {
         struct prepared *best = NULL;
         for (struct prepared *p = sh->prepared; p != NULL; p = p->next) {
             if (p->decided && (best == NULL || p->commit_ts < best->commit_ts)) {
                 best = p;
             }
         }
-        if (best == NULL || !apply_allowed(sh, best)) {
-            return applied;
+        if (best == NULL || !apply_allowed(sh, best) ||
+            (sh->frozen && best->commit_ts > sh->last_label)) {
+            return applied; /* a freeze keeps the label where it is (checkpoint_turn) */
         }
         struct hdb_err e = {0};
         struct req *r = best->commit_req;
@@ -1383,9 +1384,13 @@ static void unfreeze(struct shard *sh)
 /*
  * An async-mode checkpoint may hold only commits every shard has durably
  * passed, or a crash could leave the recovery cut below it. When one is due,
- * the shard (one at a time) freezes: user commits wait, its label stays, and
- * once every shard's durable mark reaches the label it checkpoints. A freeze
- * that does not finish within SHARD_FREEZE_MAX_NS is given up and retried later.
+ * the shard (one at a time) freezes: its label stays where it is (single-shard
+ * commits wait, and so do multi-shard applies above the label; prepares,
+ * applies at the label and reads go on, so every prepared transaction
+ * anywhere can still reach its decision and no shard's mark is held below
+ * the label for long), and once every shard's durable mark reaches the label
+ * it checkpoints. A freeze that does not finish within SHARD_FREEZE_MAX_NS is
+ * given up and retried later.
  */
 static void checkpoint_turn(struct shard *sh, uint64_t now_ns)
 {
@@ -1395,6 +1400,7 @@ static void checkpoint_turn(struct shard *sh, uint64_t now_ns)
             atomic_compare_exchange_strong(&sh->db->ckpt_owner, &none, sh->id)) {
             sh->frozen = true;
             sh->frozen_since_ns = now_ns;
+            sh->st.freezes++;
         }
         return;
     }
@@ -1403,11 +1409,14 @@ static void checkpoint_turn(struct shard *sh, uint64_t now_ns)
         if (hdb_store_checkpoint(sh->store, &e) != HDB_OK) {
             hdb_log_once(HDB_LOG_ERROR, "shard %u: %s", sh->id, e.msg);
         }
+        uint64_t us = (now_ns - sh->frozen_since_ns) / 1000;
+        sh->st.freeze_us_max = us > sh->st.freeze_us_max ? us : sh->st.freeze_us_max;
         unfreeze(sh);
     } else if (now_ns - sh->frozen_since_ns > SHARD_FREEZE_MAX_NS) {
         hdb_log(HDB_LOG_WARN, "shard %u: checkpoint put off: not every shard passed %" PRIu64,
                 sh->id, sh->last_label);
         sh->ckpt_retry_ns = now_ns + SHARD_FREEZE_MAX_NS;
+        sh->st.freezes_given_up++;
         unfreeze(sh);
     }
 }

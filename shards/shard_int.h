@@ -123,6 +123,7 @@ struct req {
 struct db_snap {
     struct hdb_snapshot_info info;
     uint32_t flags;
+    uint32_t backups; /* backups reading it now: it cannot be dropped meanwhile */
 };
 
 struct hdb_table {

@@ -168,8 +168,11 @@ static int snap_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err)
         return hdb_err_set(err, HDB_NOMEM, "out of memory");
     }
     int rc = HDB_OK;
-    if (registry_find(db, id) < 0) {
+    int at = registry_find(db, id);
+    if (at < 0) {
         rc = hdb_err_set(err, HDB_NOTFOUND, "no snapshot %" PRIu64, id);
+    } else if (db->snaps[at].backups > 0) {
+        rc = hdb_err_set(err, HDB_BUSY, "snapshot %" PRIu64 " is being backed up", id);
     } else {
         /* Gone from the registry even if a shard failed: that shard's store refuses writes
          * now, and the next open drops what is left. */
@@ -205,6 +208,18 @@ static bool snapshot_exists(struct hdb_db *db, uint64_t id)
     bool found = registry_find(db, id) >= 0;
     pthread_mutex_unlock(&db->snap_lock);
     return found;
+}
+
+/* A backup holds its snapshot (+1) and lets it go (-1); false if there is no such snapshot. */
+static bool backup_hold(struct hdb_db *db, uint64_t id, int delta)
+{
+    pthread_mutex_lock(&db->snap_lock);
+    int at = registry_find(db, id);
+    if (at >= 0) {
+        db->snaps[at].backups = (uint32_t)((int)db->snaps[at].backups + delta);
+    }
+    pthread_mutex_unlock(&db->snap_lock);
+    return at >= 0;
 }
 
 int hdb_txn_begin_snapshot(struct hdb_conn *c, uint64_t id, struct hdb_txn **out,
@@ -365,12 +380,13 @@ int hdb_snapshot_backup(struct hdb_conn *c, uint64_t id, const char *dir,
                         hdb_backup_progress_fn progress, void *ctx, struct hdb_err *err)
 {
     struct hdb_db *db = c->db;
-    if (!snapshot_exists(db, id)) {
+    if (!backup_hold(db, id, 1)) {
         return hdb_err_set(err, HDB_NOTFOUND, "no snapshot %" PRIu64, id);
     }
     struct hdb_io *io;
     int rc = hdb_io_create(&db->opts.store.io, db->opts.store.sim, NULL, NULL, &io, err);
     if (rc != HDB_OK) {
+        backup_hold(db, id, -1);
         return rc;
     }
     char partial[4096];
@@ -413,6 +429,7 @@ int hdb_snapshot_backup(struct hdb_conn *c, uint64_t id, const char *dir,
         rc = hdb_io_sync_dir(io, parent, err);
     }
     hdb_io_destroy(io);
+    backup_hold(db, id, -1);
     if (rc != HDB_OK) {
         return hdb_err_prefix(err, "backup of snapshot %" PRIu64 " to %s", id, dir);
     }
@@ -504,14 +521,14 @@ static void auto_retain(struct hdb_conn *c)
     uint32_t keep = db->opts.snapshot_retention;
     for (;;) {
         uint32_t autos = 0;
-        uint64_t oldest = 0;
+        uint64_t oldest = 0; /* the oldest automatic one no backup is reading */
         for (uint32_t i = 0; i < db->nsnaps; i++) {
             if (db->snaps[i].flags & SNAP_FLAG_AUTO) {
-                oldest = autos == 0 ? db->snaps[i].info.id : oldest;
+                oldest = oldest == 0 && db->snaps[i].backups == 0 ? db->snaps[i].info.id : oldest;
                 autos++;
             }
         }
-        if (keep == 0 || autos <= keep) {
+        if (keep == 0 || autos <= keep || oldest == 0) {
             return;
         }
         struct hdb_err e;

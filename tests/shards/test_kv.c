@@ -372,6 +372,9 @@ static void run_bank(enum hdb_wal_mode mode)
     struct hdb_db_opts o;
     kt_opts(&o, 4);
     o.store.wal_mode = mode;
+    if (mode == HDB_WAL_ASYNC) {
+        o.store.checkpoint_wal_bytes = 64u << 10; /* many checkpoints, each a freeze */
+    }
     struct hdb_db *db = kt_open(dir, &o);
     struct hdb_conn *c = kt_connect(db);
     kt_bank_init(c);
@@ -395,14 +398,17 @@ static void run_bank(enum hdb_wal_mode mode)
     cr_assert_eq(kt_bank_total(c, true), (int64_t)BANK_ACCOUNTS * BANK_START);
     /* Every applied marker goes once every participant's apply is durable (FORGET, CLEAN). */
     struct hdb_err err;
-    uint64_t written = 0, deleted = 0;
+    uint64_t written = 0, deleted = 0, freezes = 0, given_up = 0, freeze_us_max = 0;
     for (int tries = 0; tries < 500; tries++) {
-        written = deleted = 0;
+        written = deleted = freezes = given_up = 0;
         for (uint32_t k = 0; k < hdb_db_shards(db); k++) {
             struct hdb_shard_stats st;
             cr_assert_eq(hdb_db_shard_stats(c, k, &st, &err), HDB_OK, "%s", err.msg);
             written += st.markers_written;
             deleted += st.markers_deleted;
+            freezes += st.freezes;
+            given_up += st.freezes_given_up;
+            freeze_us_max = st.freeze_us_max > freeze_us_max ? st.freeze_us_max : freeze_us_max;
         }
         if (written == deleted) {
             break;
@@ -410,6 +416,12 @@ static void run_bank(enum hdb_wal_mode mode)
         usleep(10000);
     }
     cr_assert_gt(written, 0);
+    if (mode == HDB_WAL_ASYNC) {
+        cr_assert_gt(freezes, 0, "async checkpoints freeze");
+        fprintf(stderr, "async bank: %llu checkpoint freezes, %llu given up, longest %llu us\n",
+                (unsigned long long)freezes, (unsigned long long)given_up,
+                (unsigned long long)freeze_us_max);
+    }
     cr_assert_eq(deleted, written, "applied markers left behind: %llu of %llu",
                  (unsigned long long)(written - deleted), (unsigned long long)written);
     hdb_db_disconnect(c);

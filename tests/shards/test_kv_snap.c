@@ -324,6 +324,9 @@ struct progress {
     uint32_t calls;
     uint64_t rows;
     bool done;
+    struct hdb_conn *other; /* tries to drop the snapshot being backed up */
+    uint64_t id;
+    int drop_rc;
 };
 
 static void on_progress(void *ctx, const struct hdb_backup_progress *p)
@@ -333,6 +336,10 @@ static void on_progress(void *ctx, const struct hdb_backup_progress *p)
     pr->calls++;
     pr->rows = p->rows;
     pr->done = p->done;
+    if (pr->other != NULL && pr->calls == 1) {
+        struct hdb_err err;
+        pr->drop_rc = hdb_snapshot_drop(pr->other, pr->id, &err);
+    }
 }
 
 Test(kv_snap, backup_under_load_holds_exactly_the_snapshot)
@@ -365,9 +372,11 @@ Test(kv_snap, backup_under_load_holds_exactly_the_snapshot)
     uint64_t id = snapshot(c);
     struct dump want = read_all(c, id);
     char *target = tu_path(dir, "backup");
-    struct progress pr = {0};
+    struct progress pr = {.other = kt_connect(db), .id = id};
     cr_assert_eq(hdb_snapshot_backup(c, id, target, on_progress, &pr, &err), HDB_OK, "%s", err.msg);
     cr_assert(pr.done && pr.calls > 2, "progress: %u calls", pr.calls);
+    cr_assert_eq(pr.drop_rc, HDB_BUSY, "a snapshot being backed up cannot be dropped");
+    hdb_db_disconnect(pr.other);
     cr_assert_geq(pr.rows, BANK_ACCOUNTS + 5000);
     cr_assert_eq(hdb_snapshot_backup(c, id, target, NULL, NULL, &err), HDB_EXISTS);
     load_wait(&l, 50);
