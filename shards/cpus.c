@@ -90,10 +90,11 @@ static uint32_t tighter(uint32_t a, uint32_t b)
 }
 
 /* cgroup v2: cpu.max of the process's cgroup and of every ancestor. */
-static uint32_t v2_limit(const char *cg)
+static uint32_t v2_limit(const char *root, const char *cg)
 {
     char dir[CGROUP_PATH_BYTES_MAX], line[CGROUP_LINE_BYTES_MAX], file[CGROUP_PATH_BYTES_MAX + 16];
-    snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", cg);
+    snprintf(dir, sizeof dir, "%s%s", root, cg);
+    size_t root_len = strlen(root) < sizeof dir ? strlen(root) : sizeof dir - 1;
     uint32_t limit = 0;
     for (;;) {
         snprintf(file, sizeof file, "%s/cpu.max", dir);
@@ -102,7 +103,7 @@ static uint32_t v2_limit(const char *cg)
             limit = tighter(limit, cpus);
         }
         char *slash = strrchr(dir, '/');
-        if (slash == NULL || strcmp(dir, "/sys/fs/cgroup") == 0) {
+        if (slash == NULL || strlen(dir) <= root_len || (size_t)(slash - dir) < root_len) {
             return limit;
         }
         *slash = '\0';
@@ -110,14 +111,14 @@ static uint32_t v2_limit(const char *cg)
 }
 
 /* cgroup v1: the cpu controller's quota and period for the process's cgroup. */
-static uint32_t v1_limit(const char *cg)
+static uint32_t v1_limit(const char *root, const char *cg)
 {
-    static const char *const mounts[] = {"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"};
+    static const char *const mounts[] = {"/cpu,cpuacct", "/cpu"};
     char qf[CGROUP_PATH_BYTES_MAX + 64], pf[CGROUP_PATH_BYTES_MAX + 64];
     char q[64], p[64];
     for (int i = 0; i < 2; i++) {
-        snprintf(qf, sizeof qf, "%s%s/cpu.cfs_quota_us", mounts[i], cg);
-        snprintf(pf, sizeof pf, "%s%s/cpu.cfs_period_us", mounts[i], cg);
+        snprintf(qf, sizeof qf, "%s%s%s/cpu.cfs_quota_us", root, mounts[i], cg);
+        snprintf(pf, sizeof pf, "%s%s%s/cpu.cfs_period_us", root, mounts[i], cg);
         uint32_t cpus;
         if (read_line(qf, q, sizeof q) == 0 && read_line(pf, p, sizeof p) == 0 &&
             hdb_cfs_quota_parse(q, p, &cpus) == 0) {
@@ -128,9 +129,9 @@ static uint32_t v1_limit(const char *cg)
 }
 
 /* The quota of this process's cgroup in CPUs (0 = none found). */
-static uint32_t cgroup_limit(void)
+static uint32_t cgroup_limit(const char *proc_cgroup, const char *root)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
+    FILE *f = fopen(proc_cgroup, "re");
     if (f == NULL) {
         return 0;
     }
@@ -146,22 +147,27 @@ static uint32_t cgroup_limit(void)
         *ctrl++ = '\0'; /* line: the hierarchy id; ctrl: the controllers; path: the cgroup */
         *path++ = '\0';
         if (strcmp(line, "0") == 0 && ctrl[0] == '\0') {
-            limit = tighter(limit, v2_limit(path));
+            limit = tighter(limit, v2_limit(root, path));
         } else if (strstr(ctrl, "cpu") != NULL && strstr(ctrl, "cpuset") == NULL) {
-            limit = tighter(limit, v1_limit(path));
+            limit = tighter(limit, v1_limit(root, path));
         }
     }
     fclose(f);
     return limit;
 }
 
-uint32_t hdb_usable_cpus(void)
+uint32_t hdb_cpus_count(uint32_t affinity, const char *proc_cgroup, const char *cgroup_root)
 {
-    uint32_t cpus = hdb_affinity_cpus();
-    uint32_t quota = cgroup_limit();
+    uint32_t cpus = affinity;
+    uint32_t quota = cgroup_limit(proc_cgroup, cgroup_root);
     if (quota != 0 && quota < cpus) {
         hdb_log_once(HDB_LOG_INFO, "cgroup CPU quota allows %u of %u CPUs", quota, cpus);
         cpus = quota;
     }
     return cpus > 0 ? cpus : 1;
+}
+
+uint32_t hdb_usable_cpus(void)
+{
+    return hdb_cpus_count(hdb_affinity_cpus(), "/proc/self/cgroup", "/sys/fs/cgroup");
 }

@@ -13,6 +13,14 @@
 /* The usable CPU count (see above). */
 uint32_t hdb_usable_cpus(void);
 
+/*
+ * The same from given parts, for tests: `affinity` CPUs, the process's
+ * cgroup membership read from `proc_cgroup` (the format of /proc/self/cgroup)
+ * and quota files under `cgroup_root` (v2: <root><path>/cpu.max up to the
+ * root; v1: <root>/cpu,cpuacct<path>/ or <root>/cpu<path>/cpu.cfs_*).
+ */
+uint32_t hdb_cpus_count(uint32_t affinity, const char *proc_cgroup, const char *cgroup_root);
+
 /* CPUs in this thread's affinity mask (at least 1). */
 uint32_t hdb_affinity_cpus(void);
 
