@@ -509,3 +509,30 @@ Test(kv, config_file_sets_the_database_options)
     cr_assert_eq(hdb_db_shards(db), 2);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
+
+/* A transaction idle longer than txn_idle_timeout_ms fails at its next call; it held nothing. */
+Test(kv, idle_transaction_is_aborted_at_its_next_call)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 2);
+    o.txn_idle_timeout_ms = 50;
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db);
+    struct hdb_table *tb = table(c, "t");
+    struct hdb_txn *t = begin(c);
+    put(t, tb, "k", 1);
+    usleep(120 * 1000);
+    struct hdb_buf val = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_get(t, tb, "k", 1, &val, &err), HDB_CONFLICT);
+    cr_assert_not_null(strstr(err.msg, "idle"), "%s", err.msg);
+    cr_assert_neq(hdb_txn_commit(t, &err), HDB_OK, "an aborted transaction cannot commit");
+    /* nothing of it was written, and another transaction proceeds */
+    struct hdb_txn *t2 = begin(c);
+    cr_assert_eq(hdb_txn_get(t2, tb, "k", 1, &val, &err), HDB_NOTFOUND);
+    put(t2, tb, "k", 2);
+    cr_assert_eq(commit(t2), HDB_OK);
+    hdb_buf_free(&val);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}
