@@ -895,6 +895,19 @@ int hdb_kv_put(struct hdb_conn *c, struct hdb_table *tb, const void *key, uint32
     return rc;
 }
 
+int hdb_db_verify_shard(struct hdb_conn *c, uint32_t shard,
+                        void (*problem)(void *ctx, const char *msg), void *ctx,
+                        struct hdb_verify_report *out, struct hdb_err *err)
+{
+    if (shard >= c->db->nshards) {
+        return hdb_err_set(err, HDB_INVALID, "no shard %u", shard);
+    }
+    struct req r = {.type = MSG_VERIFY, .verify = out, .problem = problem, .problem_ctx = ctx};
+    conn_send(c, shard, &r);
+    conn_wait_all(c);
+    return req_status(&r, err);
+}
+
 int hdb_db_shard_stats(struct hdb_conn *c, uint32_t shard, struct hdb_shard_stats *out,
                        struct hdb_err *err)
 {

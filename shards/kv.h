@@ -197,5 +197,13 @@ struct hdb_shard_stats {
 };
 int hdb_db_shard_stats(struct hdb_conn *c, uint32_t shard, struct hdb_shard_stats *out,
                        struct hdb_err *err);
+/*
+ * Runs the storage verification (core/store.h, hdb_store_verify) of one
+ * shard on its thread, which serves nothing else meanwhile: `problem` is
+ * called for each finding, on that thread, while the caller waits.
+ */
+int hdb_db_verify_shard(struct hdb_conn *c, uint32_t shard,
+                        void (*problem)(void *ctx, const char *msg), void *ctx,
+                        struct hdb_verify_report *out, struct hdb_err *err);
 
 #endif

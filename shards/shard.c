@@ -1182,6 +1182,17 @@ static void handle_stats(struct shard *sh, struct req *r)
     reply(sh, r);
 }
 
+static void handle_verify(struct shard *sh, struct req *r)
+{
+    struct hdb_err e = {0};
+    r->status = hdb_store_verify(sh->store, r->problem, r->problem_ctx, r->verify, &e);
+    if (r->status != HDB_OK) {
+        snprintf(r->msg, sizeof r->msg, "%s", e.msg);
+    }
+    after_store(sh); /* the verification's checkpoint flushed the pending group */
+    reply(sh, r);
+}
+
 static void handle_snap_drop(struct shard *sh, struct req *r)
 {
     struct hdb_err e = {0};
@@ -1264,6 +1275,9 @@ static void handle(struct shard *sh, const struct hdb_msg *m)
         break;
     case MSG_STATS:
         handle_stats(sh, r);
+        break;
+    case MSG_VERIFY:
+        handle_verify(sh, r);
         break;
     default:
         hdb_log(HDB_LOG_ERROR, "shard %u: unknown message type %u", sh->id, m->type);

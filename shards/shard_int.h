@@ -44,6 +44,7 @@ enum msg_type {
     MSG_ABORT2,  /* 2PC: a prepared participant rolls back */
     MSG_TREE,    /* find or create a tree */
     MSG_STATS,
+    MSG_VERIFY,      /* hdb_store_verify on the shard's thread */
     MSG_FORGET,      /* shard to shard: a participant's part is durable */
     MSG_CLEAN,       /* shard to shard: every part is durable, drop the applied marker */
     MSG_SNAP_CREATE, /* pin the version at ts as snapshot ts (a read at ts, then durable) */
@@ -117,6 +118,9 @@ struct req {
     struct hdb_buf val;
     struct scan_rows rows;
     struct hdb_shard_stats *stats;
+    struct hdb_verify_report *verify;
+    void (*problem)(void *ctx, const char *msg); /* MSG_VERIFY: called on the shard's thread */
+    void *problem_ctx;
     struct req *next_wait; /* shard's list of reads waiting for a timestamp */
 };
 

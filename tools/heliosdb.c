@@ -1,0 +1,244 @@
+/*
+ * heliosdb.c — the `heliosdb` command. Subcommands so far:
+ *
+ *   heliosdb check [options] [DBPATH]   storage verification of every shard
+ *   heliosdb config [options]           prints the effective configuration
+ *
+ * Options of every subcommand: --config FILE (else $HELIOSDB_CONFIG, else
+ * none: the documented defaults), --set SECTION.KEY=VALUE (repeatable; wins
+ * over the file and HELIOSDB_* environment variables). docs/config.md has
+ * the keys. Exit status: 0 success, 1 the check found problems, 2 usage,
+ * configuration or open errors (the message says which).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "shards/kv.h"
+
+#define EXIT_PROBLEMS      1
+#define EXIT_USAGE         2
+#define TOOL_SETS_MAX      64u  /* --set options on one command line */
+#define CHECK_PROBLEMS_MAX 1000 /* problems printed per shard; the rest are counted */
+
+extern char **environ;
+
+struct tool_args {
+    const char *command;
+    const char *config_path;
+    const char *sets[TOOL_SETS_MAX];
+    uint32_t nsets;
+    const char *db_path;
+};
+
+static void usage(FILE *out)
+{
+    fputs("usage: heliosdb COMMAND [--config FILE] [--set SECTION.KEY=VALUE]... [ARGS]\n"
+          "commands:\n"
+          "  check [DBPATH]   verify every shard's files (default DBPATH: [database] path)\n"
+          "  config           print the effective configuration as TOML\n"
+          "  help             this text\n",
+          out);
+}
+
+static int parse_args(int argc, char **argv, struct tool_args *a)
+{
+    memset(a, 0, sizeof *a);
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    a->command = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if ((strcmp(arg, "--config") == 0 || strcmp(arg, "--set") == 0) && i + 1 >= argc) {
+            fprintf(stderr, "heliosdb: %s needs a value\n", arg);
+            return EXIT_USAGE;
+        }
+        if (strcmp(arg, "--config") == 0) {
+            a->config_path = argv[++i];
+        } else if (strcmp(arg, "--set") == 0) {
+            if (a->nsets == TOOL_SETS_MAX) {
+                fprintf(stderr, "heliosdb: more than %u --set options\n", TOOL_SETS_MAX);
+                return EXIT_USAGE;
+            }
+            a->sets[a->nsets++] = argv[++i];
+        } else if (arg[0] == '-') {
+            fprintf(stderr, "heliosdb: unknown option %s\n", arg);
+            return EXIT_USAGE;
+        } else if (a->db_path == NULL) {
+            a->db_path = arg;
+        } else {
+            fprintf(stderr, "heliosdb: unexpected argument %s\n", arg);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static void report_inactive(void *ctx, const struct hdb_cfg_key *key, const char *origin)
+{
+    (void)ctx;
+    hdb_log(HDB_LOG_INFO, "config: %s (%s) is accepted but not yet active", key->key, origin);
+}
+
+/* Defaults, then the file, the environment and the --set options. */
+static int load_config(const struct tool_args *a, struct hdb_config *cfg)
+{
+    hdb_config_init(cfg);
+    struct hdb_err err = {0};
+    const char *path = a->config_path != NULL ? a->config_path : hdb_config_env_file(environ);
+    int rc = hdb_config_load(cfg, path, environ, &err);
+    for (uint32_t i = 0; rc == HDB_OK && i < a->nsets; i++) {
+        char key[HDB_CFG_NAME_BYTES_MAX];
+        const char *eq = strchr(a->sets[i], '=');
+        size_t len = eq != NULL ? (size_t)(eq - a->sets[i]) : 0;
+        if (eq == NULL || len == 0 || len >= sizeof key) {
+            rc = hdb_err_set(&err, HDB_INVALID, "--set %s: expected SECTION.KEY=VALUE", a->sets[i]);
+            break;
+        }
+        memcpy(key, a->sets[i], len);
+        key[len] = '\0';
+        rc = hdb_config_set(cfg, key, eq + 1, HDB_CFG_FLAG, &err);
+    }
+    if (rc != HDB_OK) {
+        fprintf(stderr, "heliosdb: %s\n", err.msg);
+        hdb_config_free(cfg);
+        return EXIT_USAGE;
+    }
+    hdb_config_inactive(cfg, report_inactive, NULL);
+    return 0;
+}
+
+static int cmd_config(const struct tool_args *a)
+{
+    if (a->db_path != NULL) {
+        fprintf(stderr, "heliosdb config: unexpected argument %s\n", a->db_path);
+        return EXIT_USAGE;
+    }
+    struct hdb_config cfg;
+    int rc = load_config(a, &cfg);
+    if (rc != 0) {
+        return rc;
+    }
+    struct hdb_err err = {0};
+    rc = hdb_config_write(&cfg, stdout, 0, &err);
+    hdb_config_free(&cfg);
+    if (rc != HDB_OK) {
+        fprintf(stderr, "heliosdb config: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+struct check_state {
+    uint32_t shard;
+    uint64_t printed;
+};
+
+/* Called on the shard's thread while the command waits for it. */
+static void check_problem(void *ctx, const char *msg)
+{
+    struct check_state *st = ctx;
+    if (st->printed++ < CHECK_PROBLEMS_MAX) {
+        printf("  shard %u: %s\n", st->shard, msg);
+    }
+}
+
+/* Verifies every shard of an open database; returns the number of problems (or -1). */
+static int64_t check_shards(struct hdb_db *db)
+{
+    struct hdb_conn *c = NULL;
+    struct hdb_err err = {0};
+    if (hdb_db_connect(db, &c, &err) != HDB_OK) {
+        fprintf(stderr, "heliosdb check: %s\n", err.msg);
+        return -1;
+    }
+    int64_t problems = 0;
+    for (uint32_t k = 0; k < hdb_db_shards(db); k++) {
+        struct check_state st = {.shard = k};
+        struct hdb_verify_report r = {0};
+        if (hdb_db_verify_shard(c, k, check_problem, &st, &r, &err) != HDB_OK) {
+            printf("shard %u: verification stopped: %s\n", k, err.msg);
+            problems++;
+            continue;
+        }
+        printf("shard %u: %s: %llu pages (%llu tree, %llu free, %llu meta), %llu entries in "
+               "%llu trees%s\n",
+               k, r.problems == 0 ? "ok" : "PROBLEMS", (unsigned long long)r.pages,
+               (unsigned long long)r.tree_pages, (unsigned long long)r.free_pages,
+               (unsigned long long)r.meta_pages, (unsigned long long)r.entries,
+               (unsigned long long)r.trees, st.printed > CHECK_PROBLEMS_MAX ? " (list cut)" : "");
+        problems += (int64_t)r.problems;
+    }
+    hdb_db_disconnect(c);
+    return problems;
+}
+
+static int cmd_check(const struct tool_args *a)
+{
+    struct hdb_config cfg;
+    int rc = load_config(a, &cfg);
+    if (rc != 0) {
+        return rc;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s", a->db_path != NULL ? a->db_path : cfg.database.path);
+    struct hdb_db_opts o;
+    hdb_db_opts_from_config(&cfg, &o);
+    hdb_config_free(&cfg);
+    char manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/MANIFEST", path);
+    if (access(manifest, F_OK) != 0) {
+        fprintf(stderr, "heliosdb check: no database at %s (no MANIFEST)\n", path);
+        return EXIT_USAGE;
+    }
+    o.enable_cow_snapshots = false; /* no automatic snapshots while checking */
+    struct hdb_db *db = NULL;
+    struct hdb_db_open_info info;
+    struct hdb_err err = {0};
+    if (hdb_db_open(path, &o, &db, &info, &err) != HDB_OK) {
+        printf("heliosdb check %s: cannot open: %s (%s)\n", path, err.msg,
+               hdb_status_name(err.code));
+        return EXIT_PROBLEMS;
+    }
+    printf("heliosdb check %s: %u shards; recovery replayed %llu WAL records\n", path, info.shards,
+           (unsigned long long)info.wal_records);
+    int64_t problems = check_shards(db);
+    if (hdb_db_close(db, &err) != HDB_OK) {
+        printf("closing: %s\n", err.msg);
+        problems = problems < 0 ? problems : problems + 1;
+    }
+    if (problems < 0) {
+        return EXIT_USAGE;
+    }
+    printf("result: %s (%lld problem%s)\n", problems == 0 ? "ok" : "PROBLEMS FOUND",
+           (long long)problems, problems == 1 ? "" : "s");
+    return problems == 0 ? 0 : EXIT_PROBLEMS;
+}
+
+int main(int argc, char **argv)
+{
+    hdb_log_set_level(HDB_LOG_WARN);
+    struct tool_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0) {
+        return rc;
+    }
+    if (strcmp(a.command, "check") == 0) {
+        return cmd_check(&a);
+    }
+    if (strcmp(a.command, "config") == 0) {
+        return cmd_config(&a);
+    }
+    if (strcmp(a.command, "help") == 0 || strcmp(a.command, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "heliosdb: unknown command \"%s\"\n", a.command);
+    usage(stderr);
+    return EXIT_USAGE;
+}
