@@ -96,6 +96,7 @@ Test(heliosdb, check_passes_on_a_healthy_database)
     char args[4200];
     snprintf(args, sizeof args, "check %s", dir);
     run_tool(args, &r);
+    fprintf(stderr, "%s", r.out); /* the report, as a user sees it */
     cr_assert_eq(r.status, 0, "exit %d:\n%s", r.status, r.out);
     cr_assert_not_null(strstr(r.out, "2 shards"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "shard 0: ok"), "%s", r.out);
@@ -113,6 +114,7 @@ Test(heliosdb, check_reports_a_damaged_page_and_exits_1)
     char args[4200];
     snprintf(args, sizeof args, "check %s", dir);
     run_tool(args, &r);
+    fprintf(stderr, "%s", r.out);
     cr_assert_eq(r.status, 1, "exit %d:\n%s", r.status, r.out);
     cr_assert_not_null(strstr(r.out, "PROBLEMS"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "checksum"), "the problem is named:\n%s", r.out);
