@@ -85,10 +85,10 @@ static void report_inactive(void *ctx, const struct hdb_cfg_key *key, const char
     hdb_log(HDB_LOG_INFO, "config: %s (%s) is accepted but not yet active", key->key, origin);
 }
 
-/* Defaults, then the file, the environment and the --set options. */
+/* Defaults, then the file, the environment and the --set options (hdb_config_load starts with
+ * hdb_config_init). */
 static int load_config(const struct tool_args *a, struct hdb_config *cfg)
 {
-    hdb_config_init(cfg);
     struct hdb_err err = {0};
     const char *path = a->config_path != NULL ? a->config_path : hdb_config_env_file(environ);
     int rc = hdb_config_load(cfg, path, environ, &err);
