@@ -9,6 +9,8 @@
  */
 #include "sql/eval.h"
 
+#include "sql/datetime.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -1391,6 +1393,78 @@ static int fn_max(struct hdb_eval_ctx *c, struct fn_args *a, struct hdb_value *o
     return min_max(a, out, 1);
 }
 
+typedef int (*dt_fn)(const struct hdb_dt_arg *args, uint32_t n, int64_t now_ms,
+                     struct hdb_dt_result *out, struct hdb_err *err);
+
+/* Date and time functions: arguments as text or numbers, the result as a value. */
+static int datetime_call(struct hdb_eval_ctx *c, struct fn_args *a, struct hdb_value *out,
+                         struct hdb_err *err, dt_fn fn)
+{
+    int rc = HDB_OK;
+    struct hdb_dt_arg *args = hdb_sql_arena_alloc(c->arena, (a->n + 1) * sizeof *args, &rc);
+    struct hdb_dt_result *r = hdb_sql_arena_alloc(c->arena, sizeof *r, &rc);
+    if (args == NULL || r == NULL) {
+        return nomem(err, rc);
+    }
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct hdb_value *v = &a->v[i];
+        struct hdb_value t;
+        switch (v->type) {
+        case HDB_V_NULL:
+            args[i] = (struct hdb_dt_arg){.type = HDB_DT_NULL};
+            break;
+        case HDB_V_INT:
+            args[i] = (struct hdb_dt_arg){.type = HDB_DT_INT, .i = v->u.i};
+            break;
+        case HDB_V_REAL:
+        case HDB_V_DEC:
+            args[i] = (struct hdb_dt_arg){.type = HDB_DT_REAL, .r = as_double(v)};
+            break;
+        default: {
+            rc = text_of(c, v, &t, err);
+            if (rc != HDB_OK) {
+                return rc;
+            }
+            args[i] = (struct hdb_dt_arg){
+                .type = HDB_DT_TEXT, .s = (const char *)t.u.s.p, .len = t.u.s.len};
+        }
+        }
+    }
+    rc = fn(args, a->n, c->now_ms, r, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    switch (r->type) {
+    case HDB_DT_TEXT:
+        *out = (struct hdb_value){.type = HDB_V_TEXT,
+                                  .u.s = {(const uint8_t *)r->buf, (uint32_t)r->len}};
+        break;
+    case HDB_DT_INT:
+        *out = int_value(r->i);
+        break;
+    case HDB_DT_REAL:
+        *out = real_value(r->r);
+        break;
+    default:
+        *out = null_value();
+    }
+    return HDB_OK;
+}
+
+#define DATETIME_FN(name)                                                                          \
+    static int fn_##name(struct hdb_eval_ctx *c, struct fn_args *a, struct hdb_value *out,         \
+                         struct hdb_err *err)                                                      \
+    {                                                                                              \
+        return datetime_call(c, a, out, err, hdb_dt_##name);                                       \
+    }
+
+DATETIME_FN(date)
+DATETIME_FN(time)
+DATETIME_FN(datetime)
+DATETIME_FN(julianday)
+DATETIME_FN(unixepoch)
+DATETIME_FN(strftime)
+
 struct fn_def {
     const char *name;
     uint32_t min_args, max_args;
@@ -1419,6 +1493,12 @@ static const struct fn_def functions[] = {
     {"instr", 2, 2, fn_instr},
     {"min", 2, EVAL_FUNC_ARGS_MAX, fn_min},
     {"max", 2, EVAL_FUNC_ARGS_MAX, fn_max},
+    {"date", 0, EVAL_FUNC_ARGS_MAX, fn_date},
+    {"time", 0, EVAL_FUNC_ARGS_MAX, fn_time},
+    {"datetime", 0, EVAL_FUNC_ARGS_MAX, fn_datetime},
+    {"julianday", 0, EVAL_FUNC_ARGS_MAX, fn_julianday},
+    {"unixepoch", 0, EVAL_FUNC_ARGS_MAX, fn_unixepoch},
+    {"strftime", 1, EVAL_FUNC_ARGS_MAX, fn_strftime},
 };
 
 static const char *const aggregates[] = {"count", "sum", "total",       "avg",

@@ -4,7 +4,8 @@
  * overflow, division by zero giving NULL, three-valued logic, comparison
  * affinity, CAST, LIKE and GLOB, CASE, IN lists, and the core scalar
  * functions (abs coalesce ifnull iif nullif length lower upper substr trim
- * ltrim rtrim replace round typeof random hex instr min max).
+ * ltrim rtrim replace round typeof random hex instr min max, and date time
+ * datetime julianday unixepoch strftime through sql/datetime.c).
  *
  * Columns come from a callback; subqueries, EXISTS and aggregates are the
  * executor's business and are refused here with HDB_INVALID. TEXT and BLOB
@@ -30,7 +31,8 @@ struct hdb_eval_ctx {
     void *column_ctx;
     const struct hdb_value *params; /* ?1 is params[0] */
     uint32_t nparams;
-    uint64_t rng; /* random(): xorshift state, never 0 */
+    uint64_t rng;   /* random(): xorshift state, never 0 */
+    int64_t now_ms; /* 'now' for the date and time functions: fixed for one statement */
 };
 
 int hdb_eval(struct hdb_eval_ctx *c, const struct hdb_sql_expr *e, struct hdb_value *out,

@@ -178,3 +178,33 @@ Test(eval, parameters_bind_by_number)
     cr_assert(v.type == HDB_V_INT && v.u.i == 1, "an unbound parameter is NULL");
     hdb_sql_arena_free(&arena);
 }
+
+/* The date and time functions, with 'now' fixed by the statement. */
+Test(eval, date_and_time_functions_use_the_statement_clock)
+{
+    struct {
+        const char *expr, *want;
+    } cases[] = {
+        {"date('2024-02-28', '+1 day')", "T2024-02-29"},
+        {"datetime('now')", "T2023-11-14 22:13:20"},
+        {"datetime('now', '-7 days')", "T2023-11-07 22:13:20"},
+        {"strftime('%s', 'now')", "T1700000000"},
+        {"unixepoch()", "I1700000000"},
+        {"julianday('2000-01-01 12:00:00')", "R2451545"},
+        {"date(1700000000, 'unixepoch')", "T2023-11-14"},
+        {"date('nonsense')", "N"},
+        {"time(NULL)", "N"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hdb_sql_arena arena = {0};
+        struct hdb_eval_ctx ctx = {.now_ms = 1700000000000};
+        struct hdb_value v;
+        struct hdb_err err = {0};
+        cr_assert_eq(eval_text(cases[i].expr, &v, &arena, &ctx, &err), HDB_OK, "%s: %s",
+                     cases[i].expr, err.msg);
+        char got[128];
+        render(&v, got, sizeof got);
+        cr_assert_str_eq(got, cases[i].want, "%s", cases[i].expr);
+        hdb_sql_arena_free(&arena);
+    }
+}
