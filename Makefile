@@ -32,7 +32,7 @@ $(TSAN_BUILD)/Makefile: CMakeLists.txt | deps
 build-tsan: deps $(TSAN_BUILD)/Makefile
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $$(cd tests/shards && ls tsan_*.c | sed 's/\.c$$//')
 
-# Until the server exists, the main job is a short demonstration of the engine
+# Until the server exists, the main job is a short demonstration of the sharded engine
 # on ./data/ that prints what it did.
 run: build
 	./$(BUILD)/tools/heliosdb-demo ./data

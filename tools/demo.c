@@ -1,22 +1,35 @@
 /*
  * demo.c — `make run` until the server exists: a short demonstration of the
- * storage engine on a directory (./data by default). It opens (or creates,
- * or recovers) the store, writes accounts and transfers through group
- * commit, shows a held version reading old data while writes go on,
- * scans, checkpoints, verifies, and prints what it did and what it cost.
+ * sharded engine on a database directory (./data by default, or [database]
+ * path of the configuration: $HELIOSDB_CONFIG and HELIOSDB_* variables, see
+ * docs/config.md). It opens (creates or recovers) the database with one
+ * shard per usable CPU, creates 10,000 accounts, runs transfers from four
+ * threads (most of them across shards, serializable, retried on conflict),
+ * takes a snapshot and shows it unchanged while transfers go on, checks that
+ * money is conserved, verifies every shard's files, and prints what it did
+ * and what it cost. Run it again to see the database recovered.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/config.h"
 #include "core/log.h"
-#include "core/store.h"
+#include "shards/kv.h"
 
-#define DEMO_ACCOUNTS  10000u
-#define DEMO_TRANSFERS 2000u
-#define DEMO_IN_FLIGHT 16u
+#define DEMO_ACCOUNTS       10000u
+#define DEMO_START          1000
+#define DEMO_THREADS        4u
+#define DEMO_TRANSFERS      500u /* per thread */
+#define DEMO_BATCH          500u /* accounts created per transaction */
+#define DEMO_ATTEMPTS_MAX   100  /* retries of one transfer on HDB_CONFLICT */
+#define DEMO_SNAPSHOTS_KEPT 3u
+
+extern char **environ;
 
 static double now_s(void)
 {
@@ -36,198 +49,313 @@ static void account_key(uint32_t id, char key[16])
     snprintf(key, 16, "acct:%08" PRIu32, id);
 }
 
-static int64_t balance(struct hdb_store *s, struct hdb_version *v, uint32_t tree, uint32_t id)
+static struct hdb_table *accounts(struct hdb_conn *c)
+{
+    struct hdb_table *tb = NULL;
+    struct hdb_err err;
+    if (hdb_kv_table(c, "accounts", true, &tb, &err) != HDB_OK) {
+        die("table accounts", &err);
+        exit(1);
+    }
+    return tb;
+}
+
+static int create_accounts(struct hdb_conn *c, struct hdb_err *err)
+{
+    struct hdb_table *tb = accounts(c);
+    struct hdb_buf val = {0};
+    char key[16];
+    account_key(0, key);
+    int rc = hdb_kv_get(c, tb, key, 13, &val, err);
+    hdb_buf_free(&val);
+    if (rc != HDB_NOTFOUND) {
+        if (rc == HDB_OK) {
+            printf("accounts exist already: recovered from the previous run\n");
+        }
+        return rc;
+    }
+    double t0 = now_s();
+    int64_t amount = DEMO_START;
+    for (uint32_t i = 0; i < DEMO_ACCOUNTS; i += DEMO_BATCH) {
+        struct hdb_txn *t = NULL;
+        rc = hdb_txn_begin(c, &t, err);
+        for (uint32_t j = i; rc == HDB_OK && j < i + DEMO_BATCH; j++) {
+            account_key(j, key);
+            rc = hdb_txn_put(t, tb, key, 13, &amount, sizeof amount, err);
+        }
+        rc = rc == HDB_OK ? hdb_txn_commit(t, err) : (hdb_txn_rollback(t), rc);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    printf("created %u accounts of %d in %u transactions across all shards (%.1f ms)\n",
+           DEMO_ACCOUNTS, DEMO_START, DEMO_ACCOUNTS / DEMO_BATCH, (now_s() - t0) * 1e3);
+    return HDB_OK;
+}
+
+static int64_t read_balance(struct hdb_txn *t, struct hdb_table *tb, uint32_t id,
+                            struct hdb_err *err, int *rc)
 {
     char key[16];
     account_key(id, key);
     struct hdb_buf val = {0};
-    int64_t b = -1;
-    if (hdb_store_get(s, v, tree, key, 13, &val, NULL) == HDB_OK && val.len == sizeof b) {
+    int64_t b = 0;
+    *rc = hdb_txn_get(t, tb, key, 13, &val, err);
+    if (*rc == HDB_OK && val.len == sizeof b) {
         memcpy(&b, val.data, sizeof b);
     }
     hdb_buf_free(&val);
     return b;
 }
 
-static int open_accounts(struct hdb_store *s, uint32_t *tree, struct hdb_err *err)
+/* One serializable transfer; HDB_CONFLICT means try again. */
+static int transfer_once(struct hdb_conn *c, struct hdb_table *tb, uint32_t from, uint32_t to,
+                         int64_t amount, struct hdb_err *err)
 {
-    double t0 = now_s();
-    if (hdb_store_tree_find(s, "accounts", tree, err) == HDB_OK) {
-        printf("found tree \"accounts\" (id %" PRIu32 ")\n", *tree);
-        return HDB_OK;
-    }
-    int rc = hdb_store_tree_create(s, "accounts", tree, err);
+    struct hdb_txn *t = NULL;
+    int rc = hdb_txn_begin(c, &t, err);
     if (rc != HDB_OK) {
         return rc;
     }
-    struct hdb_write w[100];
-    char keys[100][16];
-    int64_t amount = 1000;
-    for (uint32_t i = 0; i < DEMO_ACCOUNTS; i += 100) {
-        for (uint32_t j = 0; j < 100; j++) {
-            account_key(i + j, keys[j]);
-            w[j] = (struct hdb_write){.type = HDB_WAL_PUT,
-                                      .tree = *tree,
-                                      .key = keys[j],
-                                      .klen = 13,
-                                      .val = &amount,
-                                      .vlen = sizeof amount};
-        }
-        rc = hdb_store_commit_sync(s, w, 100, err);
-        if (rc != HDB_OK) {
-            return rc;
-        }
+    int64_t a = read_balance(t, tb, from, err, &rc);
+    int64_t b = rc == HDB_OK ? read_balance(t, tb, to, err, &rc) : 0;
+    char ka[16], kb[16];
+    account_key(from, ka);
+    account_key(to, kb);
+    a -= amount;
+    b += amount;
+    rc = rc == HDB_OK ? hdb_txn_put(t, tb, ka, 13, &a, sizeof a, err) : rc;
+    rc = rc == HDB_OK ? hdb_txn_put(t, tb, kb, 13, &b, sizeof b, err) : rc;
+    if (rc != HDB_OK) {
+        hdb_txn_rollback(t);
+        return rc;
     }
-    printf("created tree \"accounts\" with %u accounts of 1000 in %u durable commits (%.1f ms)\n",
-           DEMO_ACCOUNTS, DEMO_ACCOUNTS / 100, (now_s() - t0) * 1e3);
-    return HDB_OK;
+    return hdb_txn_commit(t, err);
 }
 
-/* The two puts of a transfer of `amount` from account `from` to account `to`. */
-struct transfer {
-    char keys[2][16];
-    int64_t bal[2];
-    struct hdb_write w[2];
+struct worker {
+    struct hdb_db *db;
+    uint64_t seed;
+    uint32_t done, retries, multi;
+    int failed;
 };
 
-static void transfer_writes(struct hdb_store *s, uint32_t tree, uint32_t from, uint32_t to,
-                            int64_t amount, struct transfer *t)
+static void *worker_run(void *arg)
 {
-    t->bal[0] = balance(s, NULL, tree, from) - amount;
-    t->bal[1] = balance(s, NULL, tree, to) + amount;
-    account_key(from, t->keys[0]);
-    account_key(to, t->keys[1]);
-    for (int i = 0; i < 2; i++) {
-        t->w[i] = (struct hdb_write){.type = HDB_WAL_PUT,
-                                     .tree = tree,
-                                     .key = t->keys[i],
-                                     .klen = 13,
-                                     .val = &t->bal[i],
-                                     .vlen = sizeof t->bal[i]};
+    struct worker *w = arg;
+    struct hdb_conn *c = NULL;
+    struct hdb_err err = {0};
+    if (hdb_db_connect(w->db, &c, &err) != HDB_OK) {
+        w->failed = err.code;
+        return NULL;
     }
+    struct hdb_table *tb = accounts(c);
+    uint64_t x = w->seed;
+    for (uint32_t i = 0; i < DEMO_TRANSFERS && w->failed == 0; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t from = (uint32_t)(x >> 33) % DEMO_ACCOUNTS;
+        uint32_t to = (from + 1 + (uint32_t)(x >> 13) % (DEMO_ACCOUNTS - 1)) % DEMO_ACCOUNTS;
+        char kf[16], kt[16];
+        account_key(from, kf);
+        account_key(to, kt);
+        w->multi += hdb_kv_shard_of(w->db, kf, 13) != hdb_kv_shard_of(w->db, kt, 13);
+        int rc = HDB_CONFLICT;
+        for (int attempt = 0; rc == HDB_CONFLICT && attempt < DEMO_ATTEMPTS_MAX; attempt++) {
+            rc = transfer_once(c, tb, from, to, 7, &err);
+            w->retries += rc == HDB_CONFLICT;
+        }
+        w->failed = rc == HDB_OK ? 0 : rc;
+        w->done += rc == HDB_OK;
+    }
+    if (w->failed != 0) {
+        fprintf(stderr, "heliosdb-demo: transfer failed: %s\n", err.msg);
+    }
+    hdb_db_disconnect(c);
+    return NULL;
 }
 
-/* 16 transfers per group on distinct accounts, so each reads committed balances. */
-static int transfers(struct hdb_store *s, uint32_t tree, struct hdb_err *err)
+static int run_transfers(struct hdb_db *db)
 {
+    struct worker w[DEMO_THREADS];
+    pthread_t tid[DEMO_THREADS];
     double t0 = now_s();
-    uint64_t x = (uint64_t)time(NULL) | 1;
-    for (uint32_t g = 0; g < DEMO_TRANSFERS / DEMO_IN_FLIGHT; g++) {
-        uint32_t base = (uint32_t)((x = x * 6364136223846793005ull + 1) >> 33) % DEMO_ACCOUNTS;
-        for (uint32_t i = 0; i < DEMO_IN_FLIGHT; i++) {
-            struct transfer t;
-            transfer_writes(s, tree, (base + 2 * i) % DEMO_ACCOUNTS,
-                            (base + 2 * i + 1) % DEMO_ACCOUNTS, 7, &t);
-            int rc = hdb_store_commit(s, t.w, 2, 0, 0, NULL, NULL, err);
-            if (rc != HDB_OK) {
-                return rc;
-            }
+    for (uint32_t i = 0; i < DEMO_THREADS; i++) {
+        w[i] = (struct worker){.db = db, .seed = (uint64_t)time(NULL) * 31 + i};
+        pthread_create(&tid[i], NULL, worker_run, &w[i]);
+    }
+    uint32_t done = 0, retries = 0, multi = 0;
+    int failed = 0;
+    for (uint32_t i = 0; i < DEMO_THREADS; i++) {
+        pthread_join(tid[i], NULL);
+        done += w[i].done;
+        retries += w[i].retries;
+        multi += w[i].multi;
+        failed = failed != 0 ? failed : w[i].failed;
+    }
+    double dt = now_s() - t0;
+    printf("%u threads made %u transfers (%u across shards, %u retried after a conflict): "
+           "%.0f transfers/s\n",
+           DEMO_THREADS, done, multi, retries, done / dt);
+    return failed;
+}
+
+struct sum {
+    int64_t total;
+    uint32_t rows;
+};
+
+static bool sum_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen)
+{
+    struct sum *s = ctx;
+    (void)key;
+    (void)klen;
+    int64_t b = 0;
+    if (vlen == sizeof b) {
+        memcpy(&b, val, sizeof b);
+    }
+    s->total += b;
+    s->rows++;
+    return true;
+}
+
+/* The total of every balance, read in one transaction (or through snapshot `snap`). */
+static int total(struct hdb_conn *c, uint64_t snap, struct sum *s, struct hdb_err *err)
+{
+    struct hdb_table *tb = accounts(c);
+    for (int attempt = 0; attempt < DEMO_ATTEMPTS_MAX; attempt++) {
+        struct hdb_txn *t = NULL;
+        int rc = snap != 0 ? hdb_txn_begin_snapshot(c, snap, &t, err) : hdb_txn_begin(c, &t, err);
+        if (rc != HDB_OK) {
+            return rc;
         }
-        int rc = hdb_store_flush(s, err);
+        *s = (struct sum){0};
+        rc = hdb_txn_scan(t, tb, "acct:", 5, "acct;", 5, 0, sum_row, s, err);
+        rc = rc == HDB_OK ? hdb_txn_commit(t, err) : (hdb_txn_rollback(t), rc);
+        if (rc != HDB_CONFLICT) {
+            return rc;
+        }
+    }
+    return HDB_CONFLICT;
+}
+
+static int snapshot_demo(struct hdb_db *db, struct hdb_conn *c, struct hdb_err *err)
+{
+    struct hdb_snapshot_info info;
+    double t0 = now_s();
+    int rc = hdb_snapshot_create(c, &info, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    printf("snapshot %" PRIu64 " taken on every shard in %.2f ms (one WAL record per shard)\n",
+           info.id, (now_s() - t0) * 1e3);
+    rc = run_transfers(db);
+    struct sum now, then;
+    rc = rc == HDB_OK ? total(c, 0, &now, err) : rc;
+    rc = rc == HDB_OK ? total(c, info.id, &then, err) : rc;
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    printf("total now %" PRId64 " over %u accounts; through the snapshot %" PRId64
+           " over %u accounts: %s\n",
+           now.total, now.rows, then.total, then.rows,
+           now.total == then.total && now.total == (int64_t)DEMO_ACCOUNTS * DEMO_START
+               ? "money is conserved"
+               : "MONEY IS NOT CONSERVED");
+    struct hdb_snapshot_info list[64];
+    uint32_t n = hdb_snapshot_list(db, list, 64);
+    for (uint32_t i = 0; n > DEMO_SNAPSHOTS_KEPT && i < n - DEMO_SNAPSHOTS_KEPT && i < 64; i++) {
+        rc = hdb_snapshot_drop(c, list[i].id, err);
         if (rc != HDB_OK) {
             return rc;
         }
     }
-    double dt = now_s() - t0;
-    printf("made %u transfers, %u per group commit: %.0f durable commits/s\n", DEMO_TRANSFERS,
-           DEMO_IN_FLIGHT, DEMO_TRANSFERS / dt);
-    return HDB_OK;
+    printf("snapshots kept: %u (the newest %u)\n",
+           n < DEMO_SNAPSHOTS_KEPT ? n : DEMO_SNAPSHOTS_KEPT, DEMO_SNAPSHOTS_KEPT);
+    return now.total == (int64_t)DEMO_ACCOUNTS * DEMO_START && now.total == then.total ? HDB_OK
+                                                                                       : HDB_ERROR;
 }
 
-/* One durable transfer. */
-static int pay(struct hdb_store *s, uint32_t tree, uint32_t from, uint32_t to, int64_t amount,
-               struct hdb_err *err)
+static int verify(struct hdb_db *db, struct hdb_conn *c, struct hdb_err *err)
 {
-    struct transfer t;
-    transfer_writes(s, tree, from, to, amount, &t);
-    return hdb_store_commit_sync(s, t.w, 2, err);
-}
-
-static int64_t total(struct hdb_store *s, struct hdb_version *v, uint32_t tree, uint32_t *n,
-                     struct hdb_err *err)
-{
-    struct hdb_cursor c;
-    int64_t sum = 0;
-    *n = 0;
-    int rc = hdb_store_cursor(s, v, tree, &c, err);
-    for (rc = rc == HDB_OK ? hdb_cursor_first(&c, err) : rc; rc == HDB_OK;
-         rc = hdb_cursor_next(&c, err)) {
-        struct hdb_buf val = {0};
-        int64_t b = 0;
-        if (hdb_cursor_value(&c, &val, err) == HDB_OK && val.len == sizeof b) {
-            memcpy(&b, val.data, sizeof b);
+    uint64_t problems = 0, pages = 0, entries = 0;
+    double t0 = now_s();
+    for (uint32_t k = 0; k < hdb_db_shards(db); k++) {
+        struct hdb_verify_report r = {0};
+        int rc = hdb_db_verify_shard(c, k, NULL, NULL, &r, err);
+        if (rc != HDB_OK) {
+            return rc;
         }
-        hdb_buf_free(&val);
-        sum += b;
-        (*n)++;
+        problems += r.problems;
+        pages += r.pages;
+        entries += r.entries;
     }
-    hdb_cursor_close(&c);
-    return sum;
+    printf("verified %u shards: %" PRIu64 " pages, %" PRIu64 " entries, %" PRIu64
+           " problems (%.1f ms)\n",
+           hdb_db_shards(db), pages, entries, problems, (now_s() - t0) * 1e3);
+    return problems == 0 ? HDB_OK : HDB_CORRUPT;
 }
 
-static void print_stats(struct hdb_store *s)
+static void report_inactive(void *ctx, const struct hdb_cfg_key *key, const char *origin)
 {
-    struct hdb_store_stats st;
-    hdb_store_get_stats(s, &st);
-    printf("stats: %" PRIu64 " commits in %" PRIu64 " groups, %" PRIu64 " WAL fsyncs, "
-           "%" PRIu64 " checkpoints; cache %" PRIu64 " hits / %" PRIu64 " misses; "
-           "file %" PRIu64 " pages (%" PRIu64 " free, %" PRIu64
-           " waiting); io_uring %s, O_DIRECT %s\n",
-           st.commits, st.groups, st.wal.fsyncs, st.checkpoints, st.cache.hits, st.cache.misses,
-           st.pages_total, st.pages_free, st.pages_pending, st.io_uring ? "on" : "off (fallback)",
-           st.direct_io ? "on" : "off (fallback)");
+    (void)ctx;
+    printf("config: %s (%s) is accepted but not yet active\n", key->key, origin);
 }
 
-static int demo(const char *dir)
+static int demo(const char *path_arg)
 {
-    struct hdb_store_opts o;
-    hdb_store_opts_default(&o);
-    o.cache_bytes = 32u << 20;
-    struct hdb_store *s;
-    struct hdb_recovery_info info;
-    struct hdb_err err;
-    if (hdb_store_open(dir, &o, &s, &info, &err) != HDB_OK) {
+    struct hdb_config cfg;
+    struct hdb_err err = {0};
+    if (hdb_config_load(&cfg, hdb_config_env_file(environ), environ, &err) != HDB_OK) {
+        hdb_config_free(&cfg);
+        return die("configuration", &err);
+    }
+    hdb_config_inactive(&cfg, report_inactive, NULL);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", path_arg != NULL ? path_arg : cfg.database.path);
+    struct hdb_db_opts o;
+    hdb_db_opts_from_config(&cfg, &o);
+    hdb_config_free(&cfg);
+    char old[4200];
+    snprintf(old, sizeof old, "%s/data", path);
+    if (access(old, F_OK) == 0) {
+        fprintf(stderr,
+                "heliosdb-demo: %s holds a single-store demo of an earlier version; "
+                "remove the directory first\n",
+                path);
+        return 1;
+    }
+    struct hdb_db *db = NULL;
+    struct hdb_db_open_info info;
+    if (hdb_db_open(path, &o, &db, &info, &err) != HDB_OK) {
         return die("open", &err);
     }
-    printf("%s %s: checkpoint %" PRIu64 ", %" PRIu64 " WAL records replayed, %.1f ms\n",
-           info.created ? "created" : "opened", dir, info.checkpoint_seq, info.wal.records,
-           (double)info.duration_ns / 1e6);
-    uint32_t tree;
-    if (open_accounts(s, &tree, &err) != HDB_OK || transfers(s, tree, &err) != HDB_OK) {
-        return die("writes", &err);
+    printf("%s %s: %u shards on %u threads in %.1f ms (%" PRIu64 " WAL records replayed; "
+           "%s WAL)\n",
+           info.created ? "created" : "recovered", path, info.shards, info.threads,
+           info.recovery_ns / 1e6, info.wal_records,
+           o.store.wal_mode == HDB_WAL_SYNC ? "sync" : "async");
+    struct hdb_conn *c = NULL;
+    int rc = hdb_db_connect(db, &c, &err);
+    rc = rc == HDB_OK ? create_accounts(c, &err) : rc;
+    rc = rc == HDB_OK ? snapshot_demo(db, c, &err) : rc;
+    rc = rc == HDB_OK ? verify(db, c, &err) : rc;
+    if (c != NULL) {
+        hdb_db_disconnect(c);
     }
-    struct hdb_version *v = hdb_store_version_take(s);
-    int64_t before = balance(s, v, tree, 0);
-    if (pay(s, tree, 0, 1, 25, &err) != HDB_OK || transfers(s, tree, &err) != HDB_OK) {
-        return die("writes", &err);
+    struct hdb_err cerr = {0};
+    int crc = hdb_db_close(db, &cerr);
+    if (rc != HDB_OK) {
+        return die("demo", &err);
     }
-    uint32_t n;
-    int64_t held_sum = total(s, v, tree, &n, &err);
-    printf("held version %" PRIu64 " still reads account 0 as %" PRId64 " (now %" PRId64
-           "); its %u accounts total %" PRId64 "\n",
-           hdb_version_gen(v), before, balance(s, NULL, tree, 0), n, held_sum);
-    hdb_store_version_release(s, v);
-    int64_t sum = total(s, NULL, tree, &n, &err);
-    printf("scan: %u accounts, total %" PRId64 " (%s)\n", n, sum,
-           sum == (int64_t)DEMO_ACCOUNTS * 1000 ? "conserved" : "NOT conserved");
-    struct hdb_verify_report rep;
-    double t0 = now_s();
-    if (hdb_store_verify(s, NULL, NULL, &rep, &err) != HDB_OK) {
-        return die("verify", &err);
+    if (crc != HDB_OK) {
+        return die("close", &cerr);
     }
-    printf("checkpoint + verify: %" PRIu64 " pages, %" PRIu64 " entries, %" PRIu64
-           " problems (%.1f ms)\n",
-           rep.pages, rep.entries, rep.problems, (now_s() - t0) * 1e3);
-    print_stats(s);
-    if (hdb_store_close(s, &err) != HDB_OK) {
-        return die("close", &err);
-    }
-    printf("closed %s; run again to reopen it\n", dir);
-    return rep.problems == 0 ? 0 : 1;
+    printf("closed %s; run again to reopen it (heliosdb check %s verifies it)\n", path, path);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     hdb_log_set_level(HDB_LOG_WARN);
-    return demo(argc > 1 ? argv[1] : "./data");
+    return demo(argc > 1 ? argv[1] : NULL);
 }
