@@ -1,0 +1,372 @@
+/*
+ * schema.c — the stored catalog and DDL (schema.h has the layout).
+ */
+#include "sql/schema.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/bytes.h"
+#include "sql/lexer.h"
+
+#define KIND_TABLE         1u
+#define SQL_TEXT_BYTES_MAX (1u << 20) /* one stored CREATE TABLE text */
+
+static int catalog(struct hdb_conn *c, struct hdb_table **out, struct hdb_err *err)
+{
+    return hdb_kv_table(c, HDB_CATALOG_TABLE, true, out, err);
+}
+
+static void table_key(const char *name, char *out, size_t cap, uint32_t *len)
+{
+    int n = snprintf(out, cap, "t:%s", name);
+    for (int i = 2; i < n; i++) {
+        out[i] = (char)tolower((unsigned char)out[i]);
+    }
+    *len = (uint32_t)n;
+}
+
+static int get_u64(struct hdb_txn *t, struct hdb_table *cat, const char *key, uint64_t *out,
+                   struct hdb_err *err)
+{
+    struct hdb_buf val = {0};
+    int rc = hdb_txn_get(t, cat, key, (uint32_t)strlen(key), &val, err);
+    *out = 0;
+    if (rc == HDB_OK && val.len == 8) {
+        *out = hdb_get64(val.data);
+    } else if (rc == HDB_OK) {
+        rc = hdb_err_set(err, HDB_CORRUPT, "catalog key \"%s\" holds %zu bytes, not 8", key,
+                         val.len);
+    }
+    hdb_buf_free(&val);
+    return rc == HDB_NOTFOUND ? HDB_OK : rc;
+}
+
+static int put_u64(struct hdb_txn *t, struct hdb_table *cat, const char *key, uint64_t v,
+                   struct hdb_err *err)
+{
+    uint8_t b[8];
+    hdb_put64(b, v);
+    return hdb_txn_put(t, cat, key, (uint32_t)strlen(key), b, 8, err);
+}
+
+/* --- loading --- */
+
+void hdb_schema_free(struct hdb_schema *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < s->ntables; i++) {
+        hdb_table_def_free(s->tables[i].def);
+    }
+    free(s->tables);
+    free(s);
+}
+
+const struct hdb_schema_table *hdb_schema_table(const struct hdb_schema *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->ntables; i++) {
+        if (strcasecmp(s->tables[i].def->name, name) == 0) {
+            return &s->tables[i];
+        }
+    }
+    return NULL;
+}
+
+struct load_ctx {
+    struct hdb_schema *s;
+    uint32_t cap;
+    int rc;
+    struct hdb_err *err;
+};
+
+static bool load_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                     uint32_t vlen)
+{
+    struct load_ctx *l = ctx;
+    if (klen < 3 || key[0] != 't' || key[1] != ':') {
+        return true;
+    }
+    if (vlen < 8 || hdb_get32(val) != KIND_TABLE) {
+        l->rc =
+            hdb_err_set(l->err, HDB_CORRUPT, "catalog entry \"%.*s\" is malformed", (int)klen, key);
+        return false;
+    }
+    if (l->s->ntables == l->cap) {
+        uint32_t cap = l->cap == 0 ? 16 : l->cap * 2;
+        void *p =
+            cap > HDB_SCHEMA_TABLES_MAX ? NULL : realloc(l->s->tables, cap * sizeof *l->s->tables);
+        if (p == NULL) {
+            l->rc = hdb_err_set(l->err, HDB_NOMEM, "out of memory loading the catalog");
+            return false;
+        }
+        l->s->tables = p;
+        l->cap = cap;
+    }
+    struct hdb_schema_table *st = &l->s->tables[l->s->ntables];
+    *st = (struct hdb_schema_table){.id = hdb_get32(val + 4)};
+    l->rc = hdb_table_def_build((const char *)val + 8, vlen - 8, &st->def, l->err);
+    if (l->rc != HDB_OK) {
+        hdb_err_prefix(l->err, "catalog entry \"%.*s\"", (int)klen, key);
+        return false;
+    }
+    l->s->ntables++;
+    return true;
+}
+
+static int open_rows(struct hdb_conn *c, struct hdb_schema_table *st, struct hdb_err *err)
+{
+    char name[32];
+    snprintf(name, sizeof name, "t%u", st->id);
+    return hdb_kv_table(c, name, true, &st->rows, err);
+}
+
+int hdb_schema_load(struct hdb_conn *c, struct hdb_txn *t, struct hdb_schema **out,
+                    struct hdb_err *err)
+{
+    struct hdb_table *cat = NULL;
+    int rc = catalog(c, &cat, err);
+    struct hdb_schema *s = rc == HDB_OK ? calloc(1, sizeof *s) : NULL;
+    if (rc == HDB_OK && s == NULL) {
+        rc = hdb_err_set(err, HDB_NOMEM, "out of memory loading the catalog");
+    }
+    rc = rc == HDB_OK ? get_u64(t, cat, "v", &s->version, err) : rc;
+    struct load_ctx l = {.s = s, .err = err};
+    if (rc == HDB_OK) {
+        rc = hdb_txn_scan(t, cat, "t:", 2, "t;", 2, 0, load_row, &l, err);
+        rc = rc == HDB_OK ? l.rc : rc;
+    }
+    for (uint32_t i = 0; rc == HDB_OK && i < s->ntables; i++) {
+        rc = open_rows(c, &s->tables[i], err);
+    }
+    if (rc != HDB_OK) {
+        hdb_schema_free(s);
+        return rc;
+    }
+    *out = s;
+    return HDB_OK;
+}
+
+/* --- DDL --- */
+
+static int reserved(const char *name, struct hdb_err *err)
+{
+    if (name[0] == '_') {
+        return hdb_err_set(err, HDB_INVALID,
+                           "object name %s is reserved: names starting with _ are the system's",
+                           name);
+    }
+    return HDB_OK;
+}
+
+/* Writes the catalog entry of a table: kind, id, CREATE TABLE text. */
+static int put_table(struct hdb_txn *t, struct hdb_table *cat, const char *name, uint32_t id,
+                     const char *sql, size_t len, struct hdb_err *err)
+{
+    if (len > SQL_TEXT_BYTES_MAX) {
+        return hdb_err_set(err, HDB_TOOBIG, "CREATE TABLE text of %zu bytes (at most %u)", len,
+                           SQL_TEXT_BYTES_MAX);
+    }
+    uint8_t *v = malloc(8 + len);
+    if (v == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    hdb_put32(v, KIND_TABLE);
+    hdb_put32(v + 4, id);
+    memcpy(v + 8, sql, len);
+    char key[HDB_NAME_BYTES_MAX + 8];
+    uint32_t klen;
+    table_key(name, key, sizeof key, &klen);
+    int rc = hdb_txn_put(t, cat, key, klen, v, (uint32_t)(8 + len), err);
+    free(v);
+    return rc;
+}
+
+static int bump_version(struct hdb_txn *t, struct hdb_table *cat, struct hdb_err *err)
+{
+    uint64_t v = 0;
+    int rc = get_u64(t, cat, "v", &v, err);
+    return rc == HDB_OK ? put_u64(t, cat, "v", v + 1, err) : rc;
+}
+
+/* Reads a table's catalog entry: HDB_NOTFOUND if there is none. */
+static int get_table(struct hdb_txn *t, struct hdb_table *cat, const char *name,
+                     struct hdb_buf *val, struct hdb_err *err)
+{
+    char key[HDB_NAME_BYTES_MAX + 8];
+    uint32_t klen;
+    table_key(name, key, sizeof key, &klen);
+    int rc = hdb_txn_get(t, cat, key, klen, val, err);
+    if (rc == HDB_OK && (val->len < 8 || hdb_get32(val->data) != KIND_TABLE)) {
+        rc = hdb_err_set(err, HDB_CORRUPT, "catalog entry of table %s is malformed", name);
+    }
+    return rc;
+}
+
+static int create_table(struct hdb_conn *c, struct hdb_txn *t, struct hdb_table *cat,
+                        const struct hdb_sql_stmt *st, const char *src, struct hdb_err *err)
+{
+    const char *name = st->u.create_table.name.ptr;
+    if (strlen(name) > HDB_NAME_BYTES_MAX) {
+        return hdb_err_set(err, HDB_TOOBIG, "table name longer than %u bytes", HDB_NAME_BYTES_MAX);
+    }
+    int rc = reserved(name, err);
+    struct hdb_buf val = {0};
+    rc = rc == HDB_OK ? get_table(t, cat, name, &val, err) : rc;
+    hdb_buf_free(&val);
+    if (rc == HDB_OK) {
+        return st->u.create_table.if_not_exists
+                   ? HDB_OK
+                   : hdb_err_set(err, HDB_EXISTS, "table %s already exists", name);
+    }
+    if (rc != HDB_NOTFOUND) {
+        return rc;
+    }
+    struct hdb_table_def *def = NULL;
+    rc = hdb_table_def_build(src + st->offset, st->len, &def, err);
+    hdb_table_def_free(def);
+    uint64_t id = 0;
+    rc = rc == HDB_OK ? get_u64(t, cat, "n", &id, err) : rc;
+    id = id == 0 ? 1 : id;
+    rc = rc == HDB_OK ? put_u64(t, cat, "n", id + 1, err) : rc;
+    rc = rc == HDB_OK ? put_table(t, cat, name, (uint32_t)id, src + st->offset, st->len, err) : rc;
+    rc = rc == HDB_OK ? bump_version(t, cat, err) : rc;
+    if (rc == HDB_OK) {
+        /* The rows' key-value table exists from now on; if the transaction rolls back it stays
+         * empty and unused (ids are not reused). */
+        struct hdb_schema_table tmp = {.id = (uint32_t)id};
+        rc = open_rows(c, &tmp, err);
+    }
+    return rc;
+}
+
+static int drop_table(struct hdb_txn *t, struct hdb_table *cat, const struct hdb_sql_stmt *st,
+                      struct hdb_err *err)
+{
+    const char *name = st->u.drop.name.ptr;
+    struct hdb_buf val = {0};
+    int rc = get_table(t, cat, name, &val, err);
+    hdb_buf_free(&val);
+    if (rc == HDB_NOTFOUND) {
+        return st->u.drop.if_exists ? HDB_OK
+                                    : hdb_err_set(err, HDB_NOTFOUND, "no such table: %s", name);
+    }
+    char key[HDB_NAME_BYTES_MAX + 8];
+    uint32_t klen;
+    table_key(name, key, sizeof key, &klen);
+    rc = rc == HDB_OK ? hdb_txn_delete(t, cat, key, klen, err) : rc;
+    return rc == HDB_OK ? bump_version(t, cat, err) : rc;
+}
+
+/* The column definition's text in an ALTER TABLE statement: after ADD [COLUMN]. */
+static int added_column_text(const char *src, const struct hdb_sql_stmt *st, size_t *off,
+                             size_t *len, struct hdb_err *err)
+{
+    struct hdb_sql_lexer lx;
+    int rc = hdb_sql_lexer_init(&lx, src + st->offset, st->len, err);
+    struct hdb_sql_token tok;
+    bool after_add = false;
+    while (rc == HDB_OK) {
+        rc = hdb_sql_lex(&lx, &tok, err);
+        if (rc != HDB_OK || tok.kind == HDB_TK_EOF) {
+            break;
+        }
+        if (after_add && !(tok.kind == HDB_TK_ID && tok.kw == HDB_KW_COLUMN)) {
+            *off = st->offset + tok.offset;
+            *len = st->len - tok.offset;
+            return HDB_OK;
+        }
+        after_add = after_add || (tok.kind == HDB_TK_ID && tok.kw == HDB_KW_ADD);
+    }
+    return rc != HDB_OK ? rc : hdb_err_set(err, HDB_INVALID, "ALTER TABLE without ADD COLUMN");
+}
+
+/* SQLite's rules for a column added to existing rows. */
+static int check_added_column(const struct hdb_table_def *def, const struct hdb_column *col,
+                              struct hdb_err *err)
+{
+    if (col->primary_key) {
+        return hdb_err_set(err, HDB_INVALID, "Cannot add a PRIMARY KEY column");
+    }
+    for (uint32_t i = 0; i < def->nuniques; i++) {
+        const struct hdb_key_def *u = &def->uniques[i];
+        if (u->ncols == 1 && u->cols[0] == def->ncols - 1) {
+            return hdb_err_set(err, HDB_INVALID, "Cannot add a UNIQUE column");
+        }
+    }
+    if (col->not_null && (col->default_expr == NULL || col->default_expr->kind == HDB_EXPR_NULL)) {
+        return hdb_err_set(err, HDB_INVALID,
+                           "Cannot add a NOT NULL column with default value NULL");
+    }
+    return HDB_OK;
+}
+
+static int alter_add_column(struct hdb_txn *t, struct hdb_table *cat, const struct hdb_sql_stmt *st,
+                            const char *src, struct hdb_err *err)
+{
+    const char *name = st->u.alter.table.ptr;
+    struct hdb_buf val = {0};
+    int rc = get_table(t, cat, name, &val, err);
+    if (rc == HDB_NOTFOUND) {
+        hdb_buf_free(&val);
+        return hdb_err_set(err, HDB_NOTFOUND, "no such table: %s", name);
+    }
+    size_t off = 0, clen = 0;
+    rc = rc == HDB_OK ? added_column_text(src, st, &off, &clen, err) : rc;
+    /* The stored text with the new column before its closing parenthesis. */
+    const char *old = (const char *)val.data + 8;
+    size_t olen = rc == HDB_OK ? val.len - 8 : 0;
+    while (olen > 0 && (isspace((unsigned char)old[olen - 1]) || old[olen - 1] == ';')) {
+        olen--;
+    }
+    if (rc == HDB_OK && (olen == 0 || old[olen - 1] != ')')) {
+        rc = hdb_err_set(err, HDB_CORRUPT, "stored CREATE TABLE of %s does not end with ')'", name);
+    }
+    size_t nlen = olen - 1 + 2 + clen + 1;
+    char *text = rc == HDB_OK ? malloc(nlen + 1) : NULL;
+    if (rc == HDB_OK && text == NULL) {
+        rc = hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    struct hdb_table_def *def = NULL;
+    if (rc == HDB_OK) {
+        snprintf(text, nlen + 1, "%.*s, %.*s)", (int)(olen - 1), old, (int)clen, src + off);
+        rc = hdb_table_def_build(text, nlen, &def, err);
+    }
+    rc = rc == HDB_OK ? check_added_column(def, &def->cols[def->ncols - 1], err) : rc;
+    rc = rc == HDB_OK ? put_table(t, cat, def->name, hdb_get32(val.data + 4), text, nlen, err) : rc;
+    rc = rc == HDB_OK ? bump_version(t, cat, err) : rc;
+    hdb_table_def_free(def);
+    free(text);
+    hdb_buf_free(&val);
+    return rc;
+}
+
+int hdb_schema_ddl(struct hdb_conn *c, struct hdb_txn *t, const struct hdb_sql_stmt *st,
+                   const char *src, struct hdb_err *err)
+{
+    struct hdb_table *cat = NULL;
+    int rc = catalog(c, &cat, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    switch (st->kind) {
+    case HDB_STMT_CREATE_TABLE:
+        return create_table(c, t, cat, st, src, err);
+    case HDB_STMT_DROP_TABLE:
+        return drop_table(t, cat, st, err);
+    case HDB_STMT_ALTER_TABLE:
+        if (st->u.alter.kind == HDB_ALTER_ADD_COLUMN) {
+            return alter_add_column(t, cat, st, src, err);
+        }
+        return hdb_err_set(err, HDB_INVALID, "only ALTER TABLE ... ADD COLUMN is supported yet");
+    case HDB_STMT_CREATE_INDEX:
+    case HDB_STMT_DROP_INDEX:
+        return hdb_err_set(err, HDB_INVALID, "indexes are not supported yet");
+    default:
+        return hdb_err_set(err, HDB_INVALID, "not a DDL statement");
+    }
+}

@@ -1,0 +1,67 @@
+/*
+ * schema.h — the catalog stored in the database, and DDL on it.
+ *
+ * The catalog is a key-value table, `_catalog`, on the shard runtime:
+ *
+ *   key          value
+ *   "v"          u64 catalog version, +1 by every DDL statement
+ *   "n"          u64 next object id
+ *   "t:<name>"   u32 kind (1 = table), u32 id, then the CREATE TABLE text
+ *
+ * (<name> in lower case.) A table's rows live in the key-value table
+ * "t<id>"; ids are never reused, so a dropped table's name can be created
+ * again at once. DDL runs inside the caller's transaction, so it commits or
+ * rolls back with it, and it writes the version key; a statement planned
+ * against the schema read the version in its transaction, so a DDL that
+ * commits in between makes that statement's commit fail with HDB_CONFLICT
+ * (the catalog version is checked at commit, as DESIGN §4 asks).
+ *
+ * The CREATE TABLE text is parsed again when the schema is loaded, as SQLite
+ * does; ALTER TABLE ... ADD COLUMN rewrites it with the new column at the end.
+ * Not here yet: indexes (CREATE INDEX is refused with a message saying so).
+ * A dropped table's rows stay in its key-value table until space reclamation
+ * (VACUUM) exists.
+ */
+#ifndef HDB_SQL_SCHEMA_H
+#define HDB_SQL_SCHEMA_H
+
+#include <stdint.h>
+
+#include "shards/kv.h"
+#include "sql/catalog.h"
+
+#define HDB_SCHEMA_TABLES_MAX 100000u /* tables in one database */
+#define HDB_CATALOG_TABLE     "_catalog"
+
+struct hdb_schema_table {
+    struct hdb_table_def *def;
+    uint32_t id;
+    struct hdb_table *rows; /* the key-value table "t<id>" */
+};
+
+struct hdb_schema {
+    uint64_t version;
+    uint32_t ntables;
+    struct hdb_schema_table *tables;
+};
+
+/* Reads the catalog inside transaction `t` (which then depends on its version). */
+int hdb_schema_load(struct hdb_conn *c, struct hdb_txn *t, struct hdb_schema **out,
+                    struct hdb_err *err);
+void hdb_schema_free(struct hdb_schema *s);
+
+/* The table called `name` (case-insensitive), or NULL. */
+const struct hdb_schema_table *hdb_schema_table(const struct hdb_schema *s, const char *name);
+
+/*
+ * Runs a DDL statement (CREATE TABLE, DROP TABLE, ALTER TABLE ... ADD COLUMN)
+ * in transaction `t`. `src` is the text the statement was parsed from.
+ * Errors name the object: "table t already exists" (HDB_EXISTS), "no such
+ * table: t" (HDB_NOTFOUND), "duplicate column name: c", the CREATE TABLE
+ * checks of catalog.h, and names starting with "_" (reserved). Load the
+ * schema again after the transaction commits.
+ */
+int hdb_schema_ddl(struct hdb_conn *c, struct hdb_txn *t, const struct hdb_sql_stmt *st,
+                   const char *src, struct hdb_err *err);
+
+#endif
