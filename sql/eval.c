@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -841,6 +842,15 @@ int hdb_eval(struct hdb_eval_ctx *c, const struct hdb_sql_expr *e, struct hdb_va
              struct hdb_err *err)
 {
     enum hdb_affinity aff;
+    if (c->hook != NULL &&
+        (e->kind == HDB_EXPR_FUNCTION || e->kind == HDB_EXPR_SUBQUERY ||
+         e->kind == HDB_EXPR_EXISTS || (e->kind == HDB_EXPR_IN && e->u.in.select != NULL))) {
+        bool handled = false;
+        int rc = c->hook(c->hook_ctx, e, out, &handled, err);
+        if (rc != HDB_OK || handled) {
+            return rc;
+        }
+    }
     switch (e->kind) {
     case HDB_EXPR_INTEGER:
     case HDB_EXPR_BOOL:

@@ -33,6 +33,11 @@ struct hdb_eval_ctx {
     uint32_t nparams;
     uint64_t rng;   /* random(): xorshift state, never 0 */
     int64_t now_ms; /* 'now' for the date and time functions: fixed for one statement */
+    /* The executor's hook, asked first about function calls (aggregates), subqueries, EXISTS
+     * and IN (SELECT ...): it sets *handled when it produced the value. May be NULL. */
+    int (*hook)(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *out, bool *handled,
+                struct hdb_err *err);
+    void *hook_ctx;
 };
 
 int hdb_eval(struct hdb_eval_ctx *c, const struct hdb_sql_expr *e, struct hdb_value *out,

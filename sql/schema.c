@@ -11,8 +11,10 @@
 
 #include "core/bytes.h"
 #include "sql/lexer.h"
+#include "sql/parser.h"
 
 #define KIND_TABLE         1u
+#define KIND_INDEX         2u
 #define SQL_TEXT_BYTES_MAX (1u << 20) /* one stored CREATE TABLE text */
 
 static int catalog(struct hdb_conn *c, struct hdb_table **out, struct hdb_err *err)
@@ -20,9 +22,9 @@ static int catalog(struct hdb_conn *c, struct hdb_table **out, struct hdb_err *e
     return hdb_kv_table(c, HDB_CATALOG_TABLE, true, out, err);
 }
 
-static void table_key(const char *name, char *out, size_t cap, uint32_t *len)
+static void object_key(char kind, const char *name, char *out, size_t cap, uint32_t *len)
 {
-    int n = snprintf(out, cap, "t:%s", name);
+    int n = snprintf(out, cap, "%c:%s", kind, name);
     for (int i = 2; i < n; i++) {
         out[i] = (char)tolower((unsigned char)out[i]);
     }
@@ -53,7 +55,20 @@ static int put_u64(struct hdb_txn *t, struct hdb_table *cat, const char *key, ui
     return hdb_txn_put(t, cat, key, (uint32_t)strlen(key), b, 8, err);
 }
 
+static void table_key(const char *name, char *out, size_t cap, uint32_t *len)
+{
+    object_key('t', name, out, cap, len);
+}
+
 /* --- loading --- */
+
+static void index_free(struct hdb_schema_index *ix)
+{
+    if (ix != NULL) {
+        hdb_sql_arena_free(&ix->arena);
+        free(ix);
+    }
+}
 
 void hdb_schema_free(struct hdb_schema *s)
 {
@@ -63,6 +78,10 @@ void hdb_schema_free(struct hdb_schema *s)
     for (uint32_t i = 0; i < s->ntables; i++) {
         hdb_table_def_free(s->tables[i].def);
     }
+    for (uint32_t i = 0; i < s->nindexes; i++) {
+        index_free(s->indexes[i]);
+    }
+    free(s->indexes);
     free(s->tables);
     free(s);
 }
@@ -118,6 +137,118 @@ static bool load_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t
     return true;
 }
 
+/* An index definition from its CREATE INDEX text, resolved against its table. */
+static int index_build(const struct hdb_table_def *def, const char *sql, size_t len,
+                       struct hdb_schema_index **out, struct hdb_err *err)
+{
+    struct hdb_schema_index *ix = calloc(1, sizeof *ix);
+    if (ix == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    struct hdb_sql_stmt *st = NULL;
+    int rc = hdb_sql_parse(&ix->arena, sql, len, &st, NULL, err);
+    if (rc == HDB_OK && st->kind != HDB_STMT_CREATE_INDEX) {
+        rc = hdb_err_set(err, HDB_CORRUPT, "not a CREATE INDEX statement");
+    }
+    const struct hdb_sql_list *cols = rc == HDB_OK ? &st->u.create_index.columns : NULL;
+    if (rc == HDB_OK && (cols->n == 0 || cols->n > HDB_KEY_COLUMNS_MAX)) {
+        rc = hdb_err_set(err, HDB_INVALID, "an index has 1 to %u columns", HDB_KEY_COLUMNS_MAX);
+    }
+    for (uint32_t i = 0; rc == HDB_OK && i < cols->n; i++) {
+        const struct hdb_sql_order_term *t = cols->items[i];
+        const struct hdb_sql_expr *e = t->expr;
+        while (e->kind == HDB_EXPR_COLLATE) {
+            e = e->u.collate.operand;
+        }
+        int32_t at =
+            e->kind == HDB_EXPR_COLUMN ? hdb_table_column(def, e->u.column.column.ptr) : -1;
+        if (e->kind != HDB_EXPR_COLUMN) {
+            rc = hdb_err_set(err, HDB_INVALID, "expressions in an index are not supported yet");
+        } else if (at < 0) {
+            rc = hdb_err_set(err, HDB_INVALID, "no such column: %s", e->u.column.column.ptr);
+        } else {
+            ix->key.cols[i] = (uint32_t)at;
+            ix->key.desc[i] = t->order == HDB_ORDER_DESC;
+        }
+    }
+    int arc = HDB_OK;
+    char *text = rc == HDB_OK ? hdb_sql_arena_alloc(&ix->arena, len + 1, &arc) : NULL;
+    if (rc == HDB_OK && text == NULL) {
+        rc = hdb_err_set(err, arc, "out of memory");
+    }
+    if (rc != HDB_OK) {
+        index_free(ix);
+        return rc;
+    }
+    memcpy(text, sql, len);
+    ix->sql = text;
+    ix->key.ncols = cols->n;
+    ix->name = st->u.create_index.name.ptr;
+    ix->table = st->u.create_index.table.ptr;
+    ix->key.name = ix->name;
+    ix->unique = st->u.create_index.unique;
+    ix->where = st->u.create_index.where;
+    *out = ix;
+    return HDB_OK;
+}
+
+struct index_load_ctx {
+    struct hdb_schema *s;
+    uint32_t cap;
+    int rc;
+    struct hdb_err *err;
+};
+
+static bool load_index_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                           uint32_t vlen)
+{
+    struct index_load_ctx *l = ctx;
+    uint32_t tlen = vlen >= 10 ? hdb_get16(val + 8) : 0;
+    if (vlen < 10 || hdb_get32(val) != KIND_INDEX || 10 + (size_t)tlen > vlen ||
+        tlen > HDB_NAME_BYTES_MAX) {
+        l->rc =
+            hdb_err_set(l->err, HDB_CORRUPT, "catalog entry \"%.*s\" is malformed", (int)klen, key);
+        return false;
+    }
+    char table[HDB_NAME_BYTES_MAX + 1];
+    memcpy(table, val + 10, tlen);
+    table[tlen] = '\0';
+    const struct hdb_schema_table *st = hdb_schema_table(l->s, table);
+    if (st == NULL) {
+        l->rc = hdb_err_set(l->err, HDB_CORRUPT, "index \"%.*s\" names missing table %s", (int)klen,
+                            key, table);
+        return false;
+    }
+    if (l->s->nindexes == l->cap) {
+        uint32_t cap = l->cap == 0 ? 8 : l->cap * 2;
+        void *p = realloc(l->s->indexes, cap * sizeof *l->s->indexes);
+        if (p == NULL) {
+            l->rc = hdb_err_set(l->err, HDB_NOMEM, "out of memory loading the catalog");
+            return false;
+        }
+        l->s->indexes = p;
+        l->cap = cap;
+    }
+    struct hdb_schema_index *ix = NULL;
+    l->rc = index_build(st->def, (const char *)val + 10 + tlen, vlen - 10 - tlen, &ix, l->err);
+    if (l->rc != HDB_OK) {
+        return false;
+    }
+    ix->id = hdb_get32(val + 4);
+    l->s->indexes[l->s->nindexes++] = ix;
+    return true;
+}
+
+const struct hdb_schema_index *hdb_schema_index(const struct hdb_schema *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->nindexes; i++) {
+        if (strcasecmp(s->indexes[i]->name, name) == 0) {
+            return s->indexes[i];
+        }
+    }
+    return NULL;
+}
+
 static int open_rows(struct hdb_conn *c, struct hdb_schema_table *st, struct hdb_err *err)
 {
     char name[32];
@@ -142,6 +273,11 @@ int hdb_schema_load(struct hdb_conn *c, struct hdb_txn *t, struct hdb_schema **o
     }
     for (uint32_t i = 0; rc == HDB_OK && i < s->ntables; i++) {
         rc = open_rows(c, &s->tables[i], err);
+    }
+    struct index_load_ctx il = {.s = s, .err = err};
+    if (rc == HDB_OK) {
+        rc = hdb_txn_scan(t, cat, "i:", 2, "i;", 2, 0, load_index_row, &il, err);
+        rc = rc == HDB_OK ? il.rc : rc;
     }
     if (rc != HDB_OK) {
         hdb_schema_free(s);
@@ -244,6 +380,9 @@ static int create_table(struct hdb_conn *c, struct hdb_txn *t, struct hdb_table 
     return rc;
 }
 
+static int drop_table_indexes(struct hdb_txn *t, struct hdb_table *cat, const char *table,
+                              struct hdb_err *err);
+
 static int drop_table(struct hdb_txn *t, struct hdb_table *cat, const struct hdb_sql_stmt *st,
                       struct hdb_err *err)
 {
@@ -259,6 +398,7 @@ static int drop_table(struct hdb_txn *t, struct hdb_table *cat, const struct hdb
     uint32_t klen;
     table_key(name, key, sizeof key, &klen);
     rc = rc == HDB_OK ? hdb_txn_delete(t, cat, key, klen, err) : rc;
+    rc = rc == HDB_OK ? drop_table_indexes(t, cat, name, err) : rc;
     return rc == HDB_OK ? bump_version(t, cat, err) : rc;
 }
 
@@ -345,6 +485,132 @@ static int alter_add_column(struct hdb_txn *t, struct hdb_table *cat, const stru
     return rc;
 }
 
+static int next_id(struct hdb_txn *t, struct hdb_table *cat, uint64_t *id, struct hdb_err *err)
+{
+    int rc = get_u64(t, cat, "n", id, err);
+    *id = *id == 0 ? 1 : *id;
+    return rc == HDB_OK ? put_u64(t, cat, "n", *id + 1, err) : rc;
+}
+
+static int create_index(struct hdb_txn *t, struct hdb_table *cat, const struct hdb_sql_stmt *st,
+                        const char *src, struct hdb_err *err)
+{
+    const char *name = st->u.create_index.name.ptr, *table = st->u.create_index.table.ptr;
+    if (strlen(name) > HDB_NAME_BYTES_MAX || strlen(table) > HDB_NAME_BYTES_MAX) {
+        return hdb_err_set(err, HDB_TOOBIG, "a name longer than %u bytes", HDB_NAME_BYTES_MAX);
+    }
+    char key[HDB_NAME_BYTES_MAX + 8];
+    uint32_t klen;
+    object_key('i', name, key, sizeof key, &klen);
+    struct hdb_buf val = {0};
+    int rc = reserved(name, err);
+    rc = rc == HDB_OK ? hdb_txn_get(t, cat, key, klen, &val, err) : rc;
+    if (rc == HDB_OK) {
+        hdb_buf_free(&val);
+        return st->u.create_index.if_not_exists
+                   ? HDB_OK
+                   : hdb_err_set(err, HDB_EXISTS, "index %s already exists", name);
+    }
+    if (rc != HDB_NOTFOUND) {
+        hdb_buf_free(&val);
+        return rc;
+    }
+    rc = get_table(t, cat, table, &val, err);
+    if (rc == HDB_NOTFOUND) {
+        return hdb_err_set(err, HDB_NOTFOUND, "no such table: %s", table);
+    }
+    struct hdb_table_def *def = NULL;
+    struct hdb_schema_index *ix = NULL;
+    rc =
+        rc == HDB_OK ? hdb_table_def_build((const char *)val.data + 8, val.len - 8, &def, err) : rc;
+    rc = rc == HDB_OK ? index_build(def, src + st->offset, st->len, &ix, err) : rc;
+    uint64_t id = 0;
+    rc = rc == HDB_OK ? next_id(t, cat, &id, err) : rc;
+    size_t tlen = def != NULL ? strlen(def->name) : 0;
+    uint8_t *v = rc == HDB_OK ? malloc(10 + tlen + st->len) : NULL;
+    if (rc == HDB_OK && v == NULL) {
+        rc = hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    if (rc == HDB_OK) {
+        hdb_put32(v, KIND_INDEX);
+        hdb_put32(v + 4, (uint32_t)id);
+        hdb_put16(v + 8, (uint16_t)tlen);
+        memcpy(v + 10, def->name, tlen);
+        memcpy(v + 10 + tlen, src + st->offset, st->len);
+        rc = hdb_txn_put(t, cat, key, klen, v, (uint32_t)(10 + tlen + st->len), err);
+    }
+    rc = rc == HDB_OK ? bump_version(t, cat, err) : rc;
+    free(v);
+    index_free(ix);
+    hdb_table_def_free(def);
+    hdb_buf_free(&val);
+    return rc;
+}
+
+static int drop_index(struct hdb_txn *t, struct hdb_table *cat, const struct hdb_sql_stmt *st,
+                      struct hdb_err *err)
+{
+    const char *name = st->u.drop.name.ptr;
+    char key[HDB_NAME_BYTES_MAX + 8];
+    uint32_t klen;
+    object_key('i', name, key, sizeof key, &klen);
+    struct hdb_buf val = {0};
+    int rc = hdb_txn_get(t, cat, key, klen, &val, err);
+    hdb_buf_free(&val);
+    if (rc == HDB_NOTFOUND) {
+        return st->u.drop.if_exists ? HDB_OK
+                                    : hdb_err_set(err, HDB_NOTFOUND, "no such index: %s", name);
+    }
+    rc = rc == HDB_OK ? hdb_txn_delete(t, cat, key, klen, err) : rc;
+    return rc == HDB_OK ? bump_version(t, cat, err) : rc;
+}
+
+struct drop_ctx {
+    const char *table;
+    char keys[64][HDB_NAME_BYTES_MAX + 8];
+    uint32_t lens[64], n;
+    bool more;
+};
+
+static bool index_of_table(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                           uint32_t vlen)
+{
+    struct drop_ctx *d = ctx;
+    uint32_t tlen = vlen >= 10 ? hdb_get16(val + 8) : 0;
+    if (vlen >= 10 + (size_t)tlen && tlen == strlen(d->table) &&
+        strncasecmp((const char *)val + 10, d->table, tlen) == 0 && klen < sizeof d->keys[0]) {
+        if (d->n == 64) {
+            d->more = true;
+            return false;
+        }
+        memcpy(d->keys[d->n], key, klen);
+        d->lens[d->n++] = klen;
+    }
+    return true;
+}
+
+/* A dropped table's indexes go with it. */
+static int drop_table_indexes(struct hdb_txn *t, struct hdb_table *cat, const char *table,
+                              struct hdb_err *err)
+{
+    for (;;) {
+        struct drop_ctx *d = calloc(1, sizeof *d);
+        if (d == NULL) {
+            return hdb_err_set(err, HDB_NOMEM, "out of memory");
+        }
+        d->table = table;
+        int rc = hdb_txn_scan(t, cat, "i:", 2, "i;", 2, 0, index_of_table, d, err);
+        for (uint32_t i = 0; rc == HDB_OK && i < d->n; i++) {
+            rc = hdb_txn_delete(t, cat, d->keys[i], d->lens[i], err);
+        }
+        bool more = d->more;
+        free(d);
+        if (rc != HDB_OK || !more) {
+            return rc;
+        }
+    }
+}
+
 int hdb_schema_ddl(struct hdb_conn *c, struct hdb_txn *t, const struct hdb_sql_stmt *st,
                    const char *src, struct hdb_err *err)
 {
@@ -364,8 +630,9 @@ int hdb_schema_ddl(struct hdb_conn *c, struct hdb_txn *t, const struct hdb_sql_s
         }
         return hdb_err_set(err, HDB_INVALID, "only ALTER TABLE ... ADD COLUMN is supported yet");
     case HDB_STMT_CREATE_INDEX:
+        return create_index(t, cat, st, src, err);
     case HDB_STMT_DROP_INDEX:
-        return hdb_err_set(err, HDB_INVALID, "indexes are not supported yet");
+        return drop_index(t, cat, st, err);
     default:
         return hdb_err_set(err, HDB_INVALID, "not a DDL statement");
     }

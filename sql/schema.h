@@ -7,6 +7,8 @@
  *   "v"          u64 catalog version, +1 by every DDL statement
  *   "n"          u64 next object id
  *   "t:<name>"   u32 kind (1 = table), u32 id, then the CREATE TABLE text
+ *   "i:<name>"   u32 kind (2 = index), u32 id, u16 table name length, the
+ *                table name, then the CREATE INDEX text
  *
  * (<name> in lower case.) A table's rows live in the key-value table
  * "t<id>"; ids are never reused, so a dropped table's name can be created
@@ -18,7 +20,9 @@
  *
  * The CREATE TABLE text is parsed again when the schema is loaded, as SQLite
  * does; ALTER TABLE ... ADD COLUMN rewrites it with the new column at the end.
- * Not here yet: indexes (CREATE INDEX is refused with a message saying so).
+ * Indexes are in the catalog (names, columns, UNIQUE, partial WHERE) and
+ * UNIQUE ones are enforced by the executor, but no index has entries of its
+ * own yet: queries scan tables (the planner that uses indexes is next).
  * A dropped table's rows stay in its key-value table until space reclamation
  * (VACUUM) exists.
  */
@@ -39,10 +43,21 @@ struct hdb_schema_table {
     struct hdb_table *rows; /* the key-value table "t<id>" */
 };
 
+struct hdb_schema_index {
+    struct hdb_sql_arena arena; /* the parse of `sql` */
+    const char *name, *table, *sql;
+    uint32_t id;
+    bool unique;
+    struct hdb_key_def key;           /* column positions in the table */
+    const struct hdb_sql_expr *where; /* partial index condition, or NULL */
+};
+
 struct hdb_schema {
     uint64_t version;
     uint32_t ntables;
     struct hdb_schema_table *tables;
+    uint32_t nindexes;
+    struct hdb_schema_index **indexes;
 };
 
 /* Reads the catalog inside transaction `t` (which then depends on its version). */
@@ -52,12 +67,16 @@ void hdb_schema_free(struct hdb_schema *s);
 
 /* The table called `name` (case-insensitive), or NULL. */
 const struct hdb_schema_table *hdb_schema_table(const struct hdb_schema *s, const char *name);
+/* The index called `name` (case-insensitive), or NULL. */
+const struct hdb_schema_index *hdb_schema_index(const struct hdb_schema *s, const char *name);
 
 /*
- * Runs a DDL statement (CREATE TABLE, DROP TABLE, ALTER TABLE ... ADD COLUMN)
+ * Runs a DDL statement (CREATE TABLE, DROP TABLE, ALTER TABLE ... ADD COLUMN,
+ * CREATE [UNIQUE] INDEX, DROP INDEX)
  * in transaction `t`. `src` is the text the statement was parsed from.
- * Errors name the object: "table t already exists" (HDB_EXISTS), "no such
- * table: t" (HDB_NOTFOUND), "duplicate column name: c", the CREATE TABLE
+ * Errors name the object: "table t already exists", "index i already
+ * exists" (HDB_EXISTS), "no such table: t", "no such index: i"
+ * (HDB_NOTFOUND), "duplicate column name: c", the CREATE TABLE
  * checks of catalog.h, and names starting with "_" (reserved). Load the
  * schema again after the transaction commits.
  */

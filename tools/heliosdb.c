@@ -3,6 +3,7 @@
  *
  *   heliosdb check [options] [DBPATH]   storage verification of every shard
  *   heliosdb config [options]           prints the effective configuration
+ *   heliosdb shell [options] [--slt] [DBPATH]   SQL from a terminal or a pipe
  *
  * Options of every subcommand: --config FILE (else $HELIOSDB_CONFIG, else
  * none: the documented defaults), --set SECTION.KEY=VALUE (repeatable; wins
@@ -18,6 +19,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "shards/kv.h"
+#include "tools/shell.h"
 
 #define EXIT_PROBLEMS      1
 #define EXIT_USAGE         2
@@ -32,6 +34,7 @@ struct tool_args {
     const char *sets[TOOL_SETS_MAX];
     uint32_t nsets;
     const char *db_path;
+    bool slt;
 };
 
 static void usage(FILE *out)
@@ -40,6 +43,8 @@ static void usage(FILE *out)
           "commands:\n"
           "  check [DBPATH]   verify every shard's files (default DBPATH: [database] path)\n"
           "  config           print the effective configuration as TOML\n"
+          "  shell [--slt] [DBPATH]  run SQL from the terminal or stdin (--slt: the\n"
+          "                   sqllogictest engine protocol of slt_run.py)\n"
           "  help             this text\n",
           out);
 }
@@ -66,6 +71,8 @@ static int parse_args(int argc, char **argv, struct tool_args *a)
                 return EXIT_USAGE;
             }
             a->sets[a->nsets++] = argv[++i];
+        } else if (strcmp(arg, "--slt") == 0) {
+            a->slt = true;
         } else if (arg[0] == '-') {
             fprintf(stderr, "heliosdb: unknown option %s\n", arg);
             return EXIT_USAGE;
@@ -220,6 +227,33 @@ static int cmd_check(const struct tool_args *a)
     return problems == 0 ? 0 : EXIT_PROBLEMS;
 }
 
+static int cmd_shell(const struct tool_args *a)
+{
+    struct hdb_config cfg;
+    int rc = load_config(a, &cfg);
+    if (rc != 0) {
+        return rc;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s", a->db_path != NULL ? a->db_path : cfg.database.path);
+    struct hdb_db_opts o;
+    hdb_db_opts_from_config(&cfg, &o);
+    hdb_config_free(&cfg);
+    o.enable_cow_snapshots = o.enable_cow_snapshots && !a->slt;
+    struct hdb_db *db = NULL;
+    struct hdb_err err = {0};
+    if (hdb_db_open(path, &o, &db, NULL, &err) != HDB_OK) {
+        fprintf(stderr, "heliosdb shell: cannot open %s: %s\n", path, err.msg);
+        return EXIT_USAGE;
+    }
+    rc = hdb_shell_run(db, a->slt);
+    if (hdb_db_close(db, &err) != HDB_OK) {
+        fprintf(stderr, "heliosdb shell: closing %s: %s\n", path, err.msg);
+        rc = rc == 0 ? 1 : rc;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     hdb_log_set_level(HDB_LOG_WARN);
@@ -233,6 +267,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(a.command, "config") == 0) {
         return cmd_config(&a);
+    }
+    if (strcmp(a.command, "shell") == 0) {
+        return cmd_shell(&a);
     }
     if (strcmp(a.command, "help") == 0 || strcmp(a.command, "--help") == 0) {
         usage(stdout);

@@ -198,3 +198,33 @@ Test(heliosdb, config_prints_what_loads_again)
     free(file);
     free(dir);
 }
+
+/* The shell reads statements from a pipe, prints rows in list mode, answers dot commands. */
+Test(heliosdb, shell_runs_sql_from_a_pipe)
+{
+    char *dir = tu_mkdtemp("tool-shell");
+    char *input = tu_path(dir, "input.sql");
+    FILE *f = fopen(input, "w");
+    cr_assert_not_null(f);
+    fputs("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);\n"
+          "INSERT INTO t VALUES (1, 'x'), (2, 'y');\n"
+          "SELECT a, b FROM t\n  ORDER BY a DESC;\n"
+          ".tables\n"
+          ".mode csv\n"
+          "SELECT b FROM t WHERE a = 1;\n"
+          "SELECT nosuch FROM t;\n",
+          f);
+    fclose(f);
+    char args[4400];
+    snprintf(args, sizeof args, "shell %s/db < %s", dir, input);
+    struct run r;
+    run_tool(args, &r);
+    cr_assert_eq(r.status, 1, "an error makes the exit status 1:\n%s", r.out);
+    cr_assert_not_null(strstr(r.out, "2|y\n1|x\n"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "\nt\n"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"x\"\n"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "Error: no such column: nosuch"), "%s", r.out);
+    tu_rmtree(dir);
+    free(input);
+    free(dir);
+}

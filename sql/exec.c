@@ -1,0 +1,1048 @@
+/*
+ * exec.c — sessions, transactions and the statements that change data
+ * (INSERT, UPDATE, DELETE), row storage, name resolution and the
+ * evaluator's hook (aggregate results, subqueries). SELECT is in
+ * exec_select.c; exec.h has the storage layout and the limits.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/bytes.h"
+#include "sql/exec_int.h"
+
+#define STMT_RETRIES_MAX 100 /* autocommit statements retried on HDB_CONFLICT */
+#define SCAN_PAGE_ROWS   4096u
+
+struct hdb_sql_session {
+    struct hdb_db *db;
+    struct hdb_conn *conn;
+    struct hdb_txn *txn; /* explicit transaction, or NULL */
+    bool txn_failed;     /* a statement failed inside it: only ROLLBACK is accepted */
+    uint64_t rng;
+};
+
+int exec_fail(struct exec *x, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[HDB_ERR_MSG_BYTES_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return hdb_err_set(x->err, code, "%s", msg);
+}
+
+int rows_push(struct exec *x, struct rows *r, const struct hdb_value *row)
+{
+    if (r->n == r->cap) {
+        uint32_t cap = r->cap == 0 ? 16 : r->cap * 2;
+        if (x->rows_held + cap - r->cap > HDB_EXEC_ROWS_MAX) {
+            return exec_fail(x, HDB_TOOBIG, "a statement may hold at most %u rows in memory",
+                             HDB_EXEC_ROWS_MAX);
+        }
+        int rc = HDB_OK;
+        struct hdb_value *v =
+            hdb_sql_arena_alloc(x->arena, (size_t)cap * (r->ncols + 1) * sizeof *v, &rc);
+        if (v == NULL) {
+            return exec_fail(x, rc, "out of memory holding rows");
+        }
+        if (r->n > 0) {
+            memcpy(v, r->v, (size_t)r->n * r->ncols * sizeof *v);
+        }
+        x->rows_held += cap - r->cap;
+        r->v = v;
+        r->cap = cap;
+    }
+    if (r->ncols > 0) {
+        memcpy(r->v + (size_t)r->n * r->ncols, row, r->ncols * sizeof *row);
+    }
+    r->n++;
+    return HDB_OK;
+}
+
+int value_keep(struct exec *x, struct hdb_value *v)
+{
+    if ((v->type != HDB_V_TEXT && v->type != HDB_V_BLOB) || v->u.s.len == 0) {
+        return HDB_OK;
+    }
+    int rc = HDB_OK;
+    uint8_t *p = hdb_sql_arena_alloc(x->arena, v->u.s.len, &rc);
+    if (p == NULL) {
+        return exec_fail(x, rc, "out of memory");
+    }
+    memcpy(p, v->u.s.p, v->u.s.len);
+    v->u.s.p = p;
+    return HDB_OK;
+}
+
+/* --- row storage --- */
+
+static void rowid_key(int64_t rowid, uint8_t out[8])
+{
+    uint64_t u = (uint64_t)rowid ^ (1ull << 63);
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(u >> (56 - 8 * i));
+    }
+}
+
+struct scan_ctx {
+    struct exec *x;
+    struct rows *out, *keys;
+    uint32_t ncols, seen;
+    struct hdb_buf last;
+    int rc;
+};
+
+static bool scan_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                     uint32_t vlen)
+{
+    struct scan_ctx *s = ctx;
+    struct exec *x = s->x;
+    struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
+    uint32_t n = 0;
+    s->seen++;
+    s->rc = hdb_buf_set(&s->last, key, klen) == HDB_OK
+                ? hdb_row_decode(val, vlen, row, HDB_TABLE_COLUMNS_MAX, &n, x->err)
+                : exec_fail(x, HDB_NOMEM, "out of memory");
+    for (uint32_t i = n; s->rc == HDB_OK && i < s->ncols; i++) {
+        row[i] = (struct hdb_value){.type = HDB_V_NULL}; /* a column added after the row */
+    }
+    for (uint32_t i = 0; s->rc == HDB_OK && i < s->ncols; i++) {
+        s->rc = value_keep(x, &row[i]);
+    }
+    s->rc = s->rc == HDB_OK ? rows_push(x, s->out, row) : s->rc;
+    if (s->rc == HDB_OK && s->keys != NULL) {
+        struct hdb_value k = {.type = HDB_V_BLOB, .u.s = {key, klen}};
+        s->rc = value_keep(x, &k);
+        s->rc = s->rc == HDB_OK ? rows_push(x, s->keys, &k) : s->rc;
+    }
+    return s->rc == HDB_OK;
+}
+
+int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,
+                   struct rows *keys)
+{
+    struct scan_ctx s = {.x = x, .out = out, .keys = keys, .ncols = st->def->ncols};
+    out->ncols = st->def->ncols;
+    if (keys != NULL) {
+        keys->ncols = 1;
+    }
+    int rc = HDB_OK;
+    for (bool first = true;; first = false) {
+        uint8_t lo_buf[HDB_KEY_BYTES_MAX + 1];
+        uint32_t lolen = 0;
+        if (!first) { /* the smallest key after the last one */
+            memcpy(lo_buf, s.last.data, s.last.len);
+            lo_buf[s.last.len] = 0;
+            lolen = (uint32_t)s.last.len + 1;
+        }
+        s.seen = 0;
+        rc = hdb_txn_scan(x->t, st->rows, lo_buf, lolen, NULL, 0, SCAN_PAGE_ROWS, scan_row, &s,
+                          x->err);
+        rc = rc == HDB_OK ? s.rc : rc;
+        if (rc != HDB_OK || s.seen < SCAN_PAGE_ROWS) {
+            break;
+        }
+    }
+    free(s.last.data);
+    return rc;
+}
+
+/* --- name resolution and the evaluator's hook --- */
+
+struct eval_env {
+    struct exec *x;
+    struct scope *sc;
+};
+
+static int resolve_column(void *ctx, const struct hdb_sql_expr *col, struct hdb_value *out,
+                          enum hdb_affinity *aff, struct hdb_err *err)
+{
+    struct eval_env *env = ctx;
+    const char *table = col->u.column.table.ptr, *name = col->u.column.column.ptr;
+    for (struct scope *sc = env->sc; sc != NULL; sc = sc->outer) {
+        int found = 0;
+        for (uint32_t s = 0; s < sc->nsrc; s++) {
+            const struct source *src = &sc->src[s];
+            if (table != NULL && (src->name == NULL || strcasecmp(src->name, table) != 0)) {
+                continue;
+            }
+            for (uint32_t c = 0; c < src->ncols; c++) {
+                if (strcasecmp(src->colnames[c], name) == 0) {
+                    if (found++ == 0) {
+                        *out =
+                            src->cur != NULL ? src->cur[c] : (struct hdb_value){.type = HDB_V_NULL};
+                        *aff = src->affs[c];
+                    }
+                }
+            }
+        }
+        if (found > 1) {
+            return hdb_err_set(err, HDB_INVALID, "ambiguous column name: %s%s%s",
+                               table != NULL ? table : "", table != NULL ? "." : "", name);
+        }
+        if (found == 1) {
+            return HDB_OK;
+        }
+    }
+    return hdb_err_set(err, HDB_INVALID, "no such column: %s%s%s", table != NULL ? table : "",
+                       table != NULL ? "." : "", name);
+}
+
+static int eval_hook(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *out, bool *handled,
+                     struct hdb_err *err);
+
+int scope_eval(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
+               struct hdb_value *out)
+{
+    struct eval_env env = {.x = x, .sc = sc};
+    struct hdb_eval_ctx c = {.arena = x->arena,
+                             .column = resolve_column,
+                             .column_ctx = &env,
+                             .params = x->params,
+                             .nparams = x->nparams,
+                             .rng = x->rng,
+                             .now_ms = x->now_ms,
+                             .hook = eval_hook,
+                             .hook_ctx = &env};
+    int rc = hdb_eval(&c, e, out, x->err);
+    x->rng = c.rng;
+    return rc;
+}
+
+static int eval_hook(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *out, bool *handled,
+                     struct hdb_err *err)
+{
+    struct eval_env *env = ctx;
+    struct exec *x = env->x;
+    (void)err;
+    if (e->kind == HDB_EXPR_FUNCTION) {
+        return group_value(x, env->sc, e, out, handled);
+    }
+    *handled = true;
+    struct rows r = {0};
+    const struct hdb_sql_select *sub = e->kind == HDB_EXPR_SUBQUERY ? e->u.subquery
+                                       : e->kind == HDB_EXPR_EXISTS ? e->u.exists.select
+                                                                    : e->u.in.select;
+    int rc = select_run(x, sub, env->sc, &r, NULL);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    if (e->kind == HDB_EXPR_EXISTS) {
+        *out = (struct hdb_value){.type = HDB_V_INT, .u.i = r.n > 0};
+        return HDB_OK;
+    }
+    if (e->kind == HDB_EXPR_SUBQUERY) {
+        *out = r.n > 0 ? r.v[0] : (struct hdb_value){.type = HDB_V_NULL};
+        return HDB_OK;
+    }
+    if (r.ncols != 1) {
+        return exec_fail(x, HDB_INVALID, "sub-select returns %u columns - expected 1", r.ncols);
+    }
+    struct hdb_value v;
+    rc = scope_eval(x, env->sc, e->u.in.operand, &v);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    bool hit = false, saw_null = v.type == HDB_V_NULL && r.n > 0;
+    for (uint32_t i = 0; i < r.n && !hit && v.type != HDB_V_NULL; i++) {
+        saw_null = saw_null || r.v[i].type == HDB_V_NULL;
+        hit = r.v[i].type != HDB_V_NULL && hdb_value_cmp(&v, &r.v[i]) == 0;
+    }
+    if (hit) {
+        *out = (struct hdb_value){.type = HDB_V_INT, .u.i = !e->u.in.negated};
+    } else if (saw_null) {
+        *out = (struct hdb_value){.type = HDB_V_NULL};
+    } else {
+        *out = (struct hdb_value){.type = HDB_V_INT, .u.i = e->u.in.negated};
+    }
+    return HDB_OK;
+}
+
+/* --- writing rows --- */
+
+/* The storage key of a row: its rowid or its primary key's encoding. */
+static int row_store_key(struct exec *x, const struct hdb_table_def *d, const struct hdb_value *row,
+                         int64_t rowid, struct hdb_buf *key)
+{
+    key->len = 0;
+    if (d->pk.ncols == 0 || d->rowid_col >= 0) {
+        uint8_t k[8];
+        rowid_key(rowid, k);
+        return hdb_buf_set(key, k, 8) == HDB_OK ? HDB_OK : exec_fail(x, HDB_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < d->pk.ncols; i++) {
+        int rc = hdb_key_append(key, &row[d->pk.cols[i]], d->pk.desc[i], x->err);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    if (key->len > HDB_KEY_BYTES_MAX) {
+        return exec_fail(x, HDB_TOOBIG, "primary key of %zu bytes (at most %u)", key->len,
+                         HDB_KEY_BYTES_MAX);
+    }
+    return HDB_OK;
+}
+
+static const char *constraint_cols(struct exec *x, const struct hdb_table_def *d,
+                                   const struct hdb_key_def *k)
+{
+    char buf[512];
+    size_t at = 0;
+    for (uint32_t i = 0; i < k->ncols && at < sizeof buf - 1; i++) {
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s.%s", i > 0 ? ", " : "", d->name,
+                               d->cols[k->cols[i]].name);
+    }
+    int rc = HDB_OK;
+    char *p = hdb_sql_arena_alloc(x->arena, at + 1, &rc);
+    if (p != NULL) {
+        memcpy(p, buf, at + 1 < sizeof buf ? at + 1 : sizeof buf);
+        p[at < sizeof buf ? at : sizeof buf - 1] = '\0';
+    }
+    return p != NULL ? p : "";
+}
+
+/* Converts each value as its column stores it, and checks NOT NULL and CHECK. */
+static int prepare_row(struct exec *x, const struct hdb_table_def *d, struct hdb_value *row)
+{
+    for (uint32_t i = 0; i < d->ncols; i++) {
+        const struct hdb_column *c = &d->cols[i];
+        struct hdb_value *v = &row[i];
+        if (v->type == HDB_V_NULL) {
+            if (c->not_null && !((int32_t)i == d->rowid_col)) {
+                return exec_fail(x, HDB_CONSTRAINT, "NOT NULL constraint failed: %s.%s", d->name,
+                                 c->name);
+            }
+            continue;
+        }
+        if (c->decimal) {
+            struct hdb_value n;
+            hdb_value_numeric(v, &n);
+            struct hdb_dec dec = n.u.d;
+            int rc = HDB_OK;
+            if (n.type == HDB_V_INT) {
+                hdb_dec_from_i64(n.u.i, &dec);
+            } else if (n.type == HDB_V_REAL) {
+                rc = hdb_dec_from_double(n.u.r, &dec, x->err);
+            }
+            struct hdb_dec fitted;
+            rc = rc == HDB_OK ? hdb_dec_fit(&dec, c->precision, c->scale, &fitted, x->err) : rc;
+            if (rc != HDB_OK) {
+                return hdb_err_prefix(x->err, "%s.%s", d->name, c->name);
+            }
+            *v = (struct hdb_value){.type = HDB_V_DEC, .u.d = fitted};
+            continue;
+        }
+        char buf[32];
+        hdb_value_apply(v, c->affinity, buf);
+        int rc = value_keep(x, v);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    return HDB_OK;
+}
+
+/* CHECK constraints against a prepared row (NULL passes, as in SQLite). */
+static int check_row(struct exec *x, const struct hdb_table_def *d, struct hdb_value *row)
+{
+    if (d->nchecks == 0) {
+        return HDB_OK;
+    }
+    struct source s = {.name = d->name, .ncols = d->ncols, .cur = row};
+    const char *names[HDB_TABLE_COLUMNS_MAX];
+    enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
+    for (uint32_t i = 0; i < d->ncols; i++) {
+        names[i] = d->cols[i].name;
+        affs[i] = d->cols[i].affinity;
+    }
+    s.colnames = names;
+    s.affs = affs;
+    struct scope sc = {.src = &s, .nsrc = 1};
+    for (uint32_t i = 0; i < d->nchecks; i++) {
+        struct hdb_value v;
+        int rc = scope_eval(x, &sc, d->checks[i].expr, &v);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+        if (hdb_value_truth(&v) == 0) {
+            const struct hdb_sql_expr *e = d->checks[i].expr;
+            return d->checks[i].name != NULL
+                       ? exec_fail(x, HDB_CONSTRAINT, "CHECK constraint failed: %s",
+                                   d->checks[i].name)
+                       : exec_fail(x, HDB_CONSTRAINT, "CHECK constraint failed: %.*s", (int)e->len,
+                                   d->sql + e->offset);
+        }
+    }
+    return HDB_OK;
+}
+
+/* Does the row satisfy a partial index's WHERE (true when there is none)? */
+static int in_partial(struct exec *x, const struct hdb_table_def *d,
+                      const struct hdb_sql_expr *where, const struct hdb_value *row, bool *in)
+{
+    *in = true;
+    if (where == NULL) {
+        return HDB_OK;
+    }
+    const char *names[HDB_TABLE_COLUMNS_MAX];
+    enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
+    for (uint32_t i = 0; i < d->ncols; i++) {
+        names[i] = d->cols[i].name;
+        affs[i] = d->cols[i].affinity;
+    }
+    struct source s = {
+        .name = d->name, .ncols = d->ncols, .colnames = names, .affs = affs, .cur = row};
+    struct scope sc = {.src = &s, .nsrc = 1};
+    struct hdb_value v;
+    int rc = scope_eval(x, &sc, where, &v);
+    *in = rc == HDB_OK && hdb_value_truth(&v) == 1;
+    return rc;
+}
+
+/* One UNIQUE key (a constraint or a unique index) against the stored rows. */
+static int check_unique_key(struct exec *x, const struct hdb_table_def *d,
+                            const struct hdb_key_def *k, const struct hdb_sql_expr *where,
+                            const struct rows *all, const struct rows *keys,
+                            const struct hdb_value *row, const struct hdb_buf *self)
+{
+    bool in = true;
+    int rc = in_partial(x, d, where, row, &in);
+    for (uint32_t c = 0; c < k->ncols; c++) {
+        in = in && row[k->cols[c]].type != HDB_V_NULL; /* NULLs are never equal */
+    }
+    for (uint32_t r = 0; rc == HDB_OK && in && r < all->n; r++) {
+        const struct hdb_value *o = all->v + (size_t)r * all->ncols;
+        const struct hdb_value *ok = &keys->v[r];
+        if (self != NULL && ok->u.s.len == self->len &&
+            memcmp(ok->u.s.p, self->data, self->len) == 0) {
+            continue;
+        }
+        bool same = true;
+        for (uint32_t c = 0; c < k->ncols && same; c++) {
+            same = hdb_value_cmp(&o[k->cols[c]], &row[k->cols[c]]) == 0;
+        }
+        bool other_in = true;
+        rc = same ? in_partial(x, d, where, o, &other_in) : HDB_OK;
+        if (rc == HDB_OK && same && other_in) {
+            return exec_fail(x, HDB_CONSTRAINT, "UNIQUE constraint failed: %s",
+                             constraint_cols(x, d, k));
+        }
+    }
+    return rc;
+}
+
+/* UNIQUE constraints and unique indexes: no other stored row has the same non-NULL values. */
+static int check_unique(struct exec *x, const struct hdb_schema_table *st,
+                        const struct hdb_value *row, const struct hdb_buf *self)
+{
+    const struct hdb_table_def *d = st->def;
+    bool any = d->nuniques > 0;
+    for (uint32_t i = 0; i < x->schema->nindexes; i++) {
+        const struct hdb_schema_index *ix = x->schema->indexes[i];
+        any = any || (ix->unique && strcasecmp(ix->table, d->name) == 0);
+    }
+    if (!any) {
+        return HDB_OK;
+    }
+    struct rows all = {0}, keys = {0};
+    int rc = table_scan_all(x, st, &all, &keys);
+    for (uint32_t u = 0; rc == HDB_OK && u < d->nuniques; u++) {
+        rc = check_unique_key(x, d, &d->uniques[u], NULL, &all, &keys, row, self);
+    }
+    for (uint32_t i = 0; rc == HDB_OK && i < x->schema->nindexes; i++) {
+        const struct hdb_schema_index *ix = x->schema->indexes[i];
+        if (ix->unique && strcasecmp(ix->table, d->name) == 0) {
+            rc = check_unique_key(x, d, &ix->key, ix->where, &all, &keys, row, self);
+        }
+    }
+    return rc;
+}
+
+/* A new UNIQUE index: the rows already stored must not break it. */
+static int check_new_unique_index(struct exec *x, const struct hdb_sql_stmt *st)
+{
+    struct hdb_schema *s = NULL;
+    int rc = hdb_schema_load(x->conn, x->t, &s, x->err);
+    const struct hdb_schema_index *ix =
+        rc == HDB_OK ? hdb_schema_index(s, st->u.create_index.name.ptr) : NULL;
+    const struct hdb_schema_table *t = ix != NULL ? hdb_schema_table(s, ix->table) : NULL;
+    struct rows all = {0}, keys = {0};
+    rc = rc == HDB_OK && t != NULL ? table_scan_all(x, t, &all, &keys) : rc;
+    for (uint32_t r = 0; rc == HDB_OK && t != NULL && r < all.n; r++) {
+        struct hdb_buf self = {.data = (uint8_t *)keys.v[r].u.s.p, .len = keys.v[r].u.s.len};
+        rc = check_unique_key(x, t->def, &ix->key, ix->where, &all, &keys,
+                              all.v + (size_t)r * all.ncols, &self);
+    }
+    hdb_schema_free(s);
+    return rc;
+}
+
+static int put_row(struct exec *x, const struct hdb_schema_table *st, const struct hdb_buf *key,
+                   const struct hdb_value *row)
+{
+    struct hdb_buf rec = {0};
+    int rc = hdb_row_encode(&rec, row, st->def->ncols, x->err);
+    if (rc == HDB_OK && rec.len > HDB_VALUE_BYTES_MAX) {
+        rc = exec_fail(x, HDB_TOOBIG, "a row of %zu bytes (at most %u)", rec.len,
+                       HDB_VALUE_BYTES_MAX);
+    }
+    rc = rc == HDB_OK ? hdb_txn_put(x->t, st->rows, key->data, (uint32_t)key->len, rec.data,
+                                    (uint32_t)rec.len, x->err)
+                      : rc;
+    free(rec.data);
+    return rc;
+}
+
+/* --- INSERT --- */
+
+static int next_rowid(struct exec *x, const struct hdb_schema_table *st, int64_t given,
+                      int64_t *out)
+{
+    struct hdb_table *cat = NULL;
+    int rc = hdb_kv_table(x->conn, HDB_CATALOG_TABLE, true, &cat, x->err);
+    char key[32];
+    int n = snprintf(key, sizeof key, "r:%u", st->id);
+    struct hdb_buf val = {0};
+    int64_t next = 1;
+    rc = rc == HDB_OK ? hdb_txn_get(x->t, cat, key, (uint32_t)n, &val, x->err) : rc;
+    if (rc == HDB_OK && val.len == 8) {
+        next = (int64_t)hdb_get64(val.data);
+    }
+    hdb_buf_free(&val);
+    if (rc != HDB_OK && rc != HDB_NOTFOUND) {
+        return rc;
+    }
+    *out = given != INT64_MIN ? given : next;
+    if (*out == INT64_MAX && given == INT64_MIN) {
+        return exec_fail(x, HDB_FULL, "database or disk is full (no rowid left for %s)",
+                         st->def->name);
+    }
+    uint8_t b[8];
+    hdb_put64(b, (uint64_t)(*out >= next ? *out + 1 : next));
+    return hdb_txn_put(x->t, cat, key, (uint32_t)n, b, 8, x->err);
+}
+
+/* Evaluates DEFAULT expressions and places the given values into a full row. */
+static int build_row(struct exec *x, const struct hdb_table_def *d, const int32_t *map,
+                     const struct hdb_value *given, uint32_t ngiven, struct hdb_value *row)
+{
+    for (uint32_t i = 0; i < d->ncols; i++) {
+        row[i] = (struct hdb_value){.type = HDB_V_NULL};
+        if (d->cols[i].default_expr != NULL) {
+            int rc = scope_eval(x, NULL, d->cols[i].default_expr, &row[i]);
+            if (rc != HDB_OK) {
+                return rc;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < ngiven; i++) {
+        row[map[i]] = given[i];
+    }
+    return HDB_OK;
+}
+
+static int insert_one(struct exec *x, const struct hdb_sql_stmt *st,
+                      const struct hdb_schema_table *t, struct hdb_value *row, int64_t *changes,
+                      int64_t *last_id)
+{
+    const struct hdb_table_def *d = t->def;
+    int64_t given = INT64_MIN, rowid = 0;
+    int rc = prepare_row(x, d, row);
+    if (rc == HDB_OK && d->rowid_col >= 0 && row[d->rowid_col].type != HDB_V_NULL) {
+        if (row[d->rowid_col].type != HDB_V_INT) {
+            return exec_fail(x, HDB_CONSTRAINT, "datatype mismatch");
+        }
+        given = row[d->rowid_col].u.i;
+    }
+    if (rc == HDB_OK && (d->pk.ncols == 0 || d->rowid_col >= 0)) {
+        rc = next_rowid(x, t, given, &rowid);
+        if (rc == HDB_OK && d->rowid_col >= 0) {
+            row[d->rowid_col] = (struct hdb_value){.type = HDB_V_INT, .u.i = rowid};
+        }
+    }
+    rc = rc == HDB_OK ? check_row(x, d, row) : rc;
+    struct hdb_buf key = {0}, old = {0};
+    rc = rc == HDB_OK ? row_store_key(x, d, row, rowid, &key) : rc;
+    int exists =
+        rc == HDB_OK ? hdb_txn_get(x->t, t->rows, key.data, (uint32_t)key.len, &old, x->err) : rc;
+    hdb_buf_free(&old);
+    enum hdb_sql_conflict action = st->u.insert.or_action;
+    bool nothing = st->u.insert.upserts.n > 0; /* ON CONFLICT DO NOTHING (DO UPDATE refused) */
+    if (rc == HDB_OK && exists == HDB_OK) {
+        if (action == HDB_CONFLICT_IGNORE || nothing) {
+            free(key.data);
+            return HDB_OK;
+        }
+        if (action != HDB_CONFLICT_REPLACE) {
+            const struct hdb_key_def rk = {.ncols = 1, .cols = {(uint32_t)d->rowid_col}};
+            rc = exec_fail(x, HDB_CONSTRAINT, "UNIQUE constraint failed: %s",
+                           constraint_cols(x, d, d->rowid_col >= 0 ? &rk : &d->pk));
+        }
+    } else if (rc == HDB_OK && exists != HDB_NOTFOUND) {
+        rc = exists;
+    }
+    if (rc == HDB_OK) {
+        rc = check_unique(x, t, row, exists == HDB_OK ? &key : NULL);
+        if (rc == HDB_CONSTRAINT && (action == HDB_CONFLICT_IGNORE || nothing)) {
+            hdb_err_set(x->err, HDB_OK, " ");
+            free(key.data);
+            return HDB_OK;
+        }
+    }
+    rc = rc == HDB_OK ? put_row(x, t, &key, row) : rc;
+    free(key.data);
+    if (rc == HDB_OK) {
+        (*changes)++;
+        *last_id = d->pk.ncols == 0 || d->rowid_col >= 0 ? rowid : *last_id;
+    }
+    return rc;
+}
+
+static int column_map(struct exec *x, const struct hdb_sql_stmt *st, const struct hdb_table_def *d,
+                      int32_t *map, uint32_t *n)
+{
+    const struct hdb_sql_list *cols = &st->u.insert.columns;
+    if (cols->n == 0) {
+        for (uint32_t i = 0; i < d->ncols; i++) {
+            map[i] = (int32_t)i;
+        }
+        *n = d->ncols;
+        return HDB_OK;
+    }
+    for (uint32_t i = 0; i < cols->n; i++) {
+        const struct hdb_sql_str *name = cols->items[i];
+        map[i] = hdb_table_column(d, name->ptr);
+        if (map[i] < 0) {
+            return exec_fail(x, HDB_INVALID, "table %s has no column named %s", d->name, name->ptr);
+        }
+    }
+    *n = cols->n;
+    return HDB_OK;
+}
+
+static int returning_row(struct exec *x, const struct hdb_sql_list *ret,
+                         const struct hdb_schema_table *t, const struct hdb_value *row,
+                         struct hdb_sql_result *res, struct rows *out);
+
+static int exec_insert(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res,
+                       struct rows *out)
+{
+    const struct hdb_schema_table *t = hdb_schema_table(x->schema, st->u.insert.table.ptr);
+    if (t == NULL) {
+        return exec_fail(x, HDB_INVALID, "no such table: %s", st->u.insert.table.ptr);
+    }
+    for (uint32_t i = 0; i < st->u.insert.upserts.n; i++) {
+        const struct hdb_sql_upsert *u = st->u.insert.upserts.items[i];
+        if (u->do_update) {
+            return exec_fail(x, HDB_INVALID, "ON CONFLICT DO UPDATE is not supported yet");
+        }
+    }
+    const struct hdb_table_def *d = t->def;
+    int32_t map[HDB_TABLE_COLUMNS_MAX];
+    uint32_t nmap = 0;
+    int rc = column_map(x, st, d, map, &nmap);
+    struct rows src = {0};
+    const struct hdb_sql_select *sel = st->u.insert.select;
+    if (rc == HDB_OK && sel != NULL && sel->cores.n == 1 &&
+        ((struct hdb_sql_select_core *)sel->cores.items[0])->values.n > 0) {
+        const struct hdb_sql_select_core *core = sel->cores.items[0];
+        src.ncols = nmap;
+        for (uint32_t r = 0; rc == HDB_OK && r < core->values.n; r++) {
+            const struct hdb_sql_list *vals = core->values.items[r];
+            struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
+            if (vals->n != nmap) {
+                return st->u.insert.columns.n == 0
+                           ? exec_fail(x, HDB_INVALID,
+                                       "table %s has %u columns but %u values were supplied",
+                                       d->name, d->ncols, vals->n)
+                           : exec_fail(x, HDB_INVALID, "%u values for %u columns", vals->n, nmap);
+            }
+            for (uint32_t c = 0; rc == HDB_OK && c < vals->n; c++) {
+                rc = scope_eval(x, NULL, vals->items[c], &row[c]);
+            }
+            rc = rc == HDB_OK ? rows_push(x, &src, row) : rc;
+        }
+    } else if (rc == HDB_OK && sel != NULL) {
+        rc = select_run(x, sel, NULL, &src, NULL);
+        if (rc == HDB_OK && src.ncols != nmap) {
+            return exec_fail(x, HDB_INVALID, "table %s has %u columns but %u values were supplied",
+                             d->name, nmap, src.ncols);
+        }
+    } else if (rc == HDB_OK) {
+        src.ncols = 0;
+        rc = rows_push(x, &src, NULL); /* DEFAULT VALUES */
+        nmap = 0;
+    }
+    for (uint32_t r = 0; rc == HDB_OK && r < src.n; r++) {
+        struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
+        rc = build_row(x, d, map, src.v + (size_t)r * src.ncols, nmap, row);
+        rc = rc == HDB_OK ? insert_one(x, st, t, row, &res->changes, &res->last_insert_id) : rc;
+        if (rc == HDB_OK && st->u.insert.returning.n > 0) {
+            rc = returning_row(x, &st->u.insert.returning, t, row, res, out);
+        }
+    }
+    return rc;
+}
+
+/* --- UPDATE and DELETE --- */
+
+static void table_source(const struct hdb_schema_table *t, const char *alias, const char **names,
+                         enum hdb_affinity *affs, struct source *s)
+{
+    const struct hdb_table_def *d = t->def;
+    for (uint32_t i = 0; i < d->ncols; i++) {
+        names[i] = d->cols[i].name;
+        affs[i] = d->cols[i].affinity;
+    }
+    *s = (struct source){.name = alias != NULL ? alias : d->name,
+                         .ncols = d->ncols,
+                         .colnames = names,
+                         .affs = affs};
+}
+
+static int returning_row(struct exec *x, const struct hdb_sql_list *ret,
+                         const struct hdb_schema_table *t, const struct hdb_value *row,
+                         struct hdb_sql_result *res, struct rows *out)
+{
+    const char *names[HDB_TABLE_COLUMNS_MAX];
+    enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
+    struct source s;
+    table_source(t, NULL, names, affs, &s);
+    s.cur = row;
+    struct scope sc = {.src = &s, .nsrc = 1};
+    struct hdb_value vals[HDB_TABLE_COLUMNS_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ret->n; i++) {
+        const struct hdb_sql_result_col *rc = ret->items[i];
+        for (uint32_t c = 0; rc->star && c < s.ncols; c++) {
+            vals[n++] = row[c];
+        }
+        if (!rc->star) {
+            int st = scope_eval(x, &sc, rc->expr, &vals[n++]);
+            if (st != HDB_OK) {
+                return st;
+            }
+        }
+    }
+    if (out->ncols == 0 && out->n == 0) {
+        out->ncols = n;
+        int err = HDB_OK;
+        res->names = hdb_sql_arena_alloc(x->arena, n * sizeof *res->names, &err);
+        if (res->names == NULL) {
+            return exec_fail(x, err, "out of memory");
+        }
+        uint32_t at = 0;
+        for (uint32_t i = 0; i < ret->n; i++) {
+            const struct hdb_sql_result_col *rc = ret->items[i];
+            for (uint32_t c = 0; rc->star && c < s.ncols; c++) {
+                res->names[at++] = names[c];
+            }
+            if (!rc->star) {
+                res->names[at++] = rc->alias.ptr != NULL ? rc->alias.ptr : "";
+            }
+        }
+    }
+    return rows_push(x, out, vals);
+}
+
+/* The rows of a table that satisfy WHERE, with their storage keys. */
+static int matching_rows(struct exec *x, const struct hdb_schema_table *t, const char *alias,
+                         const struct hdb_sql_expr *where, struct rows *rows, struct rows *keys)
+{
+    struct rows all = {0}, all_keys = {0};
+    int rc = table_scan_all(x, t, &all, &all_keys);
+    const char *names[HDB_TABLE_COLUMNS_MAX];
+    enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
+    struct source s;
+    table_source(t, alias, names, affs, &s);
+    struct scope sc = {.src = &s, .nsrc = 1};
+    rows->ncols = t->def->ncols;
+    keys->ncols = 1;
+    for (uint32_t r = 0; rc == HDB_OK && r < all.n; r++) {
+        s.cur = all.v + (size_t)r * all.ncols;
+        struct hdb_value v = {.type = HDB_V_INT, .u.i = 1};
+        rc = where != NULL ? scope_eval(x, &sc, where, &v) : HDB_OK;
+        if (rc == HDB_OK && hdb_value_truth(&v) == 1) {
+            rc = rows_push(x, rows, s.cur);
+            rc = rc == HDB_OK ? rows_push(x, keys, &all_keys.v[r]) : rc;
+        }
+    }
+    return rc;
+}
+
+static int update_one(struct exec *x, const struct hdb_sql_stmt *st,
+                      const struct hdb_schema_table *t, const struct hdb_value *old,
+                      const struct hdb_value *old_key, struct hdb_value *row)
+{
+    const struct hdb_table_def *d = t->def;
+    const char *names[HDB_TABLE_COLUMNS_MAX];
+    enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
+    struct source s;
+    table_source(t, st->u.update.alias.ptr, names, affs, &s);
+    s.cur = old;
+    struct scope sc = {.src = &s, .nsrc = 1};
+    memcpy(row, old, d->ncols * sizeof *row);
+    int rc = HDB_OK;
+    for (uint32_t i = 0; rc == HDB_OK && i < st->u.update.set.n; i++) {
+        const struct hdb_sql_set *set = st->u.update.set.items[i];
+        if (set->columns.n != 1) {
+            return exec_fail(x, HDB_INVALID, "row-value SET is not supported yet");
+        }
+        const struct hdb_sql_str *col = set->columns.items[0];
+        int32_t c = hdb_table_column(d, col->ptr);
+        if (c < 0) {
+            return exec_fail(x, HDB_INVALID, "no such column: %s", col->ptr);
+        }
+        rc = scope_eval(x, &sc, set->expr, &row[c]);
+    }
+    int64_t rowid = 0;
+    if (rc == HDB_OK && (d->pk.ncols == 0 || d->rowid_col >= 0)) {
+        uint64_t u = 0;
+        for (int i = 0; i < 8; i++) {
+            u = u << 8 | old_key->u.s.p[i];
+        }
+        rowid = (int64_t)(u ^ (1ull << 63));
+    }
+    rc = rc == HDB_OK ? prepare_row(x, d, row) : rc;
+    if (rc == HDB_OK && d->rowid_col >= 0) {
+        if (row[d->rowid_col].type != HDB_V_INT) {
+            return exec_fail(x, HDB_CONSTRAINT, "datatype mismatch");
+        }
+        rowid = row[d->rowid_col].u.i;
+    }
+    rc = rc == HDB_OK ? check_row(x, d, row) : rc;
+    struct hdb_buf key = {0}, other = {0};
+    rc = rc == HDB_OK ? row_store_key(x, d, row, rowid, &key) : rc;
+    bool moved = rc == HDB_OK &&
+                 (key.len != old_key->u.s.len || memcmp(key.data, old_key->u.s.p, key.len) != 0);
+    if (moved) {
+        int g = hdb_txn_get(x->t, t->rows, key.data, (uint32_t)key.len, &other, x->err);
+        if (g == HDB_OK) {
+            const struct hdb_key_def rk = {.ncols = 1, .cols = {(uint32_t)d->rowid_col}};
+            rc = exec_fail(x, HDB_CONSTRAINT, "UNIQUE constraint failed: %s",
+                           constraint_cols(x, d, d->rowid_col >= 0 ? &rk : &d->pk));
+        } else if (g != HDB_NOTFOUND) {
+            rc = g;
+        }
+        rc = rc == HDB_OK ? hdb_txn_delete(x->t, t->rows, old_key->u.s.p, old_key->u.s.len, x->err)
+                          : rc;
+    }
+    struct hdb_buf self = {.data = (uint8_t *)old_key->u.s.p, .len = old_key->u.s.len};
+    rc = rc == HDB_OK ? check_unique(x, t, row, moved ? NULL : &self) : rc;
+    rc = rc == HDB_OK ? put_row(x, t, &key, row) : rc;
+    hdb_buf_free(&other);
+    free(key.data);
+    return rc;
+}
+
+static int exec_update(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res,
+                       struct rows *out)
+{
+    const struct hdb_schema_table *t = hdb_schema_table(x->schema, st->u.update.table.ptr);
+    if (t == NULL) {
+        return exec_fail(x, HDB_INVALID, "no such table: %s", st->u.update.table.ptr);
+    }
+    if (st->u.update.from.n > 0) {
+        return exec_fail(x, HDB_INVALID, "UPDATE ... FROM is not supported yet");
+    }
+    struct rows rows = {0}, keys = {0};
+    int rc = matching_rows(x, t, st->u.update.alias.ptr, st->u.update.where, &rows, &keys);
+    for (uint32_t r = 0; rc == HDB_OK && r < rows.n; r++) {
+        struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
+        rc = update_one(x, st, t, rows.v + (size_t)r * rows.ncols, &keys.v[r], row);
+        res->changes += rc == HDB_OK;
+        if (rc == HDB_OK && st->u.update.returning.n > 0) {
+            rc = returning_row(x, &st->u.update.returning, t, row, res, out);
+        }
+    }
+    return rc;
+}
+
+static int exec_delete(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res,
+                       struct rows *out)
+{
+    const struct hdb_schema_table *t = hdb_schema_table(x->schema, st->u.delete_.table.ptr);
+    if (t == NULL) {
+        return exec_fail(x, HDB_INVALID, "no such table: %s", st->u.delete_.table.ptr);
+    }
+    struct rows rows = {0}, keys = {0};
+    int rc = matching_rows(x, t, st->u.delete_.alias.ptr, st->u.delete_.where, &rows, &keys);
+    for (uint32_t r = 0; rc == HDB_OK && r < rows.n; r++) {
+        rc = hdb_txn_delete(x->t, t->rows, keys.v[r].u.s.p, keys.v[r].u.s.len, x->err);
+        res->changes += rc == HDB_OK;
+        if (rc == HDB_OK && st->u.delete_.returning.n > 0) {
+            rc = returning_row(x, &st->u.delete_.returning, t, rows.v + (size_t)r * rows.ncols, res,
+                               out);
+        }
+    }
+    return rc;
+}
+
+/* --- sessions and statements --- */
+
+int hdb_sql_session_open(struct hdb_db *db, struct hdb_sql_session **out, struct hdb_err *err)
+{
+    struct hdb_sql_session *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    s->db = db;
+    s->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull | 1;
+    int rc = hdb_db_connect(db, &s->conn, err);
+    if (rc != HDB_OK) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return HDB_OK;
+}
+
+void hdb_sql_session_close(struct hdb_sql_session *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->txn != NULL) {
+        hdb_txn_rollback(s->txn);
+    }
+    hdb_db_disconnect(s->conn);
+    free(s);
+}
+
+bool hdb_sql_in_transaction(const struct hdb_sql_session *s)
+{
+    return s->txn != NULL;
+}
+
+void hdb_sql_result_free(struct hdb_sql_result *res)
+{
+    hdb_sql_arena_free(&res->arena);
+    *res = (struct hdb_sql_result){0};
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool is_ddl(enum hdb_sql_stmt_kind k)
+{
+    return k == HDB_STMT_CREATE_TABLE || k == HDB_STMT_DROP_TABLE || k == HDB_STMT_ALTER_TABLE ||
+           k == HDB_STMT_CREATE_INDEX || k == HDB_STMT_DROP_INDEX;
+}
+
+/* One statement in transaction x->t. */
+static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res)
+{
+    int rc = hdb_schema_load(x->conn, x->t, &x->schema, x->err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    struct rows out = {0};
+    const char **names = NULL;
+    if (st->explain != 0) {
+        rc = exec_fail(x, HDB_INVALID, "EXPLAIN is not supported yet");
+    } else if (is_ddl(st->kind)) {
+        rc = hdb_schema_ddl(x->conn, x->t, st, x->src, x->err);
+        if (rc == HDB_OK && st->kind == HDB_STMT_CREATE_INDEX && st->u.create_index.unique) {
+            rc = check_new_unique_index(x, st);
+        }
+    } else if (st->kind == HDB_STMT_SELECT) {
+        rc = select_run(x, st->u.select, NULL, &out, &names);
+        res->names = names;
+    } else if (st->kind == HDB_STMT_INSERT) {
+        rc = exec_insert(x, st, res, &out);
+    } else if (st->kind == HDB_STMT_UPDATE) {
+        rc = exec_update(x, st, res, &out);
+    } else if (st->kind == HDB_STMT_DELETE) {
+        rc = exec_delete(x, st, res, &out);
+    } else {
+        rc = exec_fail(x, HDB_INVALID, "this statement is not supported yet");
+    }
+    hdb_schema_free(x->schema);
+    x->schema = NULL;
+    if (rc == HDB_OK) {
+        res->ncols = out.ncols;
+        res->nrows = out.n;
+        res->rows = out.v;
+    }
+    return rc;
+}
+
+static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
+                       struct hdb_err *err)
+{
+    if (st->kind == HDB_STMT_BEGIN) {
+        if (s->txn != NULL) {
+            return hdb_err_set(err, HDB_INVALID, "cannot start a transaction within a transaction");
+        }
+        s->txn_failed = false;
+        return hdb_txn_begin(s->conn, &s->txn, err);
+    }
+    if (s->txn == NULL) {
+        return hdb_err_set(err, HDB_INVALID, "cannot %s - no transaction is active",
+                           st->kind == HDB_STMT_COMMIT ? "commit" : "rollback");
+    }
+    struct hdb_txn *t = s->txn;
+    s->txn = NULL;
+    if (st->kind == HDB_STMT_ROLLBACK || s->txn_failed) {
+        hdb_txn_rollback(t);
+        return st->kind == HDB_STMT_ROLLBACK
+                   ? HDB_OK
+                   : hdb_err_set(err, HDB_INVALID,
+                                 "the transaction failed earlier and was rolled back");
+    }
+    return hdb_txn_commit(t, err);
+}
+
+int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sql_stmt *st,
+                 const struct hdb_value *params, uint32_t nparams, struct hdb_sql_result *res,
+                 struct hdb_err *err)
+{
+    hdb_sql_result_free(res);
+    if (st->kind == HDB_STMT_BEGIN || st->kind == HDB_STMT_COMMIT ||
+        st->kind == HDB_STMT_ROLLBACK) {
+        return txn_control(s, st, err);
+    }
+    if (s->txn != NULL && s->txn_failed) {
+        return hdb_err_set(err, HDB_INVALID,
+                           "the transaction failed earlier: only ROLLBACK is accepted");
+    }
+    struct exec x = {.conn = s->conn,
+                     .arena = &res->arena,
+                     .src = src,
+                     .params = params,
+                     .nparams = nparams,
+                     .now_ms = wall_ms(),
+                     .rng = s->rng,
+                     .err = err};
+    int rc = HDB_CONFLICT;
+    if (s->txn != NULL) {
+        x.t = s->txn;
+        rc = run_stmt(&x, st, res);
+        /* A failed statement leaves its writes in the transaction; only ROLLBACK undoes them. */
+        s->txn_failed = rc != HDB_OK;
+    }
+    for (int attempt = 0; s->txn == NULL && rc == HDB_CONFLICT && attempt < STMT_RETRIES_MAX;
+         attempt++) {
+        hdb_sql_result_free(res);
+        x.arena = &res->arena;
+        x.rows_held = 0;
+        rc = hdb_txn_begin(s->conn, &x.t, err);
+        rc = rc == HDB_OK ? run_stmt(&x, st, res) : rc;
+        if (rc == HDB_OK) {
+            rc = hdb_txn_commit(x.t, err);
+        } else if (x.t != NULL) {
+            hdb_txn_rollback(x.t);
+        }
+        x.t = NULL;
+    }
+    s->rng = x.rng;
+    return rc;
+}

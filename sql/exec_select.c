@@ -1,0 +1,1155 @@
+/*
+ * exec_select.c — SELECT: sources from FROM (tables scanned in full,
+ * subqueries run first), nested-loop joins (inner, cross, left; ON, USING,
+ * NATURAL), WHERE, grouping and aggregates (count sum total avg min max
+ * group_concat, DISTINCT inside them), HAVING, DISTINCT, compound
+ * operators, ORDER BY and LIMIT/OFFSET; subqueries in expressions
+ * (scalar, EXISTS, IN), correlated ones included, through the evaluator's
+ * hook. Everything is materialized in the statement's arena.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <xxhash.h>
+
+#include "sql/exec_int.h"
+
+#define JOIN_SOURCES_MAX   64u /* entries of one FROM clause */
+#define RESULT_COLUMNS_MAX 2000u
+#define AGG_SLOTS_MAX      256u /* aggregate calls in one SELECT */
+
+/* --- hash set of byte keys (grouping, DISTINCT, compound operators) --- */
+
+struct kslot {
+    uint64_t h;
+    const uint8_t *k; /* NULL: empty */
+    uint32_t len;
+    uint32_t idx;
+};
+
+struct kset {
+    struct kslot *slots;
+    uint32_t cap, n;
+};
+
+static int kset_grow(struct exec *x, struct kset *s)
+{
+    uint32_t cap = s->cap == 0 ? 64 : s->cap * 2;
+    int rc = HDB_OK;
+    struct kslot *n = hdb_sql_arena_alloc(x->arena, cap * sizeof *n, &rc);
+    if (n == NULL) {
+        return exec_fail(x, rc, "out of memory grouping rows");
+    }
+    for (uint32_t i = 0; i < s->cap; i++) {
+        if (s->slots[i].k != NULL) {
+            uint32_t at = (uint32_t)s->slots[i].h & (cap - 1);
+            while (n[at].k != NULL) {
+                at = (at + 1) & (cap - 1);
+            }
+            n[at] = s->slots[i];
+        }
+    }
+    s->slots = n;
+    s->cap = cap;
+    return HDB_OK;
+}
+
+/* Finds `key`; if absent adds it with index `idx`. *found tells; *index gets the stored index. */
+static int kset_add(struct exec *x, struct kset *s, const struct hdb_buf *key, uint32_t idx,
+                    bool *found, uint32_t *index)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        int rc = kset_grow(x, s);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    uint64_t h = XXH3_64bits(key->data, key->len);
+    uint32_t at = (uint32_t)h & (s->cap - 1);
+    for (; s->slots[at].k != NULL; at = (at + 1) & (s->cap - 1)) {
+        const struct kslot *k = &s->slots[at];
+        if (k->h == h && k->len == key->len && memcmp(k->k, key->data, key->len) == 0) {
+            *found = true;
+            *index = k->idx;
+            return HDB_OK;
+        }
+    }
+    int rc = HDB_OK;
+    uint8_t *copy = hdb_sql_arena_alloc(x->arena, key->len + 1, &rc);
+    if (copy == NULL) {
+        return exec_fail(x, rc, "out of memory grouping rows");
+    }
+    if (key->len > 0) {
+        memcpy(copy, key->data, key->len);
+    }
+    s->slots[at] = (struct kslot){.h = h, .k = copy, .len = (uint32_t)key->len, .idx = idx};
+    s->n++;
+    *found = false;
+    *index = idx;
+    return HDB_OK;
+}
+
+static int row_key(struct exec *x, const struct hdb_value *v, uint32_t n, struct hdb_buf *key)
+{
+    key->len = 0;
+    if (hdb_buf_reserve(key, 16) != HDB_OK) { /* never NULL, even for an empty key */
+        return exec_fail(x, HDB_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = hdb_key_append(key, &v[i], false, x->err);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    return HDB_OK;
+}
+
+/* --- aggregates --- */
+
+static bool is_aggregate(const struct hdb_sql_expr *e)
+{
+    if (e->kind != HDB_EXPR_FUNCTION) {
+        return false;
+    }
+    const char *n = e->u.function.name.ptr;
+    uint32_t args = e->u.function.args.n;
+    if (strcasecmp(n, "min") == 0 || strcasecmp(n, "max") == 0) {
+        return args == 1;
+    }
+    return strcasecmp(n, "count") == 0 || strcasecmp(n, "sum") == 0 ||
+           strcasecmp(n, "total") == 0 || strcasecmp(n, "avg") == 0 ||
+           strcasecmp(n, "group_concat") == 0;
+}
+
+struct agg_list {
+    const struct hdb_sql_expr *e[AGG_SLOTS_MAX];
+    uint32_t n;
+    bool overflow;
+};
+
+/* Collects aggregate calls (not inside subqueries). The tree height is bounded by the parser. */
+static void find_aggs(const struct hdb_sql_expr *e, struct agg_list *l)
+{
+    if (e == NULL) {
+        return;
+    }
+    if (is_aggregate(e)) {
+        if (l->n == AGG_SLOTS_MAX) {
+            l->overflow = true;
+            return;
+        }
+        l->e[l->n++] = e;
+        return; /* an aggregate inside an aggregate is refused when it is evaluated */
+    }
+    const struct hdb_sql_list *list = NULL;
+    switch (e->kind) {
+    case HDB_EXPR_UNARY:
+        find_aggs(e->u.unary.operand, l);
+        break;
+    case HDB_EXPR_BINARY:
+        find_aggs(e->u.binary.left, l);
+        find_aggs(e->u.binary.right, l);
+        break;
+    case HDB_EXPR_LIKE:
+        find_aggs(e->u.like.left, l);
+        find_aggs(e->u.like.pattern, l);
+        find_aggs(e->u.like.escape, l);
+        break;
+    case HDB_EXPR_BETWEEN:
+        find_aggs(e->u.between.operand, l);
+        find_aggs(e->u.between.low, l);
+        find_aggs(e->u.between.high, l);
+        break;
+    case HDB_EXPR_IN:
+        find_aggs(e->u.in.operand, l);
+        list = &e->u.in.list;
+        break;
+    case HDB_EXPR_ISNULL:
+        find_aggs(e->u.isnull.operand, l);
+        break;
+    case HDB_EXPR_CASE:
+        find_aggs(e->u.case_.base, l);
+        find_aggs(e->u.case_.else_, l);
+        list = &e->u.case_.whens;
+        break;
+    case HDB_EXPR_CAST:
+        find_aggs(e->u.cast.operand, l);
+        break;
+    case HDB_EXPR_FUNCTION:
+        list = &e->u.function.args;
+        break;
+    case HDB_EXPR_COLLATE:
+        find_aggs(e->u.collate.operand, l);
+        break;
+    default:
+        break;
+    }
+    for (uint32_t i = 0; list != NULL && i < list->n; i++) {
+        find_aggs(list->items[i], l);
+    }
+}
+
+/* One aggregate's running state. */
+struct agg {
+    int64_t count;
+    bool any;      /* a non-NULL value was seen */
+    bool is_real;  /* sum saw a REAL */
+    bool overflow; /* integer sum overflowed */
+    int64_t isum;
+    double rsum;
+    struct hdb_dec dsum;
+    bool is_dec;
+    struct hdb_value best; /* min / max */
+    struct hdb_buf text;   /* group_concat */
+    struct kset distinct;
+};
+
+struct group {
+    struct agg *aggs;
+    const struct hdb_value **rows; /* each source's current row when the group was last seen */
+};
+
+static int agg_step(struct exec *x, struct scope *sc, const struct hdb_sql_expr *f, struct agg *a)
+{
+    const char *name = f->u.function.name.ptr;
+    struct hdb_value v = {.type = HDB_V_INT, .u.i = 1};
+    if (f->u.function.star || f->u.function.args.n == 0) {
+        if (strcasecmp(name, "count") != 0) {
+            return exec_fail(x, HDB_INVALID, "wrong number of arguments to function %s()", name);
+        }
+        a->count++;
+        return HDB_OK;
+    }
+    int rc = scope_eval(x, sc, f->u.function.args.items[0], &v);
+    if (rc != HDB_OK || v.type == HDB_V_NULL) {
+        return rc;
+    }
+    if (f->u.function.distinct) {
+        struct hdb_buf key = {0};
+        bool found = false;
+        uint32_t idx;
+        rc = row_key(x, &v, 1, &key);
+        rc = rc == HDB_OK ? kset_add(x, &a->distinct, &key, 0, &found, &idx) : rc;
+        free(key.data);
+        if (rc != HDB_OK || found) {
+            return rc;
+        }
+    }
+    a->count++;
+    if (strcasecmp(name, "min") == 0 || strcasecmp(name, "max") == 0) {
+        int c = a->any ? hdb_value_cmp(&v, &a->best) : 0;
+        if (!a->any || (name[1] == 'i' || name[1] == 'I' ? c < 0 : c > 0)) {
+            rc = value_keep(x, &v);
+            a->best = v;
+        }
+        a->any = true;
+        return rc;
+    }
+    if (strcasecmp(name, "group_concat") == 0) {
+        struct hdb_value sep = {.type = HDB_V_TEXT, .u.s = {(const uint8_t *)",", 1}}, t;
+        if (f->u.function.args.n > 1) {
+            rc = scope_eval(x, sc, f->u.function.args.items[1], &sep);
+        }
+        char buf[64];
+        if (rc == HDB_OK && v.type != HDB_V_TEXT && v.type != HDB_V_BLOB) {
+            int n = v.type == HDB_V_INT    ? snprintf(buf, sizeof buf, "%lld", (long long)v.u.i)
+                    : v.type == HDB_V_REAL ? hdb_real_text(v.u.r, buf)
+                                           : (int)hdb_dec_format(&v.u.d, buf);
+            v = (struct hdb_value){.type = HDB_V_TEXT, .u.s = {(const uint8_t *)buf, (uint32_t)n}};
+        }
+        t = sep;
+        size_t need = a->text.len + (a->any && t.type != HDB_V_NULL ? t.u.s.len : 0) + v.u.s.len;
+        if (rc == HDB_OK &&
+            (need > HDB_VALUE_BYTES_MAX || hdb_buf_reserve(&a->text, need) != HDB_OK)) {
+            rc = exec_fail(x, HDB_TOOBIG, "group_concat result too big");
+        }
+        if (rc == HDB_OK && a->any && t.type != HDB_V_NULL && t.u.s.len > 0) {
+            memcpy(a->text.data + a->text.len, t.u.s.p, t.u.s.len);
+            a->text.len += t.u.s.len;
+        }
+        if (rc == HDB_OK && v.u.s.len > 0) {
+            memcpy(a->text.data + a->text.len, v.u.s.p, v.u.s.len);
+            a->text.len += v.u.s.len;
+        }
+        a->any = true;
+        return rc;
+    }
+    if (strcasecmp(name, "count") == 0) {
+        return HDB_OK;
+    }
+    /* sum, total, avg */
+    struct hdb_value n;
+    hdb_value_numeric(&v, &n);
+    a->any = true;
+    if (n.type == HDB_V_REAL) {
+        a->is_real = true;
+    }
+    if (n.type == HDB_V_DEC) {
+        struct hdb_dec d = a->dsum, r;
+        if (!a->is_dec) {
+            hdb_dec_from_i64(0, &d);
+        }
+        rc = hdb_dec_add(&d, &n.u.d, &r, x->err);
+        a->dsum = r;
+        a->is_dec = true;
+    } else if (n.type == HDB_V_INT && !a->overflow &&
+               __builtin_add_overflow(a->isum, n.u.i, &a->isum)) {
+        a->overflow = true;
+    }
+    a->rsum += n.type == HDB_V_INT   ? (double)n.u.i
+               : n.type == HDB_V_DEC ? hdb_dec_to_double(&n.u.d)
+                                     : n.u.r;
+    return rc;
+}
+
+static int agg_final(struct exec *x, const struct hdb_sql_expr *f, struct agg *a,
+                     struct hdb_value *out)
+{
+    const char *name = f->u.function.name.ptr;
+    *out = (struct hdb_value){.type = HDB_V_NULL};
+    if (strcasecmp(name, "count") == 0) {
+        *out = (struct hdb_value){.type = HDB_V_INT, .u.i = a->count};
+    } else if (strcasecmp(name, "total") == 0) {
+        *out = (struct hdb_value){.type = HDB_V_REAL, .u.r = a->any ? a->rsum : 0.0};
+    } else if (!a->any) {
+        return HDB_OK;
+    } else if (strcasecmp(name, "avg") == 0) {
+        *out = (struct hdb_value){.type = HDB_V_REAL, .u.r = a->rsum / (double)a->count};
+    } else if (strcasecmp(name, "sum") == 0) {
+        if (a->is_dec && !a->is_real) {
+            *out = (struct hdb_value){.type = HDB_V_DEC, .u.d = a->dsum};
+        } else if (a->is_real || a->is_dec) {
+            *out = (struct hdb_value){.type = HDB_V_REAL, .u.r = a->rsum};
+        } else if (a->overflow) {
+            return exec_fail(x, HDB_TOOBIG, "integer overflow");
+        } else {
+            *out = (struct hdb_value){.type = HDB_V_INT, .u.i = a->isum};
+        }
+    } else if (strcasecmp(name, "group_concat") == 0) {
+        int rc = HDB_OK;
+        uint8_t *p = hdb_sql_arena_alloc(x->arena, a->text.len + 1, &rc);
+        if (p == NULL) {
+            return exec_fail(x, rc, "out of memory");
+        }
+        if (a->text.len > 0) {
+            memcpy(p, a->text.data, a->text.len);
+        }
+        *out = (struct hdb_value){.type = HDB_V_TEXT, .u.s = {p, (uint32_t)a->text.len}};
+    } else {
+        *out = a->best; /* min, max */
+    }
+    return HDB_OK;
+}
+
+int group_value(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
+                struct hdb_value *out, bool *handled)
+{
+    if (!is_aggregate(e)) {
+        return HDB_OK; /* a scalar function: the evaluator's */
+    }
+    *handled = true;
+    for (struct scope *s = sc; s != NULL; s = s->outer) {
+        for (uint32_t i = 0; s->aggs != NULL && i < s->aggs->n; i++) {
+            if (s->aggs->e[i] == e) {
+                if (s->group == NULL) {
+                    break;
+                }
+                return agg_final(x, e, &s->group->aggs[i], out);
+            }
+        }
+    }
+    return exec_fail(x, HDB_INVALID, "misuse of aggregate function %s()", e->u.function.name.ptr);
+}
+
+/* --- the query --- */
+
+/* A FROM entry after parenthesized join lists are flattened. */
+struct from_entry {
+    const struct hdb_sql_source *src;
+    enum hdb_sql_join join;
+    const struct hdb_sql_expr *group_on; /* a parenthesized group's ON, checked at its last entry */
+};
+
+struct query {
+    struct exec *x;
+    const struct hdb_sql_select_core *core;
+    struct from_entry from[JOIN_SOURCES_MAX];
+    uint32_t nfrom;
+    struct scope sc;
+    struct agg_list aggs;
+    bool aggregate;
+    /* output: ncols values per row, the first nvisible are the result, the rest ORDER BY keys */
+    uint32_t ncols, nvisible;
+    const struct hdb_sql_expr **exprs; /* per output column; NULL: a star column */
+    uint32_t *star_src, *star_col;     /* for star columns */
+    const char **names;
+    struct rows out;
+    struct hdb_value *scratch; /* one output row (not on the stack: subqueries recurse) */
+    /* grouping */
+    struct kset groups;
+    struct group *gv;
+    uint32_t ngroups, gcap;
+    struct hdb_value *null_row;
+};
+
+static int add_source_columns(struct exec *x, struct source *s, const struct hdb_table_def *d)
+{
+    int rc = HDB_OK;
+    s->colnames = hdb_sql_arena_alloc(x->arena, d->ncols * sizeof *s->colnames, &rc);
+    enum hdb_affinity *affs = hdb_sql_arena_alloc(x->arena, d->ncols * sizeof *affs, &rc);
+    if (s->colnames == NULL || affs == NULL) {
+        return exec_fail(x, rc, "out of memory");
+    }
+    for (uint32_t i = 0; i < d->ncols; i++) {
+        s->colnames[i] = d->cols[i].name;
+        affs[i] = d->cols[i].affinity;
+    }
+    s->affs = affs;
+    s->ncols = d->ncols;
+    return HDB_OK;
+}
+
+static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct scope *outer,
+                       struct source *s)
+{
+    *s = (struct source){.name = fs->alias.ptr != NULL ? fs->alias.ptr : fs->table.ptr};
+    if (fs->select != NULL) {
+        const char **names = NULL;
+        int rc = select_run(x, fs->select, outer, &s->rows, &names);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+        s->ncols = s->rows.ncols;
+        s->colnames = names;
+        enum hdb_affinity *affs = hdb_sql_arena_alloc(x->arena, (s->ncols + 1) * sizeof *affs, &rc);
+        if (affs == NULL) {
+            return exec_fail(x, rc, "out of memory");
+        }
+        for (uint32_t i = 0; i < s->ncols; i++) {
+            affs[i] = HDB_AFF_NONE;
+        }
+        s->affs = affs;
+        return HDB_OK;
+    }
+    const struct hdb_schema_table *st = hdb_schema_table(x->schema, fs->table.ptr);
+    if (st == NULL) {
+        return exec_fail(x, HDB_INVALID, "no such table: %s", fs->table.ptr);
+    }
+    int rc = add_source_columns(x, s, st->def);
+    s->rows.ncols = s->ncols;
+    return rc == HDB_OK ? table_scan_all(x, st, &s->rows, NULL) : rc;
+}
+
+static int32_t order_column(const struct hdb_sql_expr *e, const char **names, uint32_t ncols);
+
+/* The result columns: expressions, `*` and `t.*` expanded; then ORDER BY terms that are not
+ * result columns, as hidden columns. */
+static int plan_columns(struct query *q, const struct hdb_sql_list *order)
+{
+    struct exec *x = q->x;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < q->core->columns.n; i++) {
+        const struct hdb_sql_result_col *rc = q->core->columns.items[i];
+        for (uint32_t s = 0; rc->star && s < q->sc.nsrc; s++) {
+            bool match =
+                rc->table.ptr == NULL ||
+                (q->sc.src[s].name != NULL && strcasecmp(rc->table.ptr, q->sc.src[s].name) == 0);
+            n += match ? q->sc.src[s].ncols : 0;
+        }
+        n += rc->star ? 0 : 1;
+        if (rc->star && q->sc.nsrc == 0) {
+            return exec_fail(x, HDB_INVALID, "no tables specified");
+        }
+    }
+    uint32_t hidden = order != NULL ? order->n : 0;
+    if (n == 0 || n + hidden > RESULT_COLUMNS_MAX) {
+        return exec_fail(x, HDB_INVALID, "no such table in a t.* column, or too many columns");
+    }
+    n += hidden;
+    int err = HDB_OK;
+    q->exprs = hdb_sql_arena_alloc(x->arena, n * sizeof *q->exprs, &err);
+    q->star_src = hdb_sql_arena_alloc(x->arena, n * sizeof *q->star_src, &err);
+    q->star_col = hdb_sql_arena_alloc(x->arena, n * sizeof *q->star_col, &err);
+    q->names = hdb_sql_arena_alloc(x->arena, n * sizeof *q->names, &err);
+    if (q->exprs == NULL || q->star_src == NULL || q->star_col == NULL || q->names == NULL) {
+        return exec_fail(x, err, "out of memory");
+    }
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < q->core->columns.n; i++) {
+        const struct hdb_sql_result_col *rc = q->core->columns.items[i];
+        if (!rc->star) {
+            const struct hdb_sql_expr *e = rc->expr;
+            q->exprs[at] = e;
+            q->names[at++] = rc->alias.ptr != NULL        ? rc->alias.ptr
+                             : e->kind == HDB_EXPR_COLUMN ? e->u.column.column.ptr
+                                                          : "";
+            continue;
+        }
+        for (uint32_t s = 0; s < q->sc.nsrc; s++) {
+            bool match =
+                rc->table.ptr == NULL ||
+                (q->sc.src[s].name != NULL && strcasecmp(rc->table.ptr, q->sc.src[s].name) == 0);
+            for (uint32_t c = 0; match && c < q->sc.src[s].ncols; c++) {
+                q->exprs[at] = NULL;
+                q->star_src[at] = s;
+                q->star_col[at] = c;
+                q->names[at++] = q->sc.src[s].colnames[c];
+            }
+        }
+    }
+    q->nvisible = at;
+    for (uint32_t i = 0; i < hidden; i++) {
+        const struct hdb_sql_order_term *t = order->items[i];
+        int32_t c = order_column(t->expr, q->names, q->nvisible);
+        q->exprs[at] = c >= 0 ? NULL : t->expr;
+        q->star_src[at] = UINT32_MAX; /* a copy of result column star_col */
+        q->star_col[at] = c >= 0 ? (uint32_t)c : 0;
+        q->names[at++] = NULL;
+        if (c == -2) {
+            return exec_fail(x, HDB_INVALID,
+                             "%u%s ORDER BY term out of range - should be between 1 and %u", i + 1,
+                             i == 0   ? "st"
+                             : i == 1 ? "nd"
+                             : i == 2 ? "rd"
+                                      : "th",
+                             q->nvisible);
+        }
+    }
+    q->ncols = at;
+    q->out.ncols = at;
+    return HDB_OK;
+}
+
+static int output_row(struct query *q)
+{
+    struct exec *x = q->x;
+    struct hdb_value *row = q->scratch;
+    for (uint32_t i = 0; i < q->ncols; i++) {
+        if (q->exprs[i] == NULL && q->star_src[i] == UINT32_MAX) {
+            row[i] = row[q->star_col[i]]; /* an ORDER BY term naming a result column */
+            continue;
+        }
+        if (q->exprs[i] == NULL) {
+            row[i] = q->sc.src[q->star_src[i]].cur[q->star_col[i]];
+            continue;
+        }
+        int rc = scope_eval(x, &q->sc, q->exprs[i], &row[i]);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    return rows_push(x, &q->out, row);
+}
+
+static int group_of(struct query *q, struct group **out)
+{
+    struct exec *x = q->x;
+    const struct hdb_sql_list *gb = &q->core->group_by;
+    struct hdb_value vals[64];
+    if (gb->n > 64) {
+        return exec_fail(x, HDB_TOOBIG, "GROUP BY has more than 64 terms");
+    }
+    for (uint32_t i = 0; i < gb->n; i++) {
+        int rc = scope_eval(x, &q->sc, gb->items[i], &vals[i]);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    struct hdb_buf key = {0};
+    bool found = false;
+    uint32_t idx = q->ngroups;
+    int rc = row_key(x, vals, gb->n, &key);
+    rc = rc == HDB_OK ? kset_add(x, &q->groups, &key, q->ngroups, &found, &idx) : rc;
+    free(key.data);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    if (!found) {
+        if (q->ngroups == q->gcap) {
+            uint32_t cap = q->gcap == 0 ? 16 : q->gcap * 2;
+            struct group *g = hdb_sql_arena_alloc(x->arena, cap * sizeof *g, &rc);
+            if (g == NULL) {
+                return exec_fail(x, rc, "out of memory grouping rows");
+            }
+            if (q->ngroups > 0) {
+                memcpy(g, q->gv, q->ngroups * sizeof *g);
+            }
+            q->gv = g;
+            q->gcap = cap;
+        }
+        struct group *g = &q->gv[q->ngroups++];
+        g->aggs = hdb_sql_arena_alloc(x->arena, (q->aggs.n + 1) * sizeof *g->aggs, &rc);
+        g->rows = hdb_sql_arena_alloc(x->arena, (q->sc.nsrc + 1) * sizeof *g->rows, &rc);
+        if (g->aggs == NULL || g->rows == NULL) {
+            return exec_fail(x, rc, "out of memory grouping rows");
+        }
+    }
+    *out = &q->gv[idx];
+    return HDB_OK;
+}
+
+/* A joined row that passed WHERE. */
+static int emit(struct query *q)
+{
+    if (!q->aggregate) {
+        return output_row(q);
+    }
+    struct group *g = NULL;
+    int rc = group_of(q, &g);
+    for (uint32_t s = 0; rc == HDB_OK && s < q->sc.nsrc; s++) {
+        g->rows[s] = q->sc.src[s].cur;
+    }
+    for (uint32_t i = 0; rc == HDB_OK && i < q->aggs.n; i++) {
+        rc = agg_step(q->x, &q->sc, q->aggs.e[i], &g->aggs[i]);
+    }
+    return rc;
+}
+
+static int truth(struct query *q, const struct hdb_sql_expr *e, int *t)
+{
+    struct hdb_value v;
+    int rc = scope_eval(q->x, &q->sc, e, &v);
+    *t = rc == HDB_OK ? hdb_value_truth(&v) : 0;
+    return rc;
+}
+
+/* USING / NATURAL: the named columns equal between source k and an earlier source. */
+static int using_match(struct query *q, uint32_t k, const struct hdb_sql_source *fs, bool *ok)
+{
+    struct source *s = &q->sc.src[k];
+    *ok = true;
+    for (uint32_t c = 0; c < s->ncols && *ok; c++) {
+        bool named = fs->natural;
+        for (uint32_t u = 0; !fs->natural && u < fs->using_cols.n; u++) {
+            const struct hdb_sql_str *col = fs->using_cols.items[u];
+            named = named || strcasecmp(col->ptr, s->colnames[c]) == 0;
+        }
+        for (uint32_t p = 0; named && p < k; p++) {
+            const struct source *o = &q->sc.src[p];
+            for (uint32_t oc = 0; oc < o->ncols; oc++) {
+                if (strcasecmp(o->colnames[oc], s->colnames[c]) == 0) {
+                    struct hdb_value a = o->cur[oc], b = s->cur[c];
+                    *ok =
+                        a.type != HDB_V_NULL && b.type != HDB_V_NULL && hdb_value_cmp(&a, &b) == 0;
+                    p = k; /* the first earlier source with the column */
+                    break;
+                }
+            }
+        }
+    }
+    return HDB_OK;
+}
+
+/* Nested loops over sources k.. (depth bounded by JOIN_SOURCES_MAX). */
+static int join(struct query *q, uint32_t k)
+{
+    if (k == q->sc.nsrc) {
+        int t = 1;
+        int rc = q->core->where != NULL ? truth(q, q->core->where, &t) : HDB_OK;
+        return rc == HDB_OK && t == 1 ? emit(q) : rc;
+    }
+    struct source *s = &q->sc.src[k];
+    const struct from_entry *fe = &q->from[k];
+    const struct hdb_sql_source *fs = fe->src;
+    bool matched = false;
+    for (uint32_t r = 0; r < s->rows.n; r++) {
+        s->cur = s->rows.v + (size_t)r * s->ncols;
+        int t = 1;
+        bool ok = true;
+        int rc = fs->on != NULL ? truth(q, fs->on, &t) : HDB_OK;
+        if (rc == HDB_OK && t == 1 && fe->group_on != NULL) {
+            rc = truth(q, fe->group_on, &t);
+        }
+        if (rc == HDB_OK && (fs->using_cols.n > 0 || fs->natural)) {
+            rc = using_match(q, k, fs, &ok);
+        }
+        if (rc != HDB_OK) {
+            return rc;
+        }
+        if (t == 1 && ok) {
+            matched = true;
+            rc = join(q, k + 1);
+            if (rc != HDB_OK) {
+                return rc;
+            }
+        }
+    }
+    if (!matched && fe->join == HDB_JOIN_LEFT) {
+        s->cur = q->null_row;
+        return join(q, k + 1);
+    }
+    return HDB_OK;
+}
+
+/* Output of an aggregate query: one row per group that passes HAVING. */
+static int output_groups(struct query *q)
+{
+    if (q->ngroups == 0 && q->core->group_by.n == 0) {
+        struct group *g = NULL;
+        for (uint32_t s = 0; s < q->sc.nsrc; s++) {
+            q->sc.src[s].cur = q->null_row;
+        }
+        int rc = group_of(q, &g);
+        for (uint32_t s = 0; rc == HDB_OK && s < q->sc.nsrc; s++) {
+            g->rows[s] = q->null_row;
+        }
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    for (uint32_t i = 0; i < q->ngroups; i++) {
+        struct group *g = &q->gv[i];
+        for (uint32_t s = 0; s < q->sc.nsrc; s++) {
+            q->sc.src[s].cur = g->rows[s];
+        }
+        q->sc.group = g;
+        int t = 1;
+        int rc = q->core->having != NULL ? truth(q, q->core->having, &t) : HDB_OK;
+        rc = rc == HDB_OK && t == 1 ? output_row(q) : rc;
+        q->sc.group = NULL;
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    return HDB_OK;
+}
+
+/* The aggregate calls of the result, HAVING and (for one core) ORDER BY. */
+static void collect_aggs(struct query *q, const struct hdb_sql_select *sel)
+{
+    for (uint32_t i = 0; i < q->core->columns.n; i++) {
+        const struct hdb_sql_result_col *rc = q->core->columns.items[i];
+        find_aggs(rc->expr, &q->aggs);
+    }
+    find_aggs(q->core->having, &q->aggs);
+    for (uint32_t i = 0; sel->cores.n == 1 && i < sel->order_by.n; i++) {
+        const struct hdb_sql_order_term *t = sel->order_by.items[i];
+        find_aggs(t->expr, &q->aggs);
+    }
+    q->aggregate = q->aggs.n > 0 || q->core->group_by.n > 0;
+}
+
+static bool inner_like(enum hdb_sql_join j)
+{
+    return j == HDB_JOIN_NONE || j == HDB_JOIN_COMMA || j == HDB_JOIN_INNER || j == HDB_JOIN_CROSS;
+}
+
+/*
+ * FROM entries in order, parenthesized join lists spliced in: (a JOIN b) joined to what comes
+ * before it by an inner join is the same as a JOIN b in place, with the group's ON checked once
+ * all its entries are bound. Nesting is bounded by the parser.
+ */
+static int flatten_from(struct query *q, const struct hdb_sql_list *from, enum hdb_sql_join join,
+                        const struct hdb_sql_expr *group_on)
+{
+    for (uint32_t i = 0; i < from->n; i++) {
+        const struct hdb_sql_source *fs = from->items[i];
+        enum hdb_sql_join j = i == 0 && join != HDB_JOIN_NONE ? join : fs->join;
+        const struct hdb_sql_expr *on = i + 1 == from->n ? group_on : NULL;
+        if (fs->nested.n > 0) {
+            if (!inner_like(j) || fs->using_cols.n > 0 || fs->natural ||
+                (on != NULL && fs->on != NULL)) {
+                return exec_fail(q->x, HDB_INVALID,
+                                 "this parenthesized join is not supported yet");
+            }
+            int rc = flatten_from(q, &fs->nested, j, fs->on != NULL ? fs->on : on);
+            if (rc != HDB_OK) {
+                return rc;
+            }
+            continue;
+        }
+        if (q->nfrom == JOIN_SOURCES_MAX) {
+            return exec_fail(q->x, HDB_TOOBIG, "more than %u tables in one FROM",
+                             JOIN_SOURCES_MAX);
+        }
+        q->from[q->nfrom++] = (struct from_entry){.src = fs, .join = j, .group_on = on};
+    }
+    return HDB_OK;
+}
+
+static int run_core(struct exec *x, const struct hdb_sql_select *sel,
+                    const struct hdb_sql_select_core *core, struct scope *outer, struct query *q,
+                    const struct hdb_sql_list *order)
+{
+    *q = (struct query){.x = x, .core = core, .sc = {.outer = outer}};
+    if (core->values.n > 0) {
+        return exec_fail(x, HDB_INVALID, "VALUES as a query is not supported yet");
+    }
+    int rc = flatten_from(q, &core->from, HDB_JOIN_NONE, NULL);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    q->sc.src = hdb_sql_arena_alloc(x->arena, (q->nfrom + 1) * sizeof *q->sc.src, &rc);
+    if (q->sc.src == NULL) {
+        return exec_fail(x, rc, "out of memory");
+    }
+    uint32_t widest = 1;
+    for (uint32_t i = 0; i < q->nfrom && rc == HDB_OK; i++) {
+        const struct hdb_sql_source *fs = q->from[i].src;
+        if (q->from[i].join == HDB_JOIN_RIGHT || q->from[i].join == HDB_JOIN_FULL) {
+            return exec_fail(x, HDB_INVALID, "RIGHT and FULL joins are not supported yet");
+        }
+        rc = open_source(x, fs, outer, &q->sc.src[i]);
+        q->sc.nsrc = i + 1;
+        widest = q->sc.src[i].ncols > widest ? q->sc.src[i].ncols : widest;
+    }
+    q->null_row =
+        rc == HDB_OK ? hdb_sql_arena_alloc(x->arena, widest * sizeof *q->null_row, &rc) : NULL;
+    if (rc != HDB_OK) {
+        return q->null_row == NULL && x->err->code == HDB_OK ? exec_fail(x, rc, "out of memory")
+                                                             : rc;
+    }
+    rc = plan_columns(q, order);
+    q->scratch = rc == HDB_OK ? hdb_sql_arena_alloc(x->arena, q->ncols * sizeof *q->scratch, &rc)
+                              : NULL;
+    if (rc != HDB_OK && q->scratch == NULL && x->err->code == HDB_OK) {
+        return exec_fail(x, rc, "out of memory");
+    }
+    collect_aggs(q, sel);
+    q->sc.aggs = &q->aggs;
+    if (rc == HDB_OK && q->aggs.overflow) {
+        rc = exec_fail(x, HDB_TOOBIG, "more than %u aggregate calls in one SELECT", AGG_SLOTS_MAX);
+    }
+    if (rc == HDB_OK && q->sc.nsrc == 0) {
+        int t = 1;
+        rc = core->where != NULL ? truth(q, core->where, &t) : HDB_OK;
+        rc = rc == HDB_OK && t == 1 ? emit(q) : rc;
+    } else if (rc == HDB_OK) {
+        rc = join(q, 0);
+    }
+    if (rc == HDB_OK && q->aggregate) {
+        rc = output_groups(q);
+    }
+    return rc;
+}
+
+/* --- DISTINCT, compound operators, ORDER BY, LIMIT --- */
+
+static int distinct_width(struct exec *x, struct rows *r, uint32_t width)
+{
+    struct kset seen = {0};
+    struct hdb_buf key = {0};
+    uint32_t w = 0;
+    int rc = HDB_OK;
+    for (uint32_t i = 0; i < r->n && rc == HDB_OK; i++) {
+        bool found = false;
+        uint32_t idx;
+        rc = row_key(x, r->v + (size_t)i * r->ncols, width, &key);
+        rc = rc == HDB_OK ? kset_add(x, &seen, &key, i, &found, &idx) : rc;
+        if (rc == HDB_OK && !found) {
+            memmove(r->v + (size_t)w * r->ncols, r->v + (size_t)i * r->ncols,
+                    r->ncols * sizeof *r->v);
+            w++;
+        }
+    }
+    free(key.data);
+    r->n = rc == HDB_OK ? w : r->n;
+    return rc;
+}
+
+static int distinct_rows(struct exec *x, struct rows *r)
+{
+    return distinct_width(x, r, r->ncols);
+}
+
+/* Rows of `a` whose key is (keep) or is not (!keep) among the rows of `b`. */
+static int filter_by(struct exec *x, struct rows *a, const struct rows *b, bool keep)
+{
+    struct kset in_b = {0};
+    struct hdb_buf key = {0};
+    int rc = HDB_OK;
+    for (uint32_t i = 0; i < b->n && rc == HDB_OK; i++) {
+        bool found;
+        uint32_t idx;
+        rc = row_key(x, b->v + (size_t)i * b->ncols, b->ncols, &key);
+        rc = rc == HDB_OK ? kset_add(x, &in_b, &key, i, &found, &idx) : rc;
+    }
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < a->n && rc == HDB_OK; i++) {
+        bool found = false;
+        struct kset probe = in_b;
+        rc = row_key(x, a->v + (size_t)i * a->ncols, a->ncols, &key);
+        if (rc == HDB_OK) {
+            uint64_t h = XXH3_64bits(key.data, key.len);
+            for (uint32_t at = (uint32_t)h & (probe.cap - 1);
+                 probe.cap > 0 && probe.slots[at].k != NULL; at = (at + 1) & (probe.cap - 1)) {
+                const struct kslot *k = &probe.slots[at];
+                if (k->h == h && k->len == key.len && memcmp(k->k, key.data, key.len) == 0) {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        if (rc == HDB_OK && found == keep) {
+            memmove(a->v + (size_t)w * a->ncols, a->v + (size_t)i * a->ncols,
+                    a->ncols * sizeof *a->v);
+            w++;
+        }
+    }
+    free(key.data);
+    a->n = rc == HDB_OK ? w : a->n;
+    return rc == HDB_OK ? distinct_rows(x, a) : rc;
+}
+
+static int append_rows(struct exec *x, struct rows *a, const struct rows *b)
+{
+    int rc = HDB_OK;
+    for (uint32_t i = 0; i < b->n && rc == HDB_OK; i++) {
+        rc = rows_push(x, a, b->v + (size_t)i * b->ncols);
+    }
+    return rc;
+}
+
+struct sort_ctx {
+    uint32_t nterms;
+    const bool *desc;
+    uint32_t width; /* values per row: result columns, then the sort keys */
+    uint32_t first_key;
+};
+
+static int sort_cmp(const void *a, const void *b, void *arg)
+{
+    const struct sort_ctx *s = arg;
+    const struct hdb_value *x = *(const struct hdb_value *const *)a;
+    const struct hdb_value *y = *(const struct hdb_value *const *)b;
+    for (uint32_t i = 0; i < s->nterms; i++) {
+        int c = hdb_value_cmp(&x[s->first_key + i], &y[s->first_key + i]);
+        if (c != 0) {
+            return s->desc[i] ? -c : c;
+        }
+    }
+    return x < y ? -1 : x > y ? 1 : 0; /* stable */
+}
+
+/* An ORDER BY term as an output column (number, alias or name), or -1. */
+static int32_t order_column(const struct hdb_sql_expr *e, const char **names, uint32_t ncols)
+{
+    if (e->kind == HDB_EXPR_INTEGER) {
+        return e->u.i >= 1 && e->u.i <= (int64_t)ncols ? (int32_t)e->u.i - 1 : -2;
+    }
+    if (e->kind == HDB_EXPR_COLUMN && e->u.column.table.ptr == NULL) {
+        for (uint32_t i = 0; i < ncols; i++) {
+            if (names[i] != NULL && strcasecmp(names[i], e->u.column.column.ptr) == 0) {
+                return (int32_t)i;
+            }
+        }
+    }
+    return -1;
+}
+
+static int limit_value(struct exec *x, const struct hdb_sql_expr *e, int64_t *out)
+{
+    struct hdb_value v;
+    int rc = scope_eval(x, NULL, e, &v);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    struct hdb_value n;
+    hdb_value_numeric(&v, &n);
+    if (v.type == HDB_V_NULL || n.type != HDB_V_INT) {
+        return exec_fail(x, HDB_INVALID, "datatype mismatch in LIMIT or OFFSET");
+    }
+    *out = n.u.i;
+    return HDB_OK;
+}
+
+static int limit_rows(struct exec *x, const struct hdb_sql_select *sel, struct rows *r)
+{
+    int64_t limit = -1, offset = 0;
+    int rc = sel->limit != NULL ? limit_value(x, sel->limit, &limit) : HDB_OK;
+    rc = rc == HDB_OK && sel->offset_expr != NULL ? limit_value(x, sel->offset_expr, &offset) : rc;
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    offset = offset < 0 ? 0 : offset;
+    uint64_t from = (uint64_t)offset > r->n ? r->n : (uint64_t)offset;
+    uint64_t count = r->n - from;
+    if (limit >= 0 && (uint64_t)limit < count) {
+        count = (uint64_t)limit;
+    }
+    if (from > 0 && count > 0) {
+        memmove(r->v, r->v + from * r->ncols, count * r->ncols * sizeof *r->v);
+    }
+    r->n = (uint32_t)count;
+    return HDB_OK;
+}
+
+/* Evaluates the ORDER BY keys of every output row of a single-core SELECT and sorts. */
+static int order_rows(struct exec *x, const struct hdb_sql_select *sel, struct query *q,
+                      struct rows *r, const char **names)
+{
+    uint32_t nt = sel->order_by.n;
+    if (nt == 0 || r->n < 1) {
+        return HDB_OK;
+    }
+    if (nt > 64) {
+        return exec_fail(x, HDB_TOOBIG, "ORDER BY has more than 64 terms");
+    }
+    int32_t col[64];
+    bool desc[64];
+    for (uint32_t i = 0; i < nt; i++) {
+        const struct hdb_sql_order_term *t = sel->order_by.items[i];
+        col[i] = order_column(t->expr, names, r->ncols);
+        desc[i] = t->order == HDB_ORDER_DESC;
+        if (col[i] == -2) {
+            return exec_fail(x, HDB_INVALID,
+                             "%u%s ORDER BY term out of range - should be between 1 and %u", i + 1,
+                             i == 0   ? "st"
+                             : i == 1 ? "nd"
+                             : i == 2 ? "rd"
+                                      : "th",
+                             r->ncols);
+        }
+        if (col[i] == -1 && q == NULL) {
+            return exec_fail(x, HDB_INVALID,
+                             "%u%s ORDER BY term does not match any column in the result set",
+                             i + 1,
+                             i == 0   ? "st"
+                             : i == 1 ? "nd"
+                             : i == 2 ? "rd"
+                                      : "th");
+        }
+    }
+    /* Rows widened with their keys; expression keys need the rows' sources, so for a
+     * plain query they were computed when the rows were made (see select_core_ordered). */
+    struct sort_ctx sc = {.nterms = nt, .desc = desc, .width = r->ncols, .first_key = 0};
+    int rc = HDB_OK;
+    const struct hdb_value **ptr = hdb_sql_arena_alloc(x->arena, r->n * sizeof *ptr, &rc);
+    struct hdb_value *keyed =
+        hdb_sql_arena_alloc(x->arena, (size_t)r->n * (r->ncols + nt) * sizeof *keyed, &rc);
+    if (ptr == NULL || keyed == NULL) {
+        return exec_fail(x, rc, "out of memory sorting");
+    }
+    uint32_t w = r->ncols + nt;
+    for (uint32_t i = 0; i < r->n; i++) {
+        struct hdb_value *row = keyed + (size_t)i * w;
+        memcpy(row, r->v + (size_t)i * r->ncols, r->ncols * sizeof *row);
+        for (uint32_t k = 0; k < nt; k++) {
+            row[r->ncols + k] = row[col[k]];
+        }
+        ptr[i] = row;
+    }
+    sc.first_key = r->ncols;
+    qsort_r(ptr, r->n, sizeof *ptr, sort_cmp, &sc);
+    for (uint32_t i = 0; i < r->n; i++) {
+        memcpy(r->v + (size_t)i * r->ncols, ptr[i], r->ncols * sizeof *r->v);
+    }
+    return HDB_OK;
+}
+
+/* A single-core SELECT whose ORDER BY may use expressions: keys are extra hidden columns. */
+static int run_single(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
+                      struct rows *out, const char ***names)
+{
+    struct query q;
+    const struct hdb_sql_select_core *core = sel->cores.items[0];
+    int rc = run_core(x, sel, core, outer, &q, NULL);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    *out = q.out;
+    if (names != NULL) {
+        *names = q.names;
+    }
+    if (core->distinct) {
+        rc = distinct_rows(x, out);
+    }
+    return rc;
+}
+
+/* One core with ORDER BY: the keys are hidden columns of each row; sort, then drop them. */
+static int select_ordered(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
+                          struct rows *out, const char ***names)
+{
+    struct query q;
+    const struct hdb_sql_select_core *core = sel->cores.items[0];
+    int rc = run_core(x, sel, core, outer, &q, &sel->order_by);
+    if (rc == HDB_OK && core->distinct) {
+        rc = distinct_width(x, &q.out, q.nvisible);
+    }
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    uint32_t nt = sel->order_by.n;
+    bool desc[64];
+    if (nt > 64) {
+        return exec_fail(x, HDB_TOOBIG, "ORDER BY has more than 64 terms");
+    }
+    for (uint32_t i = 0; i < nt; i++) {
+        const struct hdb_sql_order_term *t = sel->order_by.items[i];
+        desc[i] = t->order == HDB_ORDER_DESC;
+    }
+    struct sort_ctx sc = {.nterms = nt, .desc = desc, .width = q.ncols, .first_key = q.nvisible};
+    const struct hdb_value **ptr = hdb_sql_arena_alloc(x->arena, (q.out.n + 1) * sizeof *ptr, &rc);
+    if (ptr == NULL) {
+        return exec_fail(x, rc, "out of memory sorting");
+    }
+    for (uint32_t i = 0; i < q.out.n; i++) {
+        ptr[i] = q.out.v + (size_t)i * q.ncols;
+    }
+    qsort_r(ptr, q.out.n, sizeof *ptr, sort_cmp, &sc);
+    *out = (struct rows){.ncols = q.nvisible};
+    for (uint32_t i = 0; i < q.out.n && rc == HDB_OK; i++) {
+        rc = rows_push(x, out, ptr[i]);
+    }
+    *names = q.names;
+    return rc;
+}
+
+int select_run(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
+               struct rows *out, const char ***names)
+{
+    if (sel->with.n > 0) {
+        return exec_fail(x, HDB_INVALID, "WITH is not supported yet");
+    }
+    const char **first_names = NULL;
+    int rc;
+    if (sel->cores.n == 1 && sel->order_by.n > 0) {
+        rc = select_ordered(x, sel, outer, out, &first_names);
+    } else {
+        rc = run_single(x, sel, outer, out, &first_names);
+    }
+    for (uint32_t i = 1; rc == HDB_OK && i < sel->cores.n; i++) {
+        const struct hdb_sql_select_core *core = sel->cores.items[i];
+        struct query q;
+        rc = run_core(x, sel, core, outer, &q, NULL);
+        if (rc == HDB_OK && core->distinct) {
+            rc = distinct_rows(x, &q.out);
+        }
+        if (rc == HDB_OK && q.out.ncols != out->ncols) {
+            rc = exec_fail(x, HDB_INVALID,
+                           "SELECTs to the left and right of %s do not have the same number of "
+                           "result columns",
+                           core->op == HDB_COMPOUND_EXCEPT      ? "EXCEPT"
+                           : core->op == HDB_COMPOUND_INTERSECT ? "INTERSECT"
+                           : core->op == HDB_COMPOUND_UNION_ALL ? "UNION ALL"
+                                                                : "UNION");
+        }
+        if (rc != HDB_OK) {
+            break;
+        }
+        switch (core->op) {
+        case HDB_COMPOUND_UNION_ALL:
+            rc = append_rows(x, out, &q.out);
+            break;
+        case HDB_COMPOUND_UNION:
+            rc = append_rows(x, out, &q.out);
+            rc = rc == HDB_OK ? distinct_rows(x, out) : rc;
+            break;
+        case HDB_COMPOUND_EXCEPT:
+            rc = filter_by(x, out, &q.out, false);
+            break;
+        default:
+            rc = filter_by(x, out, &q.out, true);
+        }
+    }
+    if (rc == HDB_OK && sel->cores.n > 1) {
+        rc = order_rows(x, sel, NULL, out, first_names);
+    }
+    rc = rc == HDB_OK ? limit_rows(x, sel, out) : rc;
+    if (rc == HDB_OK && names != NULL) {
+        *names = first_names;
+    }
+    return rc;
+}

@@ -1,0 +1,274 @@
+/*
+ * test_exec.c — SQL statements on a database through a session: tables,
+ * inserts and queries (filters, joins, grouping, ordering, limits,
+ * subqueries), every constraint with SQLite's message, explicit
+ * transactions (commit, rollback, a failed statement), RETURNING, ON
+ * CONFLICT DO NOTHING and OR IGNORE/REPLACE, exact DECIMAL sums, rowids and
+ * AUTOINCREMENT across a reopen, unique indexes, and two sessions whose
+ * transactions conflict.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sql/exec.h"
+#include "sql/parser.h"
+#include "tests/core/testutil.h"
+#include "tests/shards/kvtest.h"
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tu_mkdtemp("exec");
+}
+
+static void teardown(void)
+{
+    tu_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(exec, .init = setup, .fini = teardown, .timeout = 300);
+
+/* Runs every statement of `sql`; the last result is left in `res`. */
+static int run(struct hdb_sql_session *s, const char *sql, struct hdb_sql_result *res,
+               struct hdb_err *err)
+{
+    struct hdb_sql_script script;
+    int rc = hdb_sql_script_init(&script, sql, strlen(sql), err);
+    while (rc == HDB_OK) {
+        struct hdb_sql_arena arena = {0};
+        struct hdb_sql_stmt *st = NULL;
+        rc = hdb_sql_script_next(&script, &arena, &st, NULL, err);
+        if (rc == HDB_OK && st == NULL) {
+            hdb_sql_arena_free(&arena);
+            break;
+        }
+        rc = rc == HDB_OK ? hdb_sql_exec(s, sql, st, NULL, 0, res, err) : rc;
+        hdb_sql_arena_free(&arena);
+    }
+    return rc;
+}
+
+static void ok(struct hdb_sql_session *s, const char *sql)
+{
+    struct hdb_sql_result res = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(run(s, sql, &res, &err), HDB_OK, "%s: %s", sql, err.msg);
+    hdb_sql_result_free(&res);
+}
+
+static void fails(struct hdb_sql_session *s, const char *sql, int code, const char *msg)
+{
+    struct hdb_sql_result res = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(run(s, sql, &res, &err), code, "%s: %s", sql, err.msg);
+    cr_assert_not_null(strstr(err.msg, msg), "%s: got \"%s\", want \"%s\"", sql, err.msg, msg);
+    hdb_sql_result_free(&res);
+}
+
+/* The rows of a query as text: values separated by '|', rows by '\n'. */
+static void query_is(struct hdb_sql_session *s, const char *sql, const char *want)
+{
+    struct hdb_sql_result res = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(run(s, sql, &res, &err), HDB_OK, "%s: %s", sql, err.msg);
+    char got[4096];
+    size_t at = 0;
+    for (uint32_t r = 0; r < res.nrows; r++) {
+        for (uint32_t c = 0; c < res.ncols; c++) {
+            const struct hdb_value *v = &res.rows[(size_t)r * res.ncols + c];
+            char buf[HDB_DEC_TEXT_MAX];
+            at += (size_t)snprintf(got + at, sizeof got - at, "%s", c > 0 ? "|" : "");
+            switch (v->type) {
+            case HDB_V_NULL:
+                at += (size_t)snprintf(got + at, sizeof got - at, "NULL");
+                break;
+            case HDB_V_INT:
+                at += (size_t)snprintf(got + at, sizeof got - at, "%" PRId64, v->u.i);
+                break;
+            case HDB_V_REAL:
+                at += (size_t)snprintf(got + at, sizeof got - at, "%g", v->u.r);
+                break;
+            case HDB_V_DEC:
+                hdb_dec_format(&v->u.d, buf);
+                at += (size_t)snprintf(got + at, sizeof got - at, "%s", buf);
+                break;
+            default:
+                at += (size_t)snprintf(got + at, sizeof got - at, "%.*s", (int)v->u.s.len,
+                                       (const char *)v->u.s.p);
+            }
+        }
+        at += (size_t)snprintf(got + at, sizeof got - at, "\n");
+    }
+    cr_assert_str_eq(got, want, "%s: got \"%s\"", sql, got);
+    hdb_sql_result_free(&res);
+}
+
+static struct hdb_db *open_db(void)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 2);
+    return kt_open(dir, &o);
+}
+
+static struct hdb_sql_session *session(struct hdb_db *db)
+{
+    struct hdb_sql_session *s = NULL;
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_sql_session_open(db, &s, &err), HDB_OK, "%s", err.msg);
+    return s;
+}
+
+Test(exec, queries_over_inserted_rows)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE emp (id INTEGER PRIMARY KEY, name TEXT NOT NULL, dept TEXT, pay INT);"
+          "INSERT INTO emp (name, dept, pay) VALUES ('ann', 'ops', 10), ('bob', 'dev', 30),"
+          " ('cy', 'dev', 20), ('dee', NULL, 5);"
+          "CREATE TABLE dept (name TEXT PRIMARY KEY, floor INT);"
+          "INSERT INTO dept VALUES ('ops', 1), ('dev', 2), ('hr', 3)");
+    query_is(s, "SELECT id, name FROM emp WHERE pay > 8 ORDER BY pay DESC", "2|bob\n3|cy\n1|ann\n");
+    query_is(s, "SELECT dept, count(*), sum(pay), avg(pay) FROM emp GROUP BY dept ORDER BY 1",
+             "NULL|1|5|5\ndev|2|50|25\nops|1|10|10\n");
+    query_is(s, "SELECT e.name, d.floor FROM emp e JOIN dept d ON e.dept = d.name ORDER BY e.name",
+             "ann|1\nbob|2\ncy|2\n");
+    query_is(s,
+             "SELECT d.name, count(e.id) FROM dept d LEFT JOIN emp e ON e.dept = d.name "
+             "GROUP BY d.name ORDER BY d.name",
+             "dev|2\nhr|0\nops|1\n");
+    query_is(s, "SELECT name FROM emp WHERE pay = (SELECT max(pay) FROM emp)", "bob\n");
+    query_is(s,
+             "SELECT name FROM emp e WHERE EXISTS (SELECT 1 FROM dept WHERE name = e.dept "
+             "AND floor = 2) ORDER BY 1",
+             "bob\ncy\n");
+    query_is(s, "SELECT name FROM emp WHERE dept IN (SELECT name FROM dept WHERE floor < 2)",
+             "ann\n");
+    query_is(s, "SELECT name FROM emp ORDER BY pay LIMIT 2 OFFSET 1", "ann\ncy\n");
+    query_is(s, "SELECT DISTINCT dept FROM emp WHERE dept IS NOT NULL ORDER BY dept", "dev\nops\n");
+    query_is(s,
+             "SELECT dept FROM emp WHERE dept IS NOT NULL UNION SELECT name FROM dept ORDER BY 1",
+             "dev\nhr\nops\n");
+    query_is(s, "SELECT group_concat(name, '+') FROM emp WHERE dept = 'dev'", "bob+cy\n");
+    query_is(s, "SELECT dept, sum(pay) FROM emp GROUP BY dept HAVING sum(pay) > 9 ORDER BY 2",
+             "ops|10\ndev|50\n");
+    fails(s, "SELECT nosuch FROM emp", HDB_INVALID, "no such column: nosuch");
+    fails(s, "SELECT * FROM nosuch", HDB_INVALID, "no such table: nosuch");
+    fails(s, "SELECT name FROM emp, dept", HDB_INVALID, "ambiguous column name: name");
+    fails(s, "SELECT name FROM emp ORDER BY 3", HDB_INVALID, "1st ORDER BY term out of range");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+Test(exec, constraints_fail_with_sqlite_messages)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL UNIQUE,"
+          " age INT CONSTRAINT adult CHECK (age >= 18), code TEXT CHECK (length(code) = 3))");
+    ok(s, "INSERT INTO users (email, age) VALUES ('a@x', 30)");
+    fails(s, "INSERT INTO users (email, age) VALUES ('a@x', 40)", HDB_CONSTRAINT,
+          "UNIQUE constraint failed: users.email");
+    fails(s, "INSERT INTO users (age) VALUES (40)", HDB_CONSTRAINT,
+          "NOT NULL constraint failed: users.email");
+    fails(s, "INSERT INTO users (email, age) VALUES ('b@x', 12)", HDB_CONSTRAINT,
+          "CHECK constraint failed: adult");
+    fails(s, "INSERT INTO users (email, code) VALUES ('c@x', 'ab')", HDB_CONSTRAINT,
+          "CHECK constraint failed: length(code) = 3");
+    fails(s, "INSERT INTO users (id, email) VALUES (1, 'd@x')", HDB_CONSTRAINT,
+          "UNIQUE constraint failed: users.id");
+    fails(s, "INSERT INTO users VALUES (5, 'e@x')", HDB_INVALID,
+          "table users has 4 columns but 2 values were supplied");
+    fails(s, "UPDATE users SET email = NULL", HDB_CONSTRAINT, "NOT NULL constraint failed");
+    ok(s, "INSERT OR IGNORE INTO users (email) VALUES ('a@x');"
+          "INSERT INTO users (email) VALUES ('a@x') ON CONFLICT DO NOTHING");
+    query_is(s, "SELECT count(*) FROM users", "1\n");
+    ok(s, "CREATE TABLE kv (k TEXT PRIMARY KEY, v INT);"
+          "INSERT INTO kv VALUES ('x', 1);"
+          "INSERT OR REPLACE INTO kv VALUES ('x', 2)");
+    query_is(s, "SELECT k, v FROM kv", "x|2\n");
+    ok(s, "CREATE UNIQUE INDEX one_v ON kv (v)");
+    fails(s, "INSERT INTO kv VALUES ('y', 2)", HDB_CONSTRAINT, "UNIQUE constraint failed: kv.v");
+    ok(s, "INSERT INTO kv VALUES ('y', 3)");
+    fails(s,
+          "CREATE UNIQUE INDEX bad ON users (age); INSERT INTO users (email, age) "
+          "VALUES ('z@x', 30)",
+          HDB_CONSTRAINT, "UNIQUE constraint failed: users.age");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+Test(exec, transactions_returning_and_rowids_across_reopen)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)");
+    ok(s, "BEGIN; INSERT INTO t (v) VALUES ('kept'); COMMIT");
+    ok(s, "BEGIN; INSERT INTO t (v) VALUES ('gone'); ROLLBACK");
+    query_is(s, "SELECT id, v FROM t", "1|kept\n");
+    ok(s, "BEGIN");
+    fails(s, "INSERT INTO t (id, v) VALUES (1, 'dup')", HDB_CONSTRAINT, "UNIQUE");
+    fails(s, "SELECT 1", HDB_INVALID, "only ROLLBACK");
+    ok(s, "ROLLBACK");
+    /* the rolled-back insert took its rowid back with it, as in SQLite */
+    query_is(s, "INSERT INTO t (v) VALUES ('r') RETURNING id, v", "2|r\n");
+    query_is(s, "UPDATE t SET v = v || '!' WHERE id = 2 RETURNING v", "r!\n");
+    query_is(s, "DELETE FROM t WHERE id = 2 RETURNING id", "2\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+    db = open_db();
+    s = session(db);
+    /* AUTOINCREMENT: the deleted row's id is not used again, also after a reopen */
+    query_is(s, "INSERT INTO t (v) VALUES ('after') RETURNING id", "3\n");
+    query_is(s, "SELECT id, v FROM t ORDER BY id", "1|kept\n3|after\n");
+    hdb_sql_session_close(s);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+Test(exec, decimal_ledger_sums_stay_exact)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount DECIMAL(12,2) NOT NULL)");
+    ok(s, "BEGIN");
+    for (int i = 0; i < 1000; i++) {
+        ok(s, "INSERT INTO ledger (amount) VALUES (0.1)");
+    }
+    ok(s, "INSERT INTO ledger (amount) VALUES ('-12.345')");
+    ok(s, "COMMIT");
+    query_is(s, "SELECT sum(amount), count(*) FROM ledger", "87.65|1001\n");
+    query_is(s, "SELECT amount FROM ledger WHERE amount < 0", "-12.35\n");
+    fails(s, "INSERT INTO ledger (amount) VALUES (12345678901)", HDB_TOOBIG, "DECIMAL(12,2)");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+/* Two sessions: serializable validation makes the second writer of one row retry. */
+Test(exec, concurrent_sessions_conflict_and_ddl_changes_are_seen)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *a = session(db), *b = session(db);
+    ok(a, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INT); INSERT INTO acct VALUES (1, 100)");
+    ok(a, "BEGIN; UPDATE acct SET bal = bal - 10 WHERE id = 1");
+    ok(b, "UPDATE acct SET bal = bal + 5 WHERE id = 1"); /* autocommit, commits first */
+    struct hdb_sql_result res = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(run(a, "COMMIT", &res, &err), HDB_CONFLICT, "the first writer must retry");
+    hdb_sql_result_free(&res);
+    query_is(a, "SELECT bal FROM acct", "105\n");
+    ok(b, "ALTER TABLE acct ADD COLUMN note TEXT DEFAULT 'n'");
+    query_is(a, "SELECT id, bal, note FROM acct", "1|105|NULL\n");
+    ok(a, "INSERT INTO acct (id, bal) VALUES (2, 0)");
+    query_is(a, "SELECT note FROM acct WHERE id = 2", "n\n");
+    hdb_sql_session_close(a);
+    hdb_sql_session_close(b);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}

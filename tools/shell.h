@@ -1,0 +1,14 @@
+/*
+ * shell.h — `heliosdb shell` (tools/shell.c).
+ */
+#ifndef HDB_TOOLS_SHELL_H
+#define HDB_TOOLS_SHELL_H
+
+#include <stdbool.h>
+
+#include "shards/kv.h"
+
+/* Runs the shell on stdin/stdout over an open database; returns the exit status. */
+int hdb_shell_run(struct hdb_db *db, bool slt);
+
+#endif
