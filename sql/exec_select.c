@@ -750,8 +750,7 @@ static int flatten_from(struct query *q, const struct hdb_sql_list *from, enum h
         if (fs->nested.n > 0) {
             if (!inner_like(j) || fs->using_cols.n > 0 || fs->natural ||
                 (on != NULL && fs->on != NULL)) {
-                return exec_fail(q->x, HDB_INVALID,
-                                 "this parenthesized join is not supported yet");
+                return exec_fail(q->x, HDB_INVALID, "this parenthesized join is not supported yet");
             }
             int rc = flatten_from(q, &fs->nested, j, fs->on != NULL ? fs->on : on);
             if (rc != HDB_OK) {
@@ -760,8 +759,7 @@ static int flatten_from(struct query *q, const struct hdb_sql_list *from, enum h
             continue;
         }
         if (q->nfrom == JOIN_SOURCES_MAX) {
-            return exec_fail(q->x, HDB_TOOBIG, "more than %u tables in one FROM",
-                             JOIN_SOURCES_MAX);
+            return exec_fail(q->x, HDB_TOOBIG, "more than %u tables in one FROM", JOIN_SOURCES_MAX);
         }
         q->from[q->nfrom++] = (struct from_entry){.src = fs, .join = j, .group_on = on};
     }
@@ -801,8 +799,8 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
                                                              : rc;
     }
     rc = plan_columns(q, order);
-    q->scratch = rc == HDB_OK ? hdb_sql_arena_alloc(x->arena, q->ncols * sizeof *q->scratch, &rc)
-                              : NULL;
+    q->scratch =
+        rc == HDB_OK ? hdb_sql_arena_alloc(x->arena, q->ncols * sizeof *q->scratch, &rc) : NULL;
     if (rc != HDB_OK && q->scratch == NULL && x->err->code == HDB_OK) {
         return exec_fail(x, rc, "out of memory");
     }
