@@ -506,9 +506,36 @@ static bool key_in(const uint8_t *k, uint32_t klen, const void *lo, uint32_t lol
     return cmp_items(&a, &l) >= 0 && (hi == NULL || cmp_items(&a, &h) < 0);
 }
 
+static int cmp_bytes(const void *a, uint32_t alen, const void *b, uint32_t blen)
+{
+    uint32_t n = alen < blen ? alen : blen;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    return c != 0 ? c : alen == blen ? 0 : (alen < blen ? -1 : 1);
+}
+
+/* Is [lo, hi) inside a range the transaction already scanned in that table (hi NULL: to the end)?
+ */
+static bool range_covered(const struct hdb_txn *t, const struct hdb_table *tb, const void *lo,
+                          uint32_t lolen, const void *hi, uint32_t hilen)
+{
+    for (uint32_t i = 0; i < t->nranges; i++) {
+        const struct txn_range *r = &t->ranges[i];
+        if (r->shard != 0 || r->tree != tb->ids[0] || cmp_bytes(r->lo, r->lolen, lo, lolen) > 0) {
+            continue;
+        }
+        if (r->hi == NULL || (hi != NULL && cmp_bytes(hi, hilen, r->hi, r->hilen) <= 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int add_ranges(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32_t lolen,
                       const void *hi, uint32_t hilen, struct hdb_err *err)
 {
+    if (range_covered(t, tb, lo, lolen, hi, hilen)) {
+        return HDB_OK; /* validation already covers it: scanning a table twice costs no range */
+    }
     for (uint32_t s = 0; s < t->conn->db->nshards; s++) {
         int rc = grow((void **)&t->ranges, &t->ranges_cap, t->nranges, sizeof *t->ranges,
                       HDB_TXN_RANGES_MAX);

@@ -20,8 +20,10 @@
 struct hdb_sql_session {
     struct hdb_db *db;
     struct hdb_conn *conn;
-    struct hdb_txn *txn; /* explicit transaction, or NULL */
-    bool txn_failed;     /* a statement failed inside it: only ROLLBACK is accepted */
+    struct hdb_txn *txn;       /* explicit transaction, or NULL */
+    bool txn_failed;           /* a statement failed inside it: only ROLLBACK is accepted */
+    struct hdb_schema *schema; /* read once per explicit transaction (its snapshot is fixed),
+                                  again after DDL in it */
     uint64_t rng;
 };
 
@@ -148,6 +150,125 @@ int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct row
         }
     }
     free(s.last.data);
+    return rc;
+}
+
+/* --- primary-key point reads --- */
+
+/* Does the expression depend on no column at all (constants, parameters, functions of them)? */
+static bool column_free(const struct hdb_sql_expr *e)
+{
+    switch (e->kind) {
+    case HDB_EXPR_INTEGER:
+    case HDB_EXPR_REAL:
+    case HDB_EXPR_STRING:
+    case HDB_EXPR_BLOB:
+    case HDB_EXPR_NULL:
+    case HDB_EXPR_BOOL:
+    case HDB_EXPR_PARAM:
+        return true;
+    case HDB_EXPR_UNARY:
+        return column_free(e->u.unary.operand);
+    case HDB_EXPR_BINARY:
+        return column_free(e->u.binary.left) && column_free(e->u.binary.right);
+    case HDB_EXPR_CAST:
+        return column_free(e->u.cast.operand);
+    default:
+        return false;
+    }
+}
+
+struct pk_pins {
+    const struct hdb_sql_expr *value[HDB_KEY_COLUMNS_MAX]; /* per primary-key column */
+};
+
+/* Collects `pkcol = constant` conjuncts of WHERE (the tree height is bounded by the parser). */
+static void find_pins(const struct hdb_sql_expr *e, const struct hdb_table_def *d, const char *name,
+                      const struct hdb_key_def *pk, struct pk_pins *p)
+{
+    if (e == NULL || e->kind != HDB_EXPR_BINARY) {
+        return;
+    }
+    if (e->u.binary.op == HDB_OP_AND) {
+        find_pins(e->u.binary.left, d, name, pk, p);
+        find_pins(e->u.binary.right, d, name, pk, p);
+        return;
+    }
+    if (e->u.binary.op != HDB_OP_EQ) {
+        return;
+    }
+    const struct hdb_sql_expr *col = e->u.binary.left, *val = e->u.binary.right;
+    if (col->kind != HDB_EXPR_COLUMN) {
+        col = e->u.binary.right;
+        val = e->u.binary.left;
+    }
+    if (col->kind != HDB_EXPR_COLUMN || !column_free(val) ||
+        (col->u.column.table.ptr != NULL && strcasecmp(col->u.column.table.ptr, name) != 0)) {
+        return;
+    }
+    int32_t c = hdb_table_column(d, col->u.column.column.ptr);
+    for (uint32_t i = 0; c >= 0 && i < pk->ncols; i++) {
+        if (pk->cols[i] == (uint32_t)c) {
+            p->value[i] = val;
+        }
+    }
+}
+
+int table_point_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
+                     const struct hdb_sql_expr *where, struct rows *out, struct rows *keys,
+                     bool *done)
+{
+    const struct hdb_table_def *d = t->def;
+    const struct hdb_key_def rowid_pk = {.ncols = 1, .cols = {(uint32_t)d->rowid_col}};
+    const struct hdb_key_def *pk = d->rowid_col >= 0 ? &rowid_pk : &d->pk;
+    struct pk_pins pins = {0};
+    *done = false;
+    if (pk->ncols == 0 || where == NULL) {
+        return HDB_OK;
+    }
+    find_pins(where, d, name, pk, &pins);
+    for (uint32_t i = 0; i < pk->ncols; i++) {
+        if (pins.value[i] == NULL) {
+            return HDB_OK;
+        }
+    }
+    struct hdb_buf key = {0};
+    int rc = HDB_OK;
+    bool none = false; /* a pinned value no stored key can equal */
+    for (uint32_t i = 0; rc == HDB_OK && i < pk->ncols && !none; i++) {
+        struct hdb_value v;
+        char buf[32];
+        rc = scope_eval(x, NULL, pins.value[i], &v);
+        hdb_value_apply(&v, d->cols[pk->cols[i]].affinity, buf);
+        none = v.type == HDB_V_NULL || (d->rowid_col >= 0 && v.type != HDB_V_INT);
+        if (rc == HDB_OK && !none && d->rowid_col >= 0) {
+            uint8_t k[8];
+            rowid_key(v.u.i, k);
+            rc = hdb_buf_set(&key, k, 8) == HDB_OK ? HDB_OK
+                                                   : exec_fail(x, HDB_NOMEM, "out of memory");
+        } else if (rc == HDB_OK && !none) {
+            rc = hdb_key_append(&key, &v, pk->desc[i], x->err);
+        }
+    }
+    out->ncols = d->ncols;
+    if (keys != NULL) {
+        keys->ncols = 1;
+    }
+    struct hdb_buf val = {0};
+    int g = rc == HDB_OK && !none
+                ? hdb_txn_get(x->t, t->rows, key.data, (uint32_t)key.len, &val, x->err)
+                : HDB_NOTFOUND;
+    if (rc == HDB_OK && g == HDB_OK) {
+        struct scan_ctx sc = {.x = x, .out = out, .keys = keys, .ncols = d->ncols};
+        scan_row(&sc, key.data, (uint32_t)key.len, val.data, (uint32_t)val.len);
+        rc = sc.rc;
+        free(sc.last.data);
+    } else if (rc == HDB_OK && g != HDB_NOTFOUND) {
+        rc = g;
+    }
+    hdb_buf_free(&val);
+    free(key.data);
+    *done = rc == HDB_OK;
     return rc;
 }
 
@@ -754,7 +875,10 @@ static int matching_rows(struct exec *x, const struct hdb_schema_table *t, const
                          const struct hdb_sql_expr *where, struct rows *rows, struct rows *keys)
 {
     struct rows all = {0}, all_keys = {0};
-    int rc = table_scan_all(x, t, &all, &all_keys);
+    bool point = false;
+    int rc = table_point_read(x, t, alias != NULL ? alias : t->def->name, where, &all, &all_keys,
+                              &point);
+    rc = rc == HDB_OK && !point ? table_scan_all(x, t, &all, &all_keys) : rc;
     const char *names[HDB_TABLE_COLUMNS_MAX];
     enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
     struct source s;
@@ -909,6 +1033,7 @@ void hdb_sql_session_close(struct hdb_sql_session *s)
     if (s->txn != NULL) {
         hdb_txn_rollback(s->txn);
     }
+    hdb_schema_free(s->schema);
     hdb_db_disconnect(s->conn);
     free(s);
 }
@@ -937,10 +1062,17 @@ static bool is_ddl(enum hdb_sql_stmt_kind k)
            k == HDB_STMT_CREATE_INDEX || k == HDB_STMT_DROP_INDEX;
 }
 
-/* One statement in transaction x->t. */
-static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res)
+/* One statement in transaction x->t; `cached` (may be NULL) keeps the schema across the
+ * statements of an explicit transaction. */
+static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res,
+                    struct hdb_schema **cached)
 {
-    int rc = hdb_schema_load(x->conn, x->t, &x->schema, x->err);
+    int rc = HDB_OK;
+    if (cached != NULL && *cached != NULL) {
+        x->schema = *cached;
+    } else {
+        rc = hdb_schema_load(x->conn, x->t, &x->schema, x->err);
+    }
     if (rc != HDB_OK) {
         return rc;
     }
@@ -965,7 +1097,14 @@ static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sq
     } else {
         rc = exec_fail(x, HDB_INVALID, "this statement is not supported yet");
     }
-    hdb_schema_free(x->schema);
+    if (cached != NULL && rc == HDB_OK && !is_ddl(st->kind)) {
+        *cached = x->schema;
+    } else {
+        hdb_schema_free(x->schema);
+        if (cached != NULL) {
+            *cached = NULL;
+        }
+    }
     x->schema = NULL;
     if (rc == HDB_OK) {
         res->ncols = out.ncols;
@@ -991,6 +1130,8 @@ static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
     }
     struct hdb_txn *t = s->txn;
     s->txn = NULL;
+    hdb_schema_free(s->schema);
+    s->schema = NULL;
     if (st->kind == HDB_STMT_ROLLBACK || s->txn_failed) {
         hdb_txn_rollback(t);
         return st->kind == HDB_STMT_ROLLBACK
@@ -1025,7 +1166,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
     int rc = HDB_CONFLICT;
     if (s->txn != NULL) {
         x.t = s->txn;
-        rc = run_stmt(&x, st, res);
+        rc = run_stmt(&x, st, res, &s->schema);
         /* A failed statement leaves its writes in the transaction; only ROLLBACK undoes them. */
         s->txn_failed = rc != HDB_OK;
     }
@@ -1035,7 +1176,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
         x.arena = &res->arena;
         x.rows_held = 0;
         rc = hdb_txn_begin(s->conn, &x.t, err);
-        rc = rc == HDB_OK ? run_stmt(&x, st, res) : rc;
+        rc = rc == HDB_OK ? run_stmt(&x, st, res, NULL) : rc;
         if (rc == HDB_OK) {
             rc = hdb_txn_commit(x.t, err);
         } else if (x.t != NULL) {

@@ -59,6 +59,11 @@ int exec_fail(struct exec *x, int code, const char *fmt, ...) __attribute__((for
 /* Reads every row of a table into `out` (values copied into the arena). */
 int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,
                    struct rows *keys);
+/* When WHERE pins the whole primary key (or the rowid) to values that depend on no column,
+ * reads that one row (or none) instead of the table: *done says whether it did. */
+int table_point_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
+                     const struct hdb_sql_expr *where, struct rows *out, struct rows *keys,
+                     bool *done);
 /* Evaluates `e` for the rows the scope points at. */
 int scope_eval(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
                struct hdb_value *out);

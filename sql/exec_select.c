@@ -411,7 +411,7 @@ static int add_source_columns(struct exec *x, struct source *s, const struct hdb
 }
 
 static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct scope *outer,
-                       struct source *s)
+                       const struct hdb_sql_expr *where, struct source *s)
 {
     *s = (struct source){.name = fs->alias.ptr != NULL ? fs->alias.ptr : fs->table.ptr};
     if (fs->select != NULL) {
@@ -438,7 +438,9 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
     }
     int rc = add_source_columns(x, s, st->def);
     s->rows.ncols = s->ncols;
-    return rc == HDB_OK ? table_scan_all(x, st, &s->rows, NULL) : rc;
+    bool point = false;
+    rc = rc == HDB_OK ? table_point_read(x, st, s->name, where, &s->rows, NULL, &point) : rc;
+    return rc == HDB_OK && !point ? table_scan_all(x, st, &s->rows, NULL) : rc;
 }
 
 static int32_t order_column(const struct hdb_sql_expr *e, const char **names, uint32_t ncols);
@@ -788,7 +790,9 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
         if (q->from[i].join == HDB_JOIN_RIGHT || q->from[i].join == HDB_JOIN_FULL) {
             return exec_fail(x, HDB_INVALID, "RIGHT and FULL joins are not supported yet");
         }
-        rc = open_source(x, fs, outer, &q->sc.src[i]);
+        /* With one source, WHERE may pin its primary key: a point read instead of a scan. */
+        const struct hdb_sql_expr *where = q->nfrom == 1 ? core->where : NULL;
+        rc = open_source(x, fs, outer, where, &q->sc.src[i]);
         q->sc.nsrc = i + 1;
         widest = q->sc.src[i].ncols > widest ? q->sc.src[i].ncols : widest;
     }

@@ -1,6 +1,6 @@
 /*
  * test_schema.c — the catalog stored in the database: CREATE TABLE, DROP
- * TABLE and ALTER TABLE ... ADD COLUMN inside transactions (they commit and
+ * TABLE, ALTER TABLE ... ADD COLUMN, CREATE/DROP INDEX inside transactions (they commit and
  * roll back with them), the schema after a reopen, IF [NOT] EXISTS, the
  * error messages, reserved names, and a statement whose catalog version
  * changed under it failing its commit with HDB_CONFLICT.
@@ -125,10 +125,29 @@ Test(schema, errors_and_if_exists)
     cr_assert_not_null(strstr(err.msg, "reserved"), "%s", err.msg);
     cr_assert_eq(ddl(c, "CREATE TABLE u (a, a)", &err), HDB_INVALID);
     cr_assert_str_eq(err.msg, "duplicate column name: a");
-    cr_assert_eq(ddl(c, "CREATE INDEX i ON t (a)", &err), HDB_INVALID);
-    cr_assert_not_null(strstr(err.msg, "not supported yet"), "%s", err.msg);
+    cr_assert_eq(ddl(c, "CREATE INDEX i ON t (a)", &err), HDB_OK, "%s", err.msg);
+    cr_assert_eq(ddl(c, "CREATE INDEX I ON t (a)", &err), HDB_EXISTS);
+    cr_assert_str_eq(err.msg, "index I already exists");
+    cr_assert_eq(ddl(c, "CREATE INDEX IF NOT EXISTS i ON t (a)", &err), HDB_OK);
+    cr_assert_eq(ddl(c, "CREATE INDEX j ON t (z)", &err), HDB_INVALID);
+    cr_assert_str_eq(err.msg, "no such column: z");
+    cr_assert_eq(ddl(c, "CREATE INDEX j ON q (a)", &err), HDB_NOTFOUND);
+    cr_assert_str_eq(err.msg, "no such table: q");
+    cr_assert_eq(ddl(c, "CREATE INDEX j ON t (a + 1)", &err), HDB_INVALID);
+    cr_assert_eq(ddl(c, "DROP INDEX nosuch", &err), HDB_NOTFOUND);
+    cr_assert_str_eq(err.msg, "no such index: nosuch");
+    cr_assert_eq(ddl(c, "CREATE UNIQUE INDEX u ON t (a DESC) WHERE a > 0", &err), HDB_OK, "%s",
+                 err.msg);
     struct hdb_schema *s = load(c);
     cr_assert_eq(s->ntables, 1, "failed DDL left nothing behind");
+    cr_assert_eq(s->nindexes, 2);
+    const struct hdb_schema_index *u = hdb_schema_index(s, "U");
+    cr_assert(u != NULL && u->unique && u->key.desc[0] && u->where != NULL);
+    hdb_schema_free(s);
+    cr_assert_eq(ddl(c, "DROP INDEX i", &err), HDB_OK, "%s", err.msg);
+    cr_assert_eq(ddl(c, "DROP TABLE t", &err), HDB_OK, "%s", err.msg);
+    s = load(c);
+    cr_assert_eq(s->nindexes, 0, "a dropped table's indexes go with it");
     hdb_schema_free(s);
     hdb_db_disconnect(c);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
