@@ -71,7 +71,7 @@ int value_keep(struct exec *x, struct hdb_value *v)
         return HDB_OK;
     }
     int rc = HDB_OK;
-    uint8_t *p = hdb_sql_arena_alloc(x->arena, v->u.s.len, &rc);
+    uint8_t *p = hdb_sql_arena_alloc(x->arena, (size_t)v->u.s.len + 1, &rc); /* NUL-terminated */
     if (p == NULL) {
         return exec_fail(x, rc, "out of memory");
     }
