@@ -199,7 +199,7 @@ static const struct hdb_cfg_key schema[] = {
            "serve Prometheus metrics at /metrics"),
     K_INT("observability", "metrics_port", observability.metrics_port, "9090", 0, PORT_MAX, 0,
           INACTIVE, "metrics port (0: the REST port)"),
-    K_ENUM("observability", "log_level", observability.log_level, log_levels, "info", INACTIVE,
+    K_ENUM("observability", "log_level", observability.log_level, log_levels, "info", ACTIVE,
            "least severe log lines written"),
     K_ENUM("observability", "log_format", observability.log_format, log_formats, "text", INACTIVE,
            "log lines as text or as one JSON object each"),

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "heliosdb.h"
 #include "sql/eval.h"
 #include "sql/exec.h"
@@ -94,6 +95,17 @@ const char *heliosdb_status_name(int code)
 
 /* --- databases and connections --- */
 
+/* [observability] log_level as the engine's log level ("trace" logs what "debug" does). */
+static enum hdb_log_level log_level_of(const struct hdb_config *cfg)
+{
+    const char *name = hdb_config_schema()[hdb_config_find("observability.log_level")]
+                           .choices[cfg->observability.log_level];
+    return strcmp(name, "error") == 0  ? HDB_LOG_ERROR
+           : strcmp(name, "warn") == 0 ? HDB_LOG_WARN
+           : strcmp(name, "info") == 0 ? HDB_LOG_INFO
+                                       : HDB_LOG_DEBUG;
+}
+
 int heliosdb_open(const char *path, const char *config_path, heliosdb **out, heliosdb_error *err)
 {
     *out = NULL;
@@ -103,6 +115,7 @@ int heliosdb_open(const char *path, const char *config_path, heliosdb **out, hel
     struct hdb_db_opts o;
     if (rc == HDB_OK) {
         hdb_db_opts_from_config(&cfg, &o);
+        hdb_log_set_level(log_level_of(&cfg));
     }
     heliosdb *db = rc == HDB_OK ? calloc(1, sizeof *db) : NULL;
     if (rc == HDB_OK && db == NULL) {
