@@ -288,7 +288,8 @@ static int resolve_column(void *ctx, const struct hdb_sql_expr *col, struct hdb_
         int found = 0;
         for (uint32_t s = 0; s < sc->nsrc; s++) {
             const struct source *src = &sc->src[s];
-            if (table != NULL && (src->name == NULL || strcasecmp(src->name, table) != 0)) {
+            if ((table != NULL && (src->name == NULL || strcasecmp(src->name, table) != 0)) ||
+                (table == NULL && src->qualified_only)) {
                 continue;
             }
             for (uint32_t c = 0; c < src->ncols; c++) {
@@ -549,6 +550,8 @@ static int check_unique_key(struct exec *x, const struct hdb_table_def *d,
         bool other_in = true;
         rc = same ? in_partial(x, d, where, o, &other_in) : HDB_OK;
         if (rc == HDB_OK && same && other_in) {
+            x->conflict_row = o; /* an upsert updates this row */
+            x->conflict_key = ok;
             return exec_fail(x, HDB_CONSTRAINT, "UNIQUE constraint failed: %s",
                              constraint_cols(x, d, k));
         }
@@ -666,12 +669,69 @@ static int build_row(struct exec *x, const struct hdb_table_def *d, const int32_
     return HDB_OK;
 }
 
+static void table_source(const struct hdb_schema_table *t, const char *alias, const char **names,
+                         enum hdb_affinity *affs, struct source *s);
+static int update_one(struct exec *x, const struct hdb_sql_list *sets, const char *alias,
+                      const struct hdb_schema_table *t, const struct hdb_value *old,
+                      const struct hdb_value *old_key, const struct hdb_value *excluded,
+                      struct hdb_value *row);
+
+/* ON CONFLICT ... DO UPDATE: the first upsert clause that has one. */
+static const struct hdb_sql_upsert *upsert_update(const struct hdb_sql_stmt *st)
+{
+    for (uint32_t i = 0; i < st->u.insert.upserts.n; i++) {
+        const struct hdb_sql_upsert *u = st->u.insert.upserts.items[i];
+        if (u->do_update) {
+            return u;
+        }
+    }
+    return NULL;
+}
+
+/* The conflict of an upsert: update the stored row unless the clause's WHERE says no. */
+static int upsert_apply(struct exec *x, const struct hdb_sql_upsert *u,
+                        const struct hdb_schema_table *t, const struct hdb_value *old,
+                        const struct hdb_value *old_key, const struct hdb_value *proposed,
+                        struct hdb_value *row, bool *updated)
+{
+    const struct hdb_table_def *d = t->def;
+    *updated = false;
+    if (u->where != NULL) {
+        const char *names[HDB_TABLE_COLUMNS_MAX];
+        enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
+        struct source s[2];
+        table_source(t, NULL, names, affs, &s[0]);
+        s[0].cur = old;
+        s[1] = s[0];
+        s[1].name = "excluded";
+        s[1].cur = proposed;
+        s[1].qualified_only = true;
+        struct scope sc = {.src = s, .nsrc = 2};
+        struct hdb_value v;
+        int rc = scope_eval(x, &sc, u->where, &v);
+        if (rc != HDB_OK || hdb_value_truth(&v) != 1) {
+            return rc;
+        }
+    }
+    struct hdb_value *copy = NULL;
+    int rc = HDB_OK;
+    copy = hdb_sql_arena_alloc(x->arena, (d->ncols + 1) * sizeof *copy, &rc);
+    if (copy == NULL) {
+        return exec_fail(x, rc, "out of memory");
+    }
+    memcpy(copy, old, d->ncols * sizeof *copy); /* the conflicting row may live in a scan buffer */
+    rc = update_one(x, &u->set, NULL, t, copy, old_key, proposed, row);
+    *updated = rc == HDB_OK;
+    return rc;
+}
+
 static int insert_one(struct exec *x, const struct hdb_sql_stmt *st,
                       const struct hdb_schema_table *t, struct hdb_value *row, int64_t *changes,
-                      int64_t *last_id)
+                      int64_t *last_id, bool *wrote)
 {
     const struct hdb_table_def *d = t->def;
     int64_t given = INT64_MIN, rowid = 0;
+    *wrote = false;
     int rc = prepare_row(x, d, row);
     if (rc == HDB_OK && d->rowid_col >= 0 && row[d->rowid_col].type != HDB_V_NULL) {
         if (row[d->rowid_col].type != HDB_V_INT) {
@@ -690,15 +750,24 @@ static int insert_one(struct exec *x, const struct hdb_sql_stmt *st,
     rc = rc == HDB_OK ? row_store_key(x, d, row, rowid, &key) : rc;
     int exists =
         rc == HDB_OK ? hdb_txn_get(x->t, t->rows, key.data, (uint32_t)key.len, &old, x->err) : rc;
-    hdb_buf_free(&old);
     enum hdb_sql_conflict action = st->u.insert.or_action;
-    bool nothing = st->u.insert.upserts.n > 0; /* ON CONFLICT DO NOTHING (DO UPDATE refused) */
+    const struct hdb_sql_upsert *upd = upsert_update(st);
+    bool nothing = st->u.insert.upserts.n > 0 && upd == NULL; /* ON CONFLICT DO NOTHING */
+    const struct hdb_value *conflict_row = NULL, *conflict_key = NULL;
+    struct hdb_value pk_row[HDB_TABLE_COLUMNS_MAX], pk_key;
     if (rc == HDB_OK && exists == HDB_OK) {
-        if (action == HDB_CONFLICT_IGNORE || nothing) {
-            free(key.data);
-            return HDB_OK;
+        uint32_t n = 0;
+        rc = upd != NULL
+                 ? hdb_row_decode(old.data, old.len, pk_row, HDB_TABLE_COLUMNS_MAX, &n, x->err)
+                 : HDB_OK;
+        for (uint32_t i = n; rc == HDB_OK && upd != NULL && i < d->ncols; i++) {
+            pk_row[i] = (struct hdb_value){.type = HDB_V_NULL};
         }
-        if (action != HDB_CONFLICT_REPLACE) {
+        pk_key = (struct hdb_value){.type = HDB_V_BLOB, .u.s = {key.data, (uint32_t)key.len}};
+        conflict_row = pk_row;
+        conflict_key = &pk_key;
+        if (rc == HDB_OK && upd == NULL && action != HDB_CONFLICT_IGNORE && !nothing &&
+            action != HDB_CONFLICT_REPLACE) {
             const struct hdb_key_def rk = {.ncols = 1, .cols = {(uint32_t)d->rowid_col}};
             rc = exec_fail(x, HDB_CONSTRAINT, "UNIQUE constraint failed: %s",
                            constraint_cols(x, d, d->rowid_col >= 0 ? &rk : &d->pk));
@@ -706,20 +775,42 @@ static int insert_one(struct exec *x, const struct hdb_sql_stmt *st,
     } else if (rc == HDB_OK && exists != HDB_NOTFOUND) {
         rc = exists;
     }
-    if (rc == HDB_OK) {
-        rc = check_unique(x, t, row, exists == HDB_OK ? &key : NULL);
-        if (rc == HDB_CONSTRAINT && (action == HDB_CONFLICT_IGNORE || nothing)) {
+    if (rc == HDB_OK && conflict_row == NULL) {
+        x->conflict_row = x->conflict_key = NULL;
+        rc = check_unique(x, t, row, NULL);
+        if (rc == HDB_CONSTRAINT && (action == HDB_CONFLICT_IGNORE || nothing || upd != NULL)) {
+            conflict_row = x->conflict_row;
+            conflict_key = x->conflict_key;
+            rc = HDB_OK;
             hdb_err_set(x->err, HDB_OK, " ");
-            free(key.data);
-            return HDB_OK;
+        }
+    } else if (rc == HDB_OK && action == HDB_CONFLICT_REPLACE) {
+        rc = check_unique(x, t, row, &key);
+        conflict_row = NULL; /* the stored row with this key is replaced */
+    }
+    if (rc == HDB_OK && conflict_row != NULL && upd != NULL) {
+        bool updated = false;
+        struct hdb_value *proposed =
+            hdb_sql_arena_alloc(x->arena, (d->ncols + 1) * sizeof *row, &rc);
+        if (proposed == NULL) {
+            rc = exec_fail(x, rc, "out of memory");
+        } else {
+            memcpy(proposed, row,
+                   d->ncols * sizeof *row); /* excluded.*, while `row` is rewritten */
+            rc = upsert_apply(x, upd, t, conflict_row, conflict_key, proposed, row, &updated);
+        }
+        *changes += updated;
+        *wrote = updated;
+    } else if (rc == HDB_OK && conflict_row == NULL) {
+        rc = put_row(x, t, &key, row);
+        if (rc == HDB_OK) {
+            (*changes)++;
+            *wrote = true;
+            *last_id = d->pk.ncols == 0 || d->rowid_col >= 0 ? rowid : *last_id;
         }
     }
-    rc = rc == HDB_OK ? put_row(x, t, &key, row) : rc;
+    hdb_buf_free(&old);
     free(key.data);
-    if (rc == HDB_OK) {
-        (*changes)++;
-        *last_id = d->pk.ncols == 0 || d->rowid_col >= 0 ? rowid : *last_id;
-    }
     return rc;
 }
 
@@ -755,12 +846,6 @@ static int exec_insert(struct exec *x, const struct hdb_sql_stmt *st, struct hdb
     const struct hdb_schema_table *t = hdb_schema_table(x->schema, st->u.insert.table.ptr);
     if (t == NULL) {
         return exec_fail(x, HDB_INVALID, "no such table: %s", st->u.insert.table.ptr);
-    }
-    for (uint32_t i = 0; i < st->u.insert.upserts.n; i++) {
-        const struct hdb_sql_upsert *u = st->u.insert.upserts.items[i];
-        if (u->do_update) {
-            return exec_fail(x, HDB_INVALID, "ON CONFLICT DO UPDATE is not supported yet");
-        }
     }
     const struct hdb_table_def *d = t->def;
     int32_t map[HDB_TABLE_COLUMNS_MAX];
@@ -801,8 +886,10 @@ static int exec_insert(struct exec *x, const struct hdb_sql_stmt *st, struct hdb
     for (uint32_t r = 0; rc == HDB_OK && r < src.n; r++) {
         struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
         rc = build_row(x, d, map, src.v + (size_t)r * src.ncols, nmap, row);
-        rc = rc == HDB_OK ? insert_one(x, st, t, row, &res->changes, &res->last_insert_id) : rc;
-        if (rc == HDB_OK && st->u.insert.returning.n > 0) {
+        bool wrote = false;
+        rc = rc == HDB_OK ? insert_one(x, st, t, row, &res->changes, &res->last_insert_id, &wrote)
+                          : rc;
+        if (rc == HDB_OK && wrote && st->u.insert.returning.n > 0) {
             rc = returning_row(x, &st->u.insert.returning, t, row, res, out);
         }
     }
@@ -898,21 +985,28 @@ static int matching_rows(struct exec *x, const struct hdb_schema_table *t, const
     return rc;
 }
 
-static int update_one(struct exec *x, const struct hdb_sql_stmt *st,
+/* Applies SET to one stored row (`old`, stored under `old_key`); `excluded` (may be NULL) is the
+ * row an upsert proposed, visible as excluded.col. */
+static int update_one(struct exec *x, const struct hdb_sql_list *sets, const char *alias,
                       const struct hdb_schema_table *t, const struct hdb_value *old,
-                      const struct hdb_value *old_key, struct hdb_value *row)
+                      const struct hdb_value *old_key, const struct hdb_value *excluded,
+                      struct hdb_value *row)
 {
     const struct hdb_table_def *d = t->def;
     const char *names[HDB_TABLE_COLUMNS_MAX];
     enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
-    struct source s;
-    table_source(t, st->u.update.alias.ptr, names, affs, &s);
-    s.cur = old;
-    struct scope sc = {.src = &s, .nsrc = 1};
+    struct source s[2];
+    table_source(t, alias, names, affs, &s[0]);
+    s[0].cur = old;
+    s[1] = s[0];
+    s[1].name = "excluded";
+    s[1].cur = excluded;
+    s[1].qualified_only = true;
+    struct scope sc = {.src = s, .nsrc = excluded != NULL ? 2 : 1};
     memcpy(row, old, d->ncols * sizeof *row);
     int rc = HDB_OK;
-    for (uint32_t i = 0; rc == HDB_OK && i < st->u.update.set.n; i++) {
-        const struct hdb_sql_set *set = st->u.update.set.items[i];
+    for (uint32_t i = 0; rc == HDB_OK && i < sets->n; i++) {
+        const struct hdb_sql_set *set = sets->items[i];
         if (set->columns.n != 1) {
             return exec_fail(x, HDB_INVALID, "row-value SET is not supported yet");
         }
@@ -977,7 +1071,8 @@ static int exec_update(struct exec *x, const struct hdb_sql_stmt *st, struct hdb
     int rc = matching_rows(x, t, st->u.update.alias.ptr, st->u.update.where, &rows, &keys);
     for (uint32_t r = 0; rc == HDB_OK && r < rows.n; r++) {
         struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
-        rc = update_one(x, st, t, rows.v + (size_t)r * rows.ncols, &keys.v[r], row);
+        rc = update_one(x, &st->u.update.set, st->u.update.alias.ptr, t,
+                        rows.v + (size_t)r * rows.ncols, &keys.v[r], NULL, row);
         res->changes += rc == HDB_OK;
         if (rc == HDB_OK && st->u.update.returning.n > 0) {
             rc = returning_row(x, &st->u.update.returning, t, row, res, out);

@@ -27,6 +27,7 @@ struct source {
     const enum hdb_affinity *affs;
     struct rows rows;
     const struct hdb_value *cur; /* the current row, or a row of NULLs */
+    bool qualified_only;         /* only t.col reaches it (an upsert's `excluded`) */
 };
 
 /* Name resolution: the sources of one SELECT and the enclosing query's scope. */
@@ -50,6 +51,8 @@ struct exec {
     int64_t now_ms;
     uint64_t rng;
     uint64_t rows_held; /* bounded by HDB_EXEC_ROWS_MAX */
+    /* The stored row (and its key) a failed UNIQUE check met: an upsert updates it. */
+    const struct hdb_value *conflict_row, *conflict_key;
     struct hdb_err *err;
 };
 

@@ -76,7 +76,7 @@ static void query_is(struct hdb_sql_session *s, const char *sql, const char *wan
     struct hdb_sql_result res = {0};
     struct hdb_err err = {0};
     cr_assert_eq(run(s, sql, &res, &err), HDB_OK, "%s: %s", sql, err.msg);
-    char got[4096];
+    char got[4096] = "";
     size_t at = 0;
     for (uint32_t r = 0; r < res.nrows; r++) {
         for (uint32_t c = 0; c < res.ncols; c++) {
@@ -270,5 +270,34 @@ Test(exec, concurrent_sessions_conflict_and_ddl_changes_are_seen)
     query_is(a, "SELECT note FROM acct WHERE id = 2", "n\n");
     hdb_sql_session_close(a);
     hdb_sql_session_close(b);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+/* ON CONFLICT DO UPDATE as SQLite runs it (results recorded from Python's sqlite3). */
+Test(exec, upsert_updates_the_conflicting_row)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE inv (sku TEXT PRIMARY KEY, qty INT NOT NULL, name TEXT UNIQUE);"
+          "INSERT INTO inv VALUES ('a', 5, 'apple')");
+    query_is(s,
+             "INSERT INTO inv VALUES ('a', 3, 'apple2') ON CONFLICT (sku) DO UPDATE SET "
+             "qty = qty + excluded.qty RETURNING sku, qty, name",
+             "a|8|apple\n");
+    query_is(s,
+             "INSERT INTO inv VALUES ('b', 1, 'apple') ON CONFLICT (name) DO UPDATE SET "
+             "qty = inv.qty * 10 RETURNING *",
+             "a|80|apple\n");
+    query_is(s,
+             "INSERT INTO inv VALUES ('a', 100, 'x') ON CONFLICT DO UPDATE SET qty = excluded.qty "
+             "WHERE excluded.qty < 50 RETURNING *",
+             "");
+    query_is(s, "SELECT * FROM inv", "a|80|apple\n");
+    query_is(s,
+             "INSERT INTO inv VALUES ('c', 1, 'cherry') ON CONFLICT DO UPDATE SET qty = 0 "
+             "RETURNING *",
+             "c|1|cherry\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
