@@ -103,7 +103,7 @@ static const struct hdb_cfg_key schema[] = {
     K_INT("database", "max_connections", database.max_connections, "1000", 1, 1000000, 0, INACTIVE,
           "most client connections served at once"),
     K_INT("database", "statement_timeout_ms", database.statement_timeout_ms, "30000", 0, MS_DAY, 0,
-          INACTIVE, "a statement running longer is cancelled (0: no limit)"),
+          ACTIVE, "a statement running longer is cancelled (0: no limit)"),
     K_INT("database", "transaction_idle_timeout_ms", database.transaction_idle_timeout_ms, "60000",
           0, MS_DAY, 0, ACTIVE, "a transaction idle longer is aborted (0: never)"),
     K_INT("database", "work_mem_mb", database.work_mem_mb, "64", 1, 65536, 0, INACTIVE,

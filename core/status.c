@@ -68,9 +68,10 @@ int hdb_status_from_errno(int errnum)
 const char *hdb_status_name(int code)
 {
     static const char *const names[] = {
-        "HDB_OK",    "HDB_ERROR",    "HDB_INVALID",  "HDB_NOTFOUND",   "HDB_CORRUPT",
-        "HDB_IOERR", "HDB_NOSPACE",  "HDB_NOMEM",    "HDB_BUSY",       "HDB_TOOBIG",
-        "HDB_FULL",  "HDB_READONLY", "HDB_CONFLICT", "HDB_CONSTRAINT", "HDB_EXISTS",
+        "HDB_OK",       "HDB_ERROR",      "HDB_INVALID", "HDB_NOTFOUND",
+        "HDB_CORRUPT",  "HDB_IOERR",      "HDB_NOSPACE", "HDB_NOMEM",
+        "HDB_BUSY",     "HDB_TOOBIG",     "HDB_FULL",    "HDB_READONLY",
+        "HDB_CONFLICT", "HDB_CONSTRAINT", "HDB_EXISTS",  "HDB_TIMEOUT",
     };
     if (code < 0 || (size_t)code >= sizeof names / sizeof names[0]) {
         return "HDB_UNKNOWN";

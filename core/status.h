@@ -28,6 +28,7 @@ enum hdb_status {
     HDB_CONFLICT = 12,   /* serialization failure; retry the transaction */
     HDB_CONSTRAINT = 13, /* a constraint was violated */
     HDB_EXISTS = 14,     /* the object already exists */
+    HDB_TIMEOUT = 15,    /* a statement ran past its time limit (statement_timeout_ms) */
 };
 
 #define HDB_ERR_MSG_BYTES_MAX 512

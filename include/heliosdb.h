@@ -62,6 +62,7 @@ extern "C" {
 #define HELIOSDB_CONFLICT   12  /* serialization failure: roll back and retry */
 #define HELIOSDB_CONSTRAINT 13  /* a constraint was violated */
 #define HELIOSDB_EXISTS     14  /* the object already exists */
+#define HELIOSDB_TIMEOUT    15  /* the statement ran past [database] statement_timeout_ms */
 #define HELIOSDB_ROW        100 /* heliosdb_step: a row is ready */
 #define HELIOSDB_DONE       101 /* heliosdb_step: the statement has finished */
 

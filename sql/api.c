@@ -27,6 +27,7 @@ _Static_assert(HELIOSDB_CONFLICT == HDB_CONFLICT, "public and engine codes agree
 
 struct heliosdb {
     struct hdb_db *db;
+    uint32_t statement_timeout_ms;
 };
 
 struct heliosdb_conn {
@@ -83,9 +84,9 @@ const char *heliosdb_status_name(int code)
         return "HELIOSDB_DONE";
     }
     static char names[16][32];
-    static const char *const known[] = {"OK",    "ERROR",    "INVALID",  "NOTFOUND",   "CORRUPT",
-                                        "IOERR", "NOSPACE",  "NOMEM",    "BUSY",       "TOOBIG",
-                                        "FULL",  "READONLY", "CONFLICT", "CONSTRAINT", "EXISTS"};
+    static const char *const known[] = {
+        "OK",   "ERROR",  "INVALID", "NOTFOUND", "CORRUPT",  "IOERR",      "NOSPACE", "NOMEM",
+        "BUSY", "TOOBIG", "FULL",    "READONLY", "CONFLICT", "CONSTRAINT", "EXISTS",  "TIMEOUT"};
     if (code < 0 || code >= (int)(sizeof known / sizeof known[0])) {
         return "HELIOSDB_UNKNOWN";
     }
@@ -123,6 +124,9 @@ int heliosdb_open(const char *path, const char *config_path, heliosdb **out, hel
     }
     const char *where = path != NULL ? path : cfg.database.path;
     rc = rc == HDB_OK ? hdb_db_open(where, &o, &db->db, NULL, &e) : rc;
+    if (rc == HDB_OK) {
+        db->statement_timeout_ms = (uint32_t)cfg.database.statement_timeout_ms;
+    }
     hdb_config_free(&cfg);
     if (rc != HDB_OK) {
         free(db);
@@ -158,6 +162,7 @@ int heliosdb_connect(heliosdb *db, heliosdb_conn **out, heliosdb_error *err)
         return fail(err, &e, -1);
     }
     c->db = db;
+    hdb_sql_session_set_timeout(c->s, db->statement_timeout_ms);
     *out = c;
     ok(err);
     return HELIOSDB_OK;

@@ -25,7 +25,29 @@ struct hdb_sql_session {
     struct hdb_schema *schema; /* read once per explicit transaction (its snapshot is fixed),
                                   again after DDL in it */
     uint64_t rng;
+    uint32_t timeout_ms;
 };
+
+void hdb_sql_session_set_timeout(struct hdb_sql_session *s, uint32_t ms)
+{
+    s->timeout_ms = ms;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int exec_tick(struct exec *x)
+{
+    if (x->deadline_ns == 0 || (++x->ticks & 255u) != 0 || mono_ns() < x->deadline_ns) {
+        return HDB_OK;
+    }
+    return exec_fail(x, HDB_TIMEOUT, "the statement ran past statement_timeout_ms (%u ms)",
+                     x->timeout_ms);
+}
 
 int exec_fail(struct exec *x, int code, const char *fmt, ...)
 {
@@ -39,6 +61,10 @@ int exec_fail(struct exec *x, int code, const char *fmt, ...)
 
 int rows_push(struct exec *x, struct rows *r, const struct hdb_value *row)
 {
+    int trc = exec_tick(x);
+    if (trc != HDB_OK) {
+        return trc;
+    }
     if (r->n == r->cap) {
         uint32_t cap = r->cap == 0 ? 16 : r->cap * 2;
         if (x->rows_held + cap - r->cap > HDB_EXEC_ROWS_MAX) {
@@ -1257,6 +1283,8 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
                      .nparams = nparams,
                      .now_ms = wall_ms(),
                      .rng = s->rng,
+                     .timeout_ms = s->timeout_ms,
+                     .deadline_ns = s->timeout_ms > 0 ? mono_ns() + s->timeout_ms * 1000000ull : 0,
                      .err = err};
     int rc = HDB_CONFLICT;
     if (s->txn != NULL) {

@@ -58,6 +58,9 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
                  struct hdb_err *err);
 void hdb_sql_result_free(struct hdb_sql_result *res);
 
+/* Statements running longer than `ms` fail with HDB_TIMEOUT (0: no limit). */
+void hdb_sql_session_set_timeout(struct hdb_sql_session *s, uint32_t ms);
+
 /* True while an explicit transaction is open. */
 bool hdb_sql_in_transaction(const struct hdb_sql_session *s);
 

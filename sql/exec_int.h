@@ -50,7 +50,10 @@ struct exec {
     uint32_t nparams;
     int64_t now_ms;
     uint64_t rng;
-    uint64_t rows_held; /* bounded by HDB_EXEC_ROWS_MAX */
+    uint64_t rows_held;   /* bounded by HDB_EXEC_ROWS_MAX */
+    uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0: no statement_timeout */
+    uint32_t timeout_ms;
+    uint32_t ticks; /* calls since the clock was last read */
     /* The stored row (and its key) a failed UNIQUE check met: an upsert updates it. */
     const struct hdb_value *conflict_row, *conflict_key;
     struct hdb_err *err;
@@ -58,6 +61,8 @@ struct exec {
 
 /* exec.c */
 int rows_push(struct exec *x, struct rows *r, const struct hdb_value *row);
+/* HDB_TIMEOUT once the statement is past its deadline (reads the clock every 256 calls). */
+int exec_tick(struct exec *x);
 int exec_fail(struct exec *x, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Reads every row of a table into `out` (values copied into the arena). */
 int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,

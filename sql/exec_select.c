@@ -646,6 +646,10 @@ static int using_match(struct query *q, uint32_t k, const struct hdb_sql_source 
 /* Nested loops over sources k.. (depth bounded by JOIN_SOURCES_MAX). */
 static int join(struct query *q, uint32_t k)
 {
+    int trc = exec_tick(q->x);
+    if (trc != HDB_OK) {
+        return trc;
+    }
     if (k == q->sc.nsrc) {
         int t = 1;
         int rc = q->core->where != NULL ? truth(q, q->core->where, &t) : HDB_OK;

@@ -369,7 +369,7 @@ static int interactive(struct shell *sh)
     return status;
 }
 
-int hdb_shell_run(struct hdb_db *db, bool slt)
+int hdb_shell_run(struct hdb_db *db, bool slt, uint32_t timeout_ms)
 {
     struct shell sh = {.db = db};
     struct hdb_err err = {0};
@@ -377,6 +377,7 @@ int hdb_shell_run(struct hdb_db *db, bool slt)
         fprintf(stderr, "heliosdb shell: %s\n", err.msg);
         return 2;
     }
+    hdb_sql_session_set_timeout(sh.s, timeout_ms);
     int rc = slt ? slt_loop(&sh) : interactive(&sh);
     hdb_sql_session_close(sh.s);
     return rc;

@@ -5,10 +5,12 @@
 #define HDB_TOOLS_SHELL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "shards/kv.h"
 
 /* Runs the shell on stdin/stdout over an open database; returns the exit status. */
-int hdb_shell_run(struct hdb_db *db, bool slt);
+/* `timeout_ms`: [database] statement_timeout_ms (0: none). */
+int hdb_shell_run(struct hdb_db *db, bool slt, uint32_t timeout_ms);
 
 #endif

@@ -301,3 +301,23 @@ Test(exec, upsert_updates_the_conflicting_row)
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* statement_timeout: a statement past its limit fails with HDB_TIMEOUT and changes nothing. */
+Test(exec, statement_timeout_stops_a_long_statement)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE n (i INTEGER PRIMARY KEY)");
+    ok(s, "BEGIN");
+    for (int i = 0; i < 300; i++) {
+        ok(s, "INSERT INTO n DEFAULT VALUES");
+    }
+    ok(s, "COMMIT");
+    hdb_sql_session_set_timeout(s, 50);
+    fails(s, "SELECT count(*) FROM n a, n b, n c", HDB_TIMEOUT, "statement_timeout_ms (50 ms)");
+    hdb_sql_session_set_timeout(s, 0);
+    query_is(s, "SELECT count(*) FROM n", "300\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
