@@ -298,6 +298,131 @@ int table_point_read(struct exec *x, const struct hdb_schema_table *t, const cha
     return rc;
 }
 
+/* Would WHERE pin the whole primary key of the table (a point read)? */
+static bool pins_key(const struct hdb_table_def *d, const char *name,
+                     const struct hdb_sql_expr *where)
+{
+    const struct hdb_key_def rowid_pk = {.ncols = 1, .cols = {(uint32_t)d->rowid_col}};
+    const struct hdb_key_def *pk = d->rowid_col >= 0 ? &rowid_pk : &d->pk;
+    struct pk_pins pins = {0};
+    if (pk->ncols == 0 || where == NULL) {
+        return false;
+    }
+    find_pins(where, d, name, pk, &pins);
+    for (uint32_t i = 0; i < pk->ncols; i++) {
+        if (pins.value[i] == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --- EXPLAIN --- */
+
+static bool is_ddl(enum hdb_sql_stmt_kind k);
+
+static int explain_line(struct exec *x, struct rows *out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int explain_line(struct exec *x, struct rows *out, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    n = n < 0 ? 0 : n >= (int)sizeof buf ? (int)sizeof buf - 1 : n;
+    struct hdb_value v = {.type = HDB_V_TEXT, .u.s = {(const uint8_t *)buf, (uint32_t)n}};
+    int rc = value_keep(x, &v);
+    return rc == HDB_OK ? rows_push(x, out, &v) : rc;
+}
+
+/* The access path of one table: a point read on one shard, or a scan of every shard. */
+static int explain_table(struct exec *x, struct rows *out, const char *verb, const char *table,
+                         const char *alias, const struct hdb_sql_expr *where, bool single)
+{
+    const struct hdb_schema_table *t = hdb_schema_table(x->schema, table);
+    if (t == NULL) {
+        return exec_fail(x, HDB_INVALID, "no such table: %s", table);
+    }
+    const struct hdb_table_def *d = t->def;
+    uint32_t shards = x->nshards;
+    if (single && pins_key(d, alias != NULL ? alias : d->name, where)) {
+        return explain_line(x, out, "%s %s USING PRIMARY KEY (point read on 1 of %u shards)",
+                            strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name, shards);
+    }
+    return explain_line(x, out, "%s %s (full scan of all %u shards)", verb, d->name, shards);
+}
+
+static int explain_select(struct exec *x, const struct hdb_sql_select *sel, struct rows *out,
+                          int depth)
+{
+    int rc = HDB_OK;
+    if (depth > 16) {
+        return explain_line(x, out, "...");
+    }
+    for (uint32_t c = 0; rc == HDB_OK && c < sel->cores.n; c++) {
+        const struct hdb_sql_select_core *core = sel->cores.items[c];
+        if (c > 0) {
+            rc = explain_line(x, out, "COMPOUND %s",
+                              core->op == HDB_COMPOUND_UNION_ALL ? "UNION ALL"
+                              : core->op == HDB_COMPOUND_UNION   ? "UNION"
+                              : core->op == HDB_COMPOUND_EXCEPT  ? "EXCEPT"
+                                                                 : "INTERSECT");
+        }
+        for (uint32_t i = 0; rc == HDB_OK && i < core->from.n; i++) {
+            const struct hdb_sql_source *fs = core->from.items[i];
+            if (fs->select != NULL) {
+                rc =
+                    explain_line(x, out, "SUBQUERY %s", fs->alias.ptr != NULL ? fs->alias.ptr : "");
+                rc = rc == HDB_OK ? explain_select(x, fs->select, out, depth + 1) : rc;
+            } else if (fs->table.ptr != NULL) {
+                rc = explain_table(x, out, i == 0 ? "SCAN" : "JOIN", fs->table.ptr, fs->alias.ptr,
+                                   core->where, core->from.n == 1);
+            } else {
+                rc = explain_line(x, out, "JOIN (parenthesized list)");
+            }
+        }
+        if (rc == HDB_OK && (core->group_by.n > 0)) {
+            rc = explain_line(x, out, "GROUP BY (hash, at the coordinator)");
+        }
+    }
+    if (rc == HDB_OK && sel->order_by.n > 0) {
+        rc = explain_line(x, out, "ORDER BY (sort in memory, at the coordinator)");
+    }
+    return rc;
+}
+
+static int explain_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct rows *out,
+                        const char ***names)
+{
+    out->ncols = 1;
+    static const char *detail[] = {"detail"};
+    *names = detail;
+    switch (st->kind) {
+    case HDB_STMT_SELECT:
+        return explain_select(x, st->u.select, out, 0);
+    case HDB_STMT_INSERT: {
+        uint32_t shards = x->nshards;
+        int rc =
+            explain_line(x, out, "INSERT INTO %s (each row on the shard its key hashes to, of %u)",
+                         st->u.insert.table.ptr, shards);
+        return rc == HDB_OK && st->u.insert.select != NULL
+                   ? explain_select(x, st->u.insert.select, out, 1)
+                   : rc;
+    }
+    case HDB_STMT_UPDATE:
+        return explain_table(x, out, "UPDATE", st->u.update.table.ptr, st->u.update.alias.ptr,
+                             st->u.update.where, true);
+    case HDB_STMT_DELETE:
+        return explain_table(x, out, "DELETE FROM", st->u.delete_.table.ptr,
+                             st->u.delete_.alias.ptr, st->u.delete_.where, true);
+    default:
+        return explain_line(
+            x, out, "%s", is_ddl(st->kind) ? "DDL: the catalog on every shard" : "no access path");
+    }
+}
+
 /* --- name resolution and the evaluator's hook --- */
 
 struct eval_env {
@@ -1200,7 +1325,8 @@ static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sq
     struct rows out = {0};
     const char **names = NULL;
     if (st->explain != 0) {
-        rc = exec_fail(x, HDB_INVALID, "EXPLAIN is not supported yet");
+        rc = explain_stmt(x, st, &out, &names);
+        res->names = names;
     } else if (is_ddl(st->kind)) {
         rc = hdb_schema_ddl(x->conn, x->t, st, x->src, x->err);
         if (rc == HDB_OK && st->kind == HDB_STMT_CREATE_INDEX && st->u.create_index.unique) {
@@ -1284,6 +1410,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
                      .now_ms = wall_ms(),
                      .rng = s->rng,
                      .timeout_ms = s->timeout_ms,
+                     .nshards = hdb_db_shards(s->db),
                      .deadline_ns = s->timeout_ms > 0 ? mono_ns() + s->timeout_ms * 1000000ull : 0,
                      .err = err};
     int rc = HDB_CONFLICT;

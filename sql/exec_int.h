@@ -54,6 +54,7 @@ struct exec {
     uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0: no statement_timeout */
     uint32_t timeout_ms;
     uint32_t ticks; /* calls since the clock was last read */
+    uint32_t nshards;
     /* The stored row (and its key) a failed UNIQUE check met: an upsert updates it. */
     const struct hdb_value *conflict_row, *conflict_key;
     struct hdb_err *err;

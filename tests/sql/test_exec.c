@@ -321,3 +321,26 @@ Test(exec, statement_timeout_stops_a_long_statement)
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* EXPLAIN names each table's access path and the shards it touches. */
+Test(exec, explain_shows_access_paths_and_shards)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);"
+          "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INT)");
+    query_is(s, "EXPLAIN SELECT * FROM users WHERE id = ?",
+             "SEARCH users USING PRIMARY KEY (point read on 1 of 2 shards)\n");
+    query_is(
+        s,
+        "EXPLAIN QUERY PLAN SELECT u.email, count(*) FROM users u JOIN orders o "
+        "ON o.customer_id = u.id GROUP BY u.email ORDER BY 2",
+        "SCAN users (full scan of all 2 shards)\nJOIN orders (full scan of all 2 shards)\n"
+        "GROUP BY (hash, at the coordinator)\nORDER BY (sort in memory, at the coordinator)\n");
+    query_is(s, "EXPLAIN DELETE FROM orders WHERE customer_id = 3",
+             "DELETE FROM orders (full scan of all 2 shards)\n");
+    fails(s, "EXPLAIN SELECT * FROM nosuch", HDB_INVALID, "no such table: nosuch");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
