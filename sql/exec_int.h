@@ -39,6 +39,12 @@ struct scope {
     const struct agg_list *aggs; /* the aggregate calls of this scope's query */
 };
 
+/* The WITH lists in force (innermost first). */
+struct cte_frame {
+    const struct hdb_sql_list *with; /* of hdb_sql_cte */
+    struct cte_frame *up;
+};
+
 /* One statement's execution. */
 struct exec {
     struct hdb_conn *conn;
@@ -55,6 +61,8 @@ struct exec {
     uint32_t timeout_ms;
     uint32_t ticks; /* calls since the clock was last read */
     uint32_t nshards;
+    struct cte_frame *ctes;
+    uint32_t cte_depth; /* CTE queries running inside each other (self reference is refused) */
     /* The stored row (and its key) a failed UNIQUE check met: an upsert updates it. */
     const struct hdb_value *conflict_row, *conflict_key;
     struct hdb_err *err;

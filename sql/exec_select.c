@@ -410,6 +410,58 @@ static int add_source_columns(struct exec *x, struct source *s, const struct hdb
     return HDB_OK;
 }
 
+static const struct hdb_sql_cte *find_cte(const struct exec *x, const char *name)
+{
+    for (const struct cte_frame *f = x->ctes; f != NULL; f = f->up) {
+        for (uint32_t i = 0; i < f->with->n; i++) {
+            const struct hdb_sql_cte *c = f->with->items[i];
+            if (strcasecmp(c->name.ptr, name) == 0) {
+                return c;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* A common table expression used in FROM: run its query (it may name earlier ones). */
+static int open_cte(struct exec *x, const struct hdb_sql_cte *cte, struct source *s)
+{
+    if (x->cte_depth >= 32) {
+        return exec_fail(x, HDB_INVALID,
+                         "WITH %s refers to itself (WITH RECURSIVE is not supported yet)",
+                         cte->name.ptr);
+    }
+    x->cte_depth++;
+    const char **names = NULL;
+    int rc = select_run(x, cte->select, NULL, &s->rows, &names);
+    x->cte_depth--;
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    s->ncols = s->rows.ncols;
+    if (cte->columns.n > 0 && cte->columns.n != s->ncols) {
+        return exec_fail(x, HDB_INVALID, "table %s has %u values for %u columns", cte->name.ptr,
+                         s->ncols, cte->columns.n);
+    }
+    if (cte->columns.n > 0) {
+        names = hdb_sql_arena_alloc(x->arena, s->ncols * sizeof *names, &rc);
+        for (uint32_t i = 0; names != NULL && i < s->ncols; i++) {
+            const struct hdb_sql_str *c = cte->columns.items[i];
+            names[i] = c->ptr;
+        }
+    }
+    enum hdb_affinity *affs = hdb_sql_arena_alloc(x->arena, (s->ncols + 1) * sizeof *affs, &rc);
+    if (names == NULL || affs == NULL) {
+        return exec_fail(x, rc != HDB_OK ? rc : HDB_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < s->ncols; i++) {
+        affs[i] = HDB_AFF_NONE;
+    }
+    s->colnames = names;
+    s->affs = affs;
+    return HDB_OK;
+}
+
 static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct scope *outer,
                        const struct hdb_sql_expr *where, struct source *s)
 {
@@ -431,6 +483,10 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
         }
         s->affs = affs;
         return HDB_OK;
+    }
+    const struct hdb_sql_cte *cte = fs->schema.ptr == NULL ? find_cte(x, fs->table.ptr) : NULL;
+    if (cte != NULL) {
+        return open_cte(x, cte, s);
     }
     const struct hdb_schema_table *st = hdb_schema_table(x->schema, fs->table.ptr);
     if (st == NULL) {
@@ -772,13 +828,63 @@ static int flatten_from(struct query *q, const struct hdb_sql_list *from, enum h
     return HDB_OK;
 }
 
+/* VALUES (...), (...) as a query: columns column1, column2, ...; ORDER BY may name them. */
+static int run_values(struct exec *x, const struct hdb_sql_select_core *core, struct scope *outer,
+                      struct query *q, const struct hdb_sql_list *order)
+{
+    const struct hdb_sql_list *first = core->values.items[0];
+    uint32_t n = first->n, hidden = order != NULL ? order->n : 0;
+    if (n == 0 || n + hidden > RESULT_COLUMNS_MAX) {
+        return exec_fail(x, HDB_TOOBIG, "VALUES with %u terms", n);
+    }
+    int rc = HDB_OK;
+    q->names = hdb_sql_arena_alloc(x->arena, n * sizeof *q->names, &rc);
+    q->scratch = hdb_sql_arena_alloc(x->arena, (n + hidden) * sizeof *q->scratch, &rc);
+    int32_t *keys = hdb_sql_arena_alloc(x->arena, (hidden + 1) * sizeof *keys, &rc);
+    for (uint32_t i = 0; q->names != NULL && i < n && rc == HDB_OK; i++) {
+        char *name = hdb_sql_arena_alloc(x->arena, 24, &rc);
+        if (name != NULL) {
+            snprintf(name, 24, "column%u", i + 1);
+            q->names[i] = name;
+        }
+    }
+    if (q->names == NULL || q->scratch == NULL || keys == NULL || rc != HDB_OK) {
+        return exec_fail(x, rc != HDB_OK ? rc : HDB_NOMEM, "out of memory");
+    }
+    for (uint32_t k = 0; k < hidden; k++) {
+        const struct hdb_sql_order_term *t = order->items[k];
+        keys[k] = order_column(t->expr, q->names, n);
+        if (keys[k] < 0) {
+            return exec_fail(x, HDB_INVALID,
+                             "ORDER BY of a VALUES query must name a column or its number");
+        }
+    }
+    q->ncols = n + hidden;
+    q->nvisible = n;
+    q->out.ncols = q->ncols;
+    for (uint32_t r = 0; r < core->values.n && rc == HDB_OK; r++) {
+        const struct hdb_sql_list *vals = core->values.items[r];
+        if (vals->n != n) {
+            return exec_fail(x, HDB_INVALID, "all VALUES must have the same number of terms");
+        }
+        for (uint32_t i = 0; i < n && rc == HDB_OK; i++) {
+            rc = scope_eval(x, outer, vals->items[i], &q->scratch[i]);
+        }
+        for (uint32_t k = 0; k < hidden; k++) {
+            q->scratch[n + k] = q->scratch[keys[k]];
+        }
+        rc = rc == HDB_OK ? rows_push(x, &q->out, q->scratch) : rc;
+    }
+    return rc;
+}
+
 static int run_core(struct exec *x, const struct hdb_sql_select *sel,
                     const struct hdb_sql_select_core *core, struct scope *outer, struct query *q,
                     const struct hdb_sql_list *order)
 {
     *q = (struct query){.x = x, .core = core, .sc = {.outer = outer}};
     if (core->values.n > 0) {
-        return exec_fail(x, HDB_INVALID, "VALUES as a query is not supported yet");
+        return run_values(x, core, outer, q, order);
     }
     int rc = flatten_from(q, &core->from, HDB_JOIN_NONE, NULL);
     if (rc != HDB_OK) {
@@ -1103,12 +1209,27 @@ static int select_ordered(struct exec *x, const struct hdb_sql_select *sel, stru
     return rc;
 }
 
+static int select_body(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
+                       struct rows *out, const char ***names);
+
 int select_run(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
                struct rows *out, const char ***names)
 {
-    if (sel->with.n > 0) {
-        return exec_fail(x, HDB_INVALID, "WITH is not supported yet");
+    if (sel->recursive) {
+        return exec_fail(x, HDB_INVALID, "WITH RECURSIVE is not supported yet");
     }
+    struct cte_frame frame = {.with = &sel->with, .up = x->ctes};
+    if (sel->with.n > 0) {
+        x->ctes = &frame; /* visible to this SELECT's FROM and its subqueries */
+    }
+    int wrc = select_body(x, sel, outer, out, names);
+    x->ctes = sel->with.n > 0 ? frame.up : x->ctes;
+    return wrc;
+}
+
+static int select_body(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
+                       struct rows *out, const char ***names)
+{
     const char **first_names = NULL;
     int rc;
     if (sel->cores.n == 1 && sel->order_by.n > 0) {

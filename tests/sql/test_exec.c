@@ -344,3 +344,32 @@ Test(exec, explain_shows_access_paths_and_shards)
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* VALUES as a query and WITH: common table expressions, column lists, several at once. */
+Test(exec, values_queries_and_common_table_expressions)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    query_is(s, "VALUES (1, 'a'), (3, 'c'), (2, 'b') ORDER BY 1 DESC", "3|c\n2|b\n1|a\n");
+    query_is(s, "SELECT column2 FROM (VALUES (1, 'x'), (2, 'y')) WHERE column1 = 2", "y\n");
+    ok(s, "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);"
+          "INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z')");
+    query_is(s, "WITH big AS (SELECT a, b FROM t WHERE a > 1) SELECT b FROM big ORDER BY a DESC",
+             "z\ny\n");
+    query_is(s, "WITH c(x, y) AS (SELECT a, b FROM t) SELECT y, x FROM c WHERE x = 2", "y|2\n");
+    query_is(s, "WITH a AS (SELECT 1 AS v), b AS (SELECT v + 1 AS w FROM a) SELECT * FROM a, b",
+             "1|2\n");
+    query_is(s,
+             "WITH c AS (SELECT a FROM t WHERE a < 3) SELECT b FROM t WHERE a IN (SELECT a FROM c)",
+             "x\ny\n");
+    ok(s, "INSERT INTO t WITH q AS (SELECT 9, 'n') SELECT * FROM q");
+    query_is(s, "SELECT b FROM t WHERE a = 9", "n\n");
+    fails(s, "WITH s AS (SELECT * FROM s) SELECT * FROM s", HDB_INVALID, "refers to itself");
+    fails(s, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r",
+          HDB_INVALID, "WITH RECURSIVE is not supported");
+    fails(s, "WITH c(x) AS (SELECT a, b FROM t) SELECT * FROM c", HDB_INVALID,
+          "table c has 2 values for 1 columns");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
