@@ -118,6 +118,7 @@ static void rowid_key(int64_t rowid, uint8_t out[8])
 
 struct scan_ctx {
     struct exec *x;
+    const struct hdb_table_def *def;
     struct rows *out, *keys;
     uint32_t ncols, seen;
     struct hdb_buf last;
@@ -136,7 +137,15 @@ static bool scan_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t
                 ? hdb_row_decode(val, vlen, row, HDB_TABLE_COLUMNS_MAX, &n, x->err)
                 : exec_fail(x, HDB_NOMEM, "out of memory");
     for (uint32_t i = n; s->rc == HDB_OK && i < s->ncols; i++) {
-        row[i] = (struct hdb_value){.type = HDB_V_NULL}; /* a column added after the row */
+        /* A column added after the row was written: its DEFAULT (a literal, see ADD COLUMN). */
+        const struct hdb_column *c = &s->def->cols[i];
+        row[i] = (struct hdb_value){.type = HDB_V_NULL};
+        if (c->default_expr != NULL) {
+            char buf[32];
+            s->rc = scope_eval(x, NULL, c->default_expr, &row[i]);
+            hdb_value_apply(&row[i], c->affinity, buf);
+            s->rc = s->rc == HDB_OK ? value_keep(x, &row[i]) : s->rc;
+        }
     }
     for (uint32_t i = 0; s->rc == HDB_OK && i < s->ncols; i++) {
         s->rc = value_keep(x, &row[i]);
@@ -153,7 +162,7 @@ static bool scan_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t
 int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,
                    struct rows *keys)
 {
-    struct scan_ctx s = {.x = x, .out = out, .keys = keys, .ncols = st->def->ncols};
+    struct scan_ctx s = {.x = x, .def = st->def, .out = out, .keys = keys, .ncols = st->def->ncols};
     out->ncols = st->def->ncols;
     if (keys != NULL) {
         keys->ncols = 1;
@@ -204,13 +213,9 @@ static bool column_free(const struct hdb_sql_expr *e)
     }
 }
 
-struct pk_pins {
-    const struct hdb_sql_expr *value[HDB_KEY_COLUMNS_MAX]; /* per primary-key column */
-};
-
-/* Collects `pkcol = constant` conjuncts of WHERE (the tree height is bounded by the parser). */
-static void find_pins(const struct hdb_sql_expr *e, const struct hdb_table_def *d, const char *name,
-                      const struct hdb_key_def *pk, struct pk_pins *p)
+/* Collects `keycol = constant` conjuncts of WHERE (the tree height is bounded by the parser). */
+void find_pins(const struct hdb_sql_expr *e, const struct hdb_table_def *d, const char *name,
+               const struct hdb_key_def *pk, struct pk_pins *p)
 {
     if (e == NULL || e->kind != HDB_EXPR_BINARY) {
         return;
@@ -280,21 +285,32 @@ int table_point_read(struct exec *x, const struct hdb_schema_table *t, const cha
     if (keys != NULL) {
         keys->ncols = 1;
     }
-    struct hdb_buf val = {0};
-    int g = rc == HDB_OK && !none
-                ? hdb_txn_get(x->t, t->rows, key.data, (uint32_t)key.len, &val, x->err)
-                : HDB_NOTFOUND;
-    if (rc == HDB_OK && g == HDB_OK) {
-        struct scan_ctx sc = {.x = x, .out = out, .keys = keys, .ncols = d->ncols};
-        scan_row(&sc, key.data, (uint32_t)key.len, val.data, (uint32_t)val.len);
-        rc = sc.rc;
-        free(sc.last.data);
-    } else if (rc == HDB_OK && g != HDB_NOTFOUND) {
-        rc = g;
+    if (rc == HDB_OK && !none) {
+        rc = table_get_row(x, t, key.data, (uint32_t)key.len, out, keys);
+        rc = rc == HDB_NOTFOUND ? HDB_OK : rc;
     }
-    hdb_buf_free(&val);
     free(key.data);
     *done = rc == HDB_OK;
+    return rc;
+}
+
+int table_get_row(struct exec *x, const struct hdb_schema_table *t, const uint8_t *key,
+                  uint32_t klen, struct rows *out, struct rows *keys)
+{
+    struct hdb_buf val = {0};
+    out->ncols = t->def->ncols;
+    if (keys != NULL) {
+        keys->ncols = 1;
+    }
+    int rc = hdb_txn_get(x->t, t->rows, key, klen, &val, x->err);
+    if (rc == HDB_OK) {
+        struct scan_ctx sc = {
+            .x = x, .def = t->def, .out = out, .keys = keys, .ncols = t->def->ncols};
+        scan_row(&sc, key, klen, val.data, (uint32_t)val.len);
+        rc = sc.rc;
+        free(sc.last.data);
+    }
+    hdb_buf_free(&val);
     return rc;
 }
 
@@ -350,6 +366,26 @@ static int explain_table(struct exec *x, struct rows *out, const char *verb, con
     if (single && pins_key(d, alias != NULL ? alias : d->name, where)) {
         return explain_line(x, out, "%s %s USING PRIMARY KEY (point read on 1 of %u shards)",
                             strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name, shards);
+    }
+    uint32_t n = 0;
+    const struct hdb_schema_ix *ix =
+        single ? index_choose(t, alias != NULL ? alias : d->name, where, &n) : NULL;
+    if (ix != NULL) {
+        char cols[256];
+        size_t at = 0;
+        for (uint32_t i = 0; i < n && at < sizeof cols; i++) {
+            at += (size_t)snprintf(cols + at, sizeof cols - at, "%s%s=?", i > 0 ? " AND " : "",
+                                   d->cols[ix->key->cols[i]].name);
+        }
+        bool point = ix->unique && n == ix->key->ncols;
+        return explain_line(x, out, "%s %s USING %s%s (%s) (%s, then each row from its shard)",
+                            strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name,
+                            ix->name == NULL ? "UNIQUE CONSTRAINT"
+                            : ix->unique     ? "UNIQUE INDEX "
+                                             : "INDEX ",
+                            ix->name != NULL ? ix->name : "", cols,
+                            point ? "one index entry from 1 shard"
+                                  : "a range of index entries from every shard");
     }
     return explain_line(x, out, "%s %s (full scan of all %u shards)", verb, d->name, shards);
 }
@@ -560,8 +596,8 @@ static int row_store_key(struct exec *x, const struct hdb_table_def *d, const st
     return HDB_OK;
 }
 
-static const char *constraint_cols(struct exec *x, const struct hdb_table_def *d,
-                                   const struct hdb_key_def *k)
+const char *constraint_cols(struct exec *x, const struct hdb_table_def *d,
+                            const struct hdb_key_def *k)
 {
     char buf[512];
     size_t at = 0;
@@ -654,8 +690,8 @@ static int check_row(struct exec *x, const struct hdb_table_def *d, struct hdb_v
 }
 
 /* Does the row satisfy a partial index's WHERE (true when there is none)? */
-static int in_partial(struct exec *x, const struct hdb_table_def *d,
-                      const struct hdb_sql_expr *where, const struct hdb_value *row, bool *in)
+int in_partial(struct exec *x, const struct hdb_table_def *d, const struct hdb_sql_expr *where,
+               const struct hdb_value *row, bool *in)
 {
     *in = true;
     if (where == NULL) {
@@ -676,82 +712,15 @@ static int in_partial(struct exec *x, const struct hdb_table_def *d,
     return rc;
 }
 
-/* One UNIQUE key (a constraint or a unique index) against the stored rows. */
-static int check_unique_key(struct exec *x, const struct hdb_table_def *d,
-                            const struct hdb_key_def *k, const struct hdb_sql_expr *where,
-                            const struct rows *all, const struct rows *keys,
-                            const struct hdb_value *row, const struct hdb_buf *self)
-{
-    bool in = true;
-    int rc = in_partial(x, d, where, row, &in);
-    for (uint32_t c = 0; c < k->ncols; c++) {
-        in = in && row[k->cols[c]].type != HDB_V_NULL; /* NULLs are never equal */
-    }
-    for (uint32_t r = 0; rc == HDB_OK && in && r < all->n; r++) {
-        const struct hdb_value *o = all->v + (size_t)r * all->ncols;
-        const struct hdb_value *ok = &keys->v[r];
-        if (self != NULL && ok->u.s.len == self->len &&
-            memcmp(ok->u.s.p, self->data, self->len) == 0) {
-            continue;
-        }
-        bool same = true;
-        for (uint32_t c = 0; c < k->ncols && same; c++) {
-            same = hdb_value_cmp(&o[k->cols[c]], &row[k->cols[c]]) == 0;
-        }
-        bool other_in = true;
-        rc = same ? in_partial(x, d, where, o, &other_in) : HDB_OK;
-        if (rc == HDB_OK && same && other_in) {
-            x->conflict_row = o; /* an upsert updates this row */
-            x->conflict_key = ok;
-            return exec_fail(x, HDB_CONSTRAINT, "UNIQUE constraint failed: %s",
-                             constraint_cols(x, d, k));
-        }
-    }
-    return rc;
-}
-
-/* UNIQUE constraints and unique indexes: no other stored row has the same non-NULL values. */
-static int check_unique(struct exec *x, const struct hdb_schema_table *st,
-                        const struct hdb_value *row, const struct hdb_buf *self)
-{
-    const struct hdb_table_def *d = st->def;
-    bool any = d->nuniques > 0;
-    for (uint32_t i = 0; i < x->schema->nindexes; i++) {
-        const struct hdb_schema_index *ix = x->schema->indexes[i];
-        any = any || (ix->unique && strcasecmp(ix->table, d->name) == 0);
-    }
-    if (!any) {
-        return HDB_OK;
-    }
-    struct rows all = {0}, keys = {0};
-    int rc = table_scan_all(x, st, &all, &keys);
-    for (uint32_t u = 0; rc == HDB_OK && u < d->nuniques; u++) {
-        rc = check_unique_key(x, d, &d->uniques[u], NULL, &all, &keys, row, self);
-    }
-    for (uint32_t i = 0; rc == HDB_OK && i < x->schema->nindexes; i++) {
-        const struct hdb_schema_index *ix = x->schema->indexes[i];
-        if (ix->unique && strcasecmp(ix->table, d->name) == 0) {
-            rc = check_unique_key(x, d, &ix->key, ix->where, &all, &keys, row, self);
-        }
-    }
-    return rc;
-}
-
-/* A new UNIQUE index: the rows already stored must not break it. */
-static int check_new_unique_index(struct exec *x, const struct hdb_sql_stmt *st)
+/* A new index: its entries from the rows already stored (a UNIQUE one checks them). */
+static int fill_new_index(struct exec *x, const struct hdb_sql_stmt *st)
 {
     struct hdb_schema *s = NULL;
     int rc = hdb_schema_load(x->conn, x->t, &s, x->err);
     const struct hdb_schema_index *ix =
         rc == HDB_OK ? hdb_schema_index(s, st->u.create_index.name.ptr) : NULL;
     const struct hdb_schema_table *t = ix != NULL ? hdb_schema_table(s, ix->table) : NULL;
-    struct rows all = {0}, keys = {0};
-    rc = rc == HDB_OK && t != NULL ? table_scan_all(x, t, &all, &keys) : rc;
-    for (uint32_t r = 0; rc == HDB_OK && t != NULL && r < all.n; r++) {
-        struct hdb_buf self = {.data = (uint8_t *)keys.v[r].u.s.p, .len = keys.v[r].u.s.len};
-        rc = check_unique_key(x, t->def, &ix->key, ix->where, &all, &keys,
-                              all.v + (size_t)r * all.ncols, &self);
-    }
+    rc = rc == HDB_OK && t != NULL ? index_populate(x, t, ix->name) : rc;
     hdb_schema_free(s);
     return rc;
 }
@@ -904,7 +873,7 @@ static int insert_one(struct exec *x, const struct hdb_sql_stmt *st,
     enum hdb_sql_conflict action = st->u.insert.or_action;
     const struct hdb_sql_upsert *upd = upsert_update(st);
     bool nothing = st->u.insert.upserts.n > 0 && upd == NULL; /* ON CONFLICT DO NOTHING */
-    const struct hdb_value *conflict_row = NULL, *conflict_key = NULL;
+    const struct hdb_value *conflict_row = NULL, *conflict_key = NULL, *replaced = NULL;
     struct hdb_value pk_row[HDB_TABLE_COLUMNS_MAX], pk_key;
     if (rc == HDB_OK && exists == HDB_OK) {
         uint32_t n = 0;
@@ -928,7 +897,7 @@ static int insert_one(struct exec *x, const struct hdb_sql_stmt *st,
     }
     if (rc == HDB_OK && conflict_row == NULL) {
         x->conflict_row = x->conflict_key = NULL;
-        rc = check_unique(x, t, row, NULL);
+        rc = index_check_unique(x, t, row, NULL, 0);
         if (rc == HDB_CONSTRAINT && (action == HDB_CONFLICT_IGNORE || nothing || upd != NULL)) {
             conflict_row = x->conflict_row;
             conflict_key = x->conflict_key;
@@ -936,8 +905,16 @@ static int insert_one(struct exec *x, const struct hdb_sql_stmt *st,
             hdb_err_set(x->err, HDB_OK, " ");
         }
     } else if (rc == HDB_OK && action == HDB_CONFLICT_REPLACE) {
-        rc = check_unique(x, t, row, &key);
+        rc = index_check_unique(x, t, row, key.data, (uint32_t)key.len);
         conflict_row = NULL; /* the stored row with this key is replaced */
+        uint32_t n = 0;
+        rc = rc == HDB_OK
+                 ? hdb_row_decode(old.data, old.len, pk_row, HDB_TABLE_COLUMNS_MAX, &n, x->err)
+                 : rc;
+        for (uint32_t i = n; rc == HDB_OK && i < d->ncols; i++) {
+            pk_row[i] = (struct hdb_value){.type = HDB_V_NULL};
+        }
+        replaced = pk_row;
     }
     if (rc == HDB_OK && conflict_row != NULL && upd != NULL) {
         bool updated = false;
@@ -954,6 +931,9 @@ static int insert_one(struct exec *x, const struct hdb_sql_stmt *st,
         *wrote = updated;
     } else if (rc == HDB_OK && conflict_row == NULL) {
         rc = put_row(x, t, &key, row);
+        rc = rc == HDB_OK ? index_update_row(x, t, replaced, key.data, (uint32_t)key.len, row,
+                                             key.data, (uint32_t)key.len)
+                          : rc;
         if (rc == HDB_OK) {
             (*changes)++;
             *wrote = true;
@@ -1116,6 +1096,9 @@ static int matching_rows(struct exec *x, const struct hdb_schema_table *t, const
     bool point = false;
     int rc = table_point_read(x, t, alias != NULL ? alias : t->def->name, where, &all, &all_keys,
                               &point);
+    rc = rc == HDB_OK && !point ? table_index_read(x, t, alias != NULL ? alias : t->def->name,
+                                                   where, &all, &all_keys, &point)
+                                : rc;
     rc = rc == HDB_OK && !point ? table_scan_all(x, t, &all, &all_keys) : rc;
     const char *names[HDB_TABLE_COLUMNS_MAX];
     enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
@@ -1200,9 +1183,11 @@ static int update_one(struct exec *x, const struct hdb_sql_list *sets, const cha
         rc = rc == HDB_OK ? hdb_txn_delete(x->t, t->rows, old_key->u.s.p, old_key->u.s.len, x->err)
                           : rc;
     }
-    struct hdb_buf self = {.data = (uint8_t *)old_key->u.s.p, .len = old_key->u.s.len};
-    rc = rc == HDB_OK ? check_unique(x, t, row, moved ? NULL : &self) : rc;
+    rc = rc == HDB_OK ? index_check_unique(x, t, row, old_key->u.s.p, old_key->u.s.len) : rc;
     rc = rc == HDB_OK ? put_row(x, t, &key, row) : rc;
+    rc = rc == HDB_OK ? index_update_row(x, t, old, old_key->u.s.p, old_key->u.s.len, row, key.data,
+                                         (uint32_t)key.len)
+                      : rc;
     hdb_buf_free(&other);
     free(key.data);
     return rc;
@@ -1243,6 +1228,9 @@ static int exec_delete(struct exec *x, const struct hdb_sql_stmt *st, struct hdb
     int rc = matching_rows(x, t, st->u.delete_.alias.ptr, st->u.delete_.where, &rows, &keys);
     for (uint32_t r = 0; rc == HDB_OK && r < rows.n; r++) {
         rc = hdb_txn_delete(x->t, t->rows, keys.v[r].u.s.p, keys.v[r].u.s.len, x->err);
+        rc = rc == HDB_OK ? index_update_row(x, t, rows.v + (size_t)r * rows.ncols, keys.v[r].u.s.p,
+                                             keys.v[r].u.s.len, NULL, NULL, 0)
+                          : rc;
         res->changes += rc == HDB_OK;
         if (rc == HDB_OK && st->u.delete_.returning.n > 0) {
             rc = returning_row(x, &st->u.delete_.returning, t, rows.v + (size_t)r * rows.ncols, res,
@@ -1329,8 +1317,9 @@ static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sq
         res->names = names;
     } else if (is_ddl(st->kind)) {
         rc = hdb_schema_ddl(x->conn, x->t, st, x->src, x->err);
-        if (rc == HDB_OK && st->kind == HDB_STMT_CREATE_INDEX && st->u.create_index.unique) {
-            rc = check_new_unique_index(x, st);
+        if (rc == HDB_OK && st->kind == HDB_STMT_CREATE_INDEX &&
+            hdb_schema_index(x->schema, st->u.create_index.name.ptr) == NULL) {
+            rc = fill_new_index(x, st);
         }
     } else if (st->kind == HDB_STMT_SELECT) {
         rc = select_run(x, st->u.select, NULL, &out, &names);

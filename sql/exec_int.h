@@ -81,11 +81,49 @@ int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct row
 int table_point_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
                      const struct hdb_sql_expr *where, struct rows *out, struct rows *keys,
                      bool *done);
+/* Reads the row stored under `key` into `out` (and the key into `keys`, may be NULL);
+ * HDB_NOTFOUND if there is none. */
+int table_get_row(struct exec *x, const struct hdb_schema_table *t, const uint8_t *key,
+                  uint32_t klen, struct rows *out, struct rows *keys);
+/* Key columns pinned by `col = constant` conjuncts of a WHERE. */
+struct pk_pins {
+    const struct hdb_sql_expr *value[HDB_KEY_COLUMNS_MAX]; /* per key column, or NULL */
+};
+void find_pins(const struct hdb_sql_expr *e, const struct hdb_table_def *d, const char *name,
+               const struct hdb_key_def *pk, struct pk_pins *p);
+/* "t.a, t.b": a key's columns as SQLite names them in constraint errors (in the arena). */
+const char *constraint_cols(struct exec *x, const struct hdb_table_def *d,
+                            const struct hdb_key_def *k);
+/* Does the row satisfy a partial index's WHERE (true when there is none)? */
+int in_partial(struct exec *x, const struct hdb_table_def *d, const struct hdb_sql_expr *where,
+               const struct hdb_value *row, bool *in);
 /* Evaluates `e` for the rows the scope points at. */
 int scope_eval(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
                struct hdb_value *out);
 /* Copies TEXT/BLOB bytes into the arena so the value outlives its buffer. */
 int value_keep(struct exec *x, struct hdb_value *v);
+
+/* exec_index.c: the entries of UNIQUE constraints and indexes (struct hdb_schema_ix) */
+/* Keeps every index of `t` in step with a row write: old (may be NULL) stored under okey
+ * replaced by row (may be NULL) stored under nkey. Entries that stay the same are not written. */
+int index_update_row(struct exec *x, const struct hdb_schema_table *t, const struct hdb_value *old,
+                     const uint8_t *okey, uint32_t oklen, const struct hdb_value *row,
+                     const uint8_t *nkey, uint32_t nklen);
+/* UNIQUE constraints and unique indexes: no row other than the one stored under `self` (may be
+ * NULL) has the same non-NULL values. On a conflict sets x->conflict_row/_key and fails with
+ * HDB_CONSTRAINT naming the columns. */
+int index_check_unique(struct exec *x, const struct hdb_schema_table *t,
+                       const struct hdb_value *row, const uint8_t *self, uint32_t selflen);
+/* Fills a new index from the rows of its table, checking uniqueness. */
+int index_populate(struct exec *x, const struct hdb_schema_table *t, const char *index);
+/* The index an equality lookup on WHERE would use (none: NULL), and how many leading columns
+ * WHERE pins. */
+const struct hdb_schema_ix *index_choose(const struct hdb_schema_table *t, const char *name,
+                                         const struct hdb_sql_expr *where, uint32_t *npinned);
+/* Reads the rows the chosen index finds; *done is false when no index applies. */
+int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
+                     const struct hdb_sql_expr *where, struct rows *out, struct rows *keys,
+                     bool *done);
 
 /* exec_select.c */
 /* The evaluator's hook for a function call: an aggregate's value in the group being output. */

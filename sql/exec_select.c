@@ -260,9 +260,20 @@ static int agg_step(struct exec *x, struct scope *sc, const struct hdb_sql_expr 
         }
         t = sep;
         size_t need = a->text.len + (a->any && t.type != HDB_V_NULL ? t.u.s.len : 0) + v.u.s.len;
-        if (rc == HDB_OK &&
-            (need > HDB_VALUE_BYTES_MAX || hdb_buf_reserve(&a->text, need) != HDB_OK)) {
+        if (rc == HDB_OK && need > HDB_VALUE_BYTES_MAX) {
             rc = exec_fail(x, HDB_TOOBIG, "group_concat result too big");
+        }
+        if (rc == HDB_OK && need > a->text.cap) { /* grown in the arena, freed with it */
+            size_t cap = a->text.cap < 64 ? 64 : a->text.cap * 2;
+            cap = cap < need ? need : cap;
+            uint8_t *p = hdb_sql_arena_alloc(x->arena, cap, &rc);
+            if (p == NULL) {
+                rc = exec_fail(x, HDB_NOMEM, "out of memory in group_concat");
+            } else if (a->text.len > 0) {
+                memcpy(p, a->text.data, a->text.len);
+            }
+            a->text.data = p;
+            a->text.cap = p != NULL ? cap : 0;
         }
         if (rc == HDB_OK && a->any && t.type != HDB_V_NULL && t.u.s.len > 0) {
             memcpy(a->text.data + a->text.len, t.u.s.p, t.u.s.len);
@@ -496,6 +507,8 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
     s->rows.ncols = s->ncols;
     bool point = false;
     rc = rc == HDB_OK ? table_point_read(x, st, s->name, where, &s->rows, NULL, &point) : rc;
+    rc = rc == HDB_OK && !point ? table_index_read(x, st, s->name, where, &s->rows, NULL, &point)
+                                : rc;
     return rc == HDB_OK && !point ? table_scan_all(x, st, &s->rows, NULL) : rc;
 }
 

@@ -81,6 +81,9 @@ void hdb_schema_free(struct hdb_schema *s)
     for (uint32_t i = 0; i < s->nindexes; i++) {
         index_free(s->indexes[i]);
     }
+    for (uint32_t i = 0; i < s->ntables; i++) {
+        free(s->tables[i].ix);
+    }
     free(s->indexes);
     free(s->tables);
     free(s);
@@ -157,11 +160,18 @@ static int index_build(const struct hdb_table_def *def, const char *sql, size_t 
     for (uint32_t i = 0; rc == HDB_OK && i < cols->n; i++) {
         const struct hdb_sql_order_term *t = cols->items[i];
         const struct hdb_sql_expr *e = t->expr;
+        bool binary = true, collated = false;
         while (e->kind == HDB_EXPR_COLLATE) {
+            binary = binary && (collated || strcasecmp(e->u.collate.name.ptr, "BINARY") == 0);
+            collated = true; /* the outermost COLLATE decides */
             e = e->u.collate.operand;
         }
         int32_t at =
             e->kind == HDB_EXPR_COLUMN ? hdb_table_column(def, e->u.column.column.ptr) : -1;
+        if (at >= 0 && !collated && def->cols[at].collation != NULL) {
+            binary = strcasecmp(def->cols[at].collation, "BINARY") == 0;
+        }
+        ix->binary = i == 0 ? binary : ix->binary && binary;
         if (e->kind != HDB_EXPR_COLUMN) {
             rc = hdb_err_set(err, HDB_INVALID, "expressions in an index are not supported yet");
         } else if (at < 0) {
@@ -249,6 +259,60 @@ const struct hdb_schema_index *hdb_schema_index(const struct hdb_schema *s, cons
     return NULL;
 }
 
+static bool binary_column(const struct hdb_table_def *d, const struct hdb_key_def *k)
+{
+    for (uint32_t i = 0; i < k->ncols; i++) {
+        const char *coll = d->cols[k->cols[i]].collation;
+        if (coll != NULL && strcasecmp(coll, "BINARY") != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Each table's UNIQUE constraints and indexes, with their key-value tables of entries. */
+static int link_indexes(struct hdb_conn *c, struct hdb_schema *s, struct hdb_err *err)
+{
+    int rc = HDB_OK;
+    for (uint32_t i = 0; rc == HDB_OK && i < s->ntables; i++) {
+        struct hdb_schema_table *st = &s->tables[i];
+        const struct hdb_table_def *d = st->def;
+        uint32_t n = d->nuniques;
+        for (uint32_t j = 0; j < s->nindexes; j++) {
+            n += strcasecmp(s->indexes[j]->table, d->name) == 0;
+        }
+        st->ix = n > 0 ? calloc(n, sizeof *st->ix) : NULL;
+        if (n > 0 && st->ix == NULL) {
+            return hdb_err_set(err, HDB_NOMEM, "out of memory loading the catalog");
+        }
+        char name[40];
+        for (uint32_t u = 0; rc == HDB_OK && u < d->nuniques; u++) {
+            struct hdb_schema_ix *x = &st->ix[st->nix++];
+            *x = (struct hdb_schema_ix){.name = d->uniques[u].name,
+                                        .key = &d->uniques[u],
+                                        .unique = true,
+                                        .lookup = binary_column(d, &d->uniques[u])};
+            snprintf(name, sizeof name, "u%u.%u", st->id, u);
+            rc = hdb_kv_table(c, name, true, &x->entries, err);
+        }
+        for (uint32_t j = 0; rc == HDB_OK && j < s->nindexes; j++) {
+            const struct hdb_schema_index *ix = s->indexes[j];
+            if (strcasecmp(ix->table, d->name) != 0) {
+                continue;
+            }
+            struct hdb_schema_ix *x = &st->ix[st->nix++];
+            *x = (struct hdb_schema_ix){.name = ix->name,
+                                        .key = &ix->key,
+                                        .where = ix->where,
+                                        .unique = ix->unique,
+                                        .lookup = ix->binary};
+            snprintf(name, sizeof name, "x%u", ix->id);
+            rc = hdb_kv_table(c, name, true, &x->entries, err);
+        }
+    }
+    return rc;
+}
+
 static int open_rows(struct hdb_conn *c, struct hdb_schema_table *st, struct hdb_err *err)
 {
     char name[32];
@@ -279,6 +343,7 @@ int hdb_schema_load(struct hdb_conn *c, struct hdb_txn *t, struct hdb_schema **o
         rc = hdb_txn_scan(t, cat, "i:", 2, "i;", 2, 0, load_index_row, &il, err);
         rc = rc == HDB_OK ? il.rc : rc;
     }
+    rc = rc == HDB_OK ? link_indexes(c, s, err) : rc;
     if (rc != HDB_OK) {
         hdb_schema_free(s);
         return rc;
@@ -441,6 +506,17 @@ static int check_added_column(const struct hdb_table_def *def, const struct hdb_
     if (col->not_null && (col->default_expr == NULL || col->default_expr->kind == HDB_EXPR_NULL)) {
         return hdb_err_set(err, HDB_INVALID,
                            "Cannot add a NOT NULL column with default value NULL");
+    }
+    /* Existing rows read the default, so it must be a literal (as SQLite requires). */
+    const struct hdb_sql_expr *e = col->default_expr;
+    while (e != NULL && e->kind == HDB_EXPR_UNARY &&
+           (e->u.unary.op == HDB_UNARY_NEG || e->u.unary.op == HDB_UNARY_PLUS)) {
+        e = e->u.unary.operand;
+    }
+    if (e != NULL && e->kind != HDB_EXPR_INTEGER && e->kind != HDB_EXPR_REAL &&
+        e->kind != HDB_EXPR_STRING && e->kind != HDB_EXPR_BLOB && e->kind != HDB_EXPR_NULL &&
+        e->kind != HDB_EXPR_BOOL) {
+        return hdb_err_set(err, HDB_INVALID, "Cannot add a column with non-constant default");
     }
     return HDB_OK;
 }

@@ -20,11 +20,12 @@
  *
  * The CREATE TABLE text is parsed again when the schema is loaded, as SQLite
  * does; ALTER TABLE ... ADD COLUMN rewrites it with the new column at the end.
- * Indexes are in the catalog (names, columns, UNIQUE, partial WHERE) and
- * UNIQUE ones are enforced by the executor, but no index has entries of its
- * own yet: queries scan tables (the planner that uses indexes is next).
- * A dropped table's rows stay in its key-value table until space reclamation
- * (VACUUM) exists.
+ * Indexes are in the catalog (names, columns, UNIQUE, partial WHERE); every
+ * index and every UNIQUE constraint has a key-value table of entries (struct
+ * hdb_schema_ix) that the executor keeps in step with the rows in the same
+ * transaction, checks uniqueness against and reads for equality lookups.
+ * A dropped table's rows and entries stay in their key-value tables until
+ * space reclamation (VACUUM) exists.
  */
 #ifndef HDB_SQL_SCHEMA_H
 #define HDB_SQL_SCHEMA_H
@@ -37,10 +38,28 @@
 #define HDB_SCHEMA_TABLES_MAX 100000u /* tables in one database */
 #define HDB_CATALOG_TABLE     "_catalog"
 
+/*
+ * An index of a table with entries of its own: each UNIQUE constraint of
+ * the table and each CREATE INDEX on it. An entry's key is the key encoding
+ * of the indexed columns (DESC ones inverted) followed by the row's storage
+ * key; its value is the row's storage key. A partial index holds only the
+ * rows its WHERE accepts.
+ */
+struct hdb_schema_ix {
+    const char *name;                 /* the index's name; a UNIQUE constraint's own name or NULL */
+    const struct hdb_key_def *key;    /* column positions in the table */
+    const struct hdb_sql_expr *where; /* partial index condition, or NULL */
+    bool unique;
+    bool lookup;               /* every column compares with BINARY: equality may use the index */
+    struct hdb_table *entries; /* the key-value table "u<table id>.<n>" or "x<index id>" */
+};
+
 struct hdb_schema_table {
     struct hdb_table_def *def;
     uint32_t id;
     struct hdb_table *rows; /* the key-value table "t<id>" */
+    uint32_t nix;
+    struct hdb_schema_ix *ix; /* UNIQUE constraints first, then indexes in name order */
 };
 
 struct hdb_schema_index {
@@ -50,6 +69,7 @@ struct hdb_schema_index {
     bool unique;
     struct hdb_key_def key;           /* column positions in the table */
     const struct hdb_sql_expr *where; /* partial index condition, or NULL */
+    bool binary;                      /* no column term has a COLLATE other than BINARY */
 };
 
 struct hdb_schema {
