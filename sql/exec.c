@@ -20,10 +20,13 @@
 struct hdb_sql_session {
     struct hdb_db *db;
     struct hdb_conn *conn;
-    struct hdb_txn *txn;       /* explicit transaction, or NULL */
-    bool txn_failed;           /* a statement failed inside it: only ROLLBACK is accepted */
-    struct hdb_schema *schema; /* read once per explicit transaction (its snapshot is fixed),
-                                  again after DDL in it */
+    struct hdb_txn *txn;          /* explicit transaction, or NULL */
+    bool txn_failed;              /* a statement failed inside it: only ROLLBACK is accepted */
+    struct hdb_schema *schema;    /* read once per explicit transaction (its snapshot is fixed),
+                                     again after DDL in it */
+    bool txn_ddl;                 /* DDL ran in the explicit transaction: load its own schema */
+    struct hdb_schema *committed; /* the last schema an autocommit statement loaded from committed
+                                     data: used again while the catalog version is the same */
     uint64_t rng;
     uint32_t timeout_ms;
 };
@@ -1268,6 +1271,7 @@ void hdb_sql_session_close(struct hdb_sql_session *s)
         hdb_txn_rollback(s->txn);
     }
     hdb_schema_free(s->schema);
+    hdb_schema_free(s->committed);
     hdb_db_disconnect(s->conn);
     free(s);
 }
@@ -1298,17 +1302,36 @@ static bool is_ddl(enum hdb_sql_stmt_kind k)
 
 /* One statement in transaction x->t; `cached` (may be NULL) keeps the schema across the
  * statements of an explicit transaction. */
+/* `cached`: the explicit transaction's schema (kept after the statement unless it was DDL);
+ * `committed`: an autocommit statement's cache of committed schemas (see the session). */
 static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res,
-                    struct hdb_schema **cached)
+                    struct hdb_schema **cached, struct hdb_schema **committed)
 {
     int rc = HDB_OK;
+    bool borrowed = false;
     if (cached != NULL && *cached != NULL) {
         x->schema = *cached;
+    } else if (committed != NULL && *committed != NULL) {
+        uint64_t v = 0;
+        rc = hdb_schema_version(x->conn, x->t, &v, x->err);
+        borrowed = rc == HDB_OK && v == (*committed)->version;
+        if (borrowed) {
+            x->schema = *committed;
+        } else if (rc == HDB_OK) {
+            hdb_schema_free(*committed);
+            *committed = NULL;
+            rc = hdb_schema_load(x->conn, x->t, &x->schema, x->err);
+        }
     } else {
         rc = hdb_schema_load(x->conn, x->t, &x->schema, x->err);
     }
     if (rc != HDB_OK) {
         return rc;
+    }
+    /* Loaded first in the statement's own transaction: committed data at its version. */
+    if (committed != NULL && !borrowed) {
+        *committed = x->schema;
+        borrowed = true;
     }
     struct rows out = {0};
     const char **names = NULL;
@@ -1333,7 +1356,9 @@ static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sq
     } else {
         rc = exec_fail(x, HDB_INVALID, "this statement is not supported yet");
     }
-    if (cached != NULL && rc == HDB_OK && !is_ddl(st->kind)) {
+    if (borrowed) {
+        /* stays in the session's cache */
+    } else if (cached != NULL && rc == HDB_OK && !is_ddl(st->kind)) {
         *cached = x->schema;
     } else {
         hdb_schema_free(x->schema);
@@ -1358,6 +1383,7 @@ static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
             return hdb_err_set(err, HDB_INVALID, "cannot start a transaction within a transaction");
         }
         s->txn_failed = false;
+        s->txn_ddl = false;
         return hdb_txn_begin(s->conn, &s->txn, err);
     }
     if (s->txn == NULL) {
@@ -1405,7 +1431,8 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
     int rc = HDB_CONFLICT;
     if (s->txn != NULL) {
         x.t = s->txn;
-        rc = run_stmt(&x, st, res, &s->schema);
+        rc = run_stmt(&x, st, res, &s->schema, s->txn_ddl ? NULL : &s->committed);
+        s->txn_ddl = s->txn_ddl || is_ddl(st->kind);
         /* A failed statement leaves its writes in the transaction; only ROLLBACK undoes them. */
         s->txn_failed = rc != HDB_OK;
     }
@@ -1415,7 +1442,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
         x.arena = &res->arena;
         x.rows_held = 0;
         rc = hdb_txn_begin(s->conn, &x.t, err);
-        rc = rc == HDB_OK ? run_stmt(&x, st, res, NULL) : rc;
+        rc = rc == HDB_OK ? run_stmt(&x, st, res, NULL, &s->committed) : rc;
         if (rc == HDB_OK) {
             rc = hdb_txn_commit(x.t, err);
         } else if (x.t != NULL) {
