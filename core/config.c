@@ -106,7 +106,7 @@ static const struct hdb_cfg_key schema[] = {
           ACTIVE, "a statement running longer is cancelled (0: no limit)"),
     K_INT("database", "transaction_idle_timeout_ms", database.transaction_idle_timeout_ms, "60000",
           0, MS_DAY, 0, ACTIVE, "a transaction idle longer is aborted (0: never)"),
-    K_INT("database", "work_mem_mb", database.work_mem_mb, "64", 1, 65536, 0, INACTIVE,
+    K_INT("database", "work_mem_mb", database.work_mem_mb, "256", 1, 65536, 0, ACTIVE,
           "memory one sort, hash table or join may use before it fails with an error"),
     /* [wal] */
     K_ENUM("wal", "mode", wal.mode, wal_modes, "sync", ACTIVE,

@@ -28,6 +28,7 @@ _Static_assert(HELIOSDB_CONFLICT == HDB_CONFLICT, "public and engine codes agree
 struct heliosdb {
     struct hdb_db *db;
     uint32_t statement_timeout_ms;
+    uint32_t work_mem_mb;
 };
 
 struct heliosdb_conn {
@@ -126,6 +127,7 @@ int heliosdb_open(const char *path, const char *config_path, heliosdb **out, hel
     rc = rc == HDB_OK ? hdb_db_open(where, &o, &db->db, NULL, &e) : rc;
     if (rc == HDB_OK) {
         db->statement_timeout_ms = (uint32_t)cfg.database.statement_timeout_ms;
+        db->work_mem_mb = (uint32_t)cfg.database.work_mem_mb;
     }
     hdb_config_free(&cfg);
     if (rc != HDB_OK) {
@@ -163,6 +165,7 @@ int heliosdb_connect(heliosdb *db, heliosdb_conn **out, heliosdb_error *err)
     }
     c->db = db;
     hdb_sql_session_set_timeout(c->s, db->statement_timeout_ms);
+    hdb_sql_session_set_work_mem(c->s, db->work_mem_mb);
     *out = c;
     ok(err);
     return HELIOSDB_OK;

@@ -34,7 +34,9 @@ void *hdb_sql_arena_alloc(struct hdb_sql_arena *a, size_t bytes, int *rc)
     if (c == NULL || c->cap - c->used < need) {
         size_t cap = need > HDB_SQL_ARENA_CHUNK_BYTES ? need : HDB_SQL_ARENA_CHUNK_BYTES;
         size_t total = sizeof *c + cap;
-        if (bytes > HDB_SQL_ARENA_BYTES_MAX || a->used_bytes + total > HDB_SQL_ARENA_BYTES_MAX) {
+        size_t max = a->limit != 0 ? a->limit : HDB_SQL_ARENA_BYTES_MAX;
+        if (bytes > max || a->used_bytes + total > max) {
+            a->over_limit = a->limit != 0;
             *rc = HDB_TOOBIG;
             return NULL;
         }
@@ -66,6 +68,7 @@ void hdb_sql_arena_free(struct hdb_sql_arena *a)
     }
     a->head = NULL;
     a->used_bytes = 0;
+    a->over_limit = false;
 }
 
 int hdb_sql_list_push(struct hdb_sql_arena *a, struct hdb_sql_list *l, void *item)

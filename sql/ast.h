@@ -47,6 +47,8 @@ struct hdb_sql_arena_chunk;
 struct hdb_sql_arena {
     struct hdb_sql_arena_chunk *head;
     size_t used_bytes; /* total allocated from malloc, headers included */
+    size_t limit;      /* the bound instead of HDB_SQL_ARENA_BYTES_MAX (0: none); kept by free */
+    bool over_limit;   /* an allocation failed because of `limit` */
 };
 
 /* Returns zeroed memory of `bytes` from the arena or NULL (out of memory or

@@ -29,11 +29,17 @@ struct hdb_sql_session {
                                      data: used again while the catalog version is the same */
     uint64_t rng;
     uint32_t timeout_ms;
+    size_t work_mem; /* bytes; 0: HDB_SQL_ARENA_BYTES_MAX only */
 };
 
 void hdb_sql_session_set_timeout(struct hdb_sql_session *s, uint32_t ms)
 {
     s->timeout_ms = ms;
+}
+
+void hdb_sql_session_set_work_mem(struct hdb_sql_session *s, uint32_t mb)
+{
+    s->work_mem = (size_t)mb << 20;
 }
 
 static uint64_t mono_ns(void)
@@ -54,6 +60,12 @@ int exec_tick(struct exec *x)
 
 int exec_fail(struct exec *x, int code, const char *fmt, ...)
 {
+    if (x->arena->over_limit) { /* whatever the caller was doing, this is what went wrong */
+        return hdb_err_set(x->err, HDB_TOOBIG,
+                           "the statement needs more than work_mem_mb (%zu MiB) of memory for "
+                           "its rows, sorts and hash tables",
+                           x->arena->limit >> 20);
+    }
     va_list ap;
     va_start(ap, fmt);
     char msg[HDB_ERR_MSG_BYTES_MAX];
@@ -522,6 +534,9 @@ int scope_eval(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
                              .hook_ctx = &env};
     int rc = hdb_eval(&c, e, out, x->err);
     x->rng = c.rng;
+    if (rc != HDB_OK && x->arena->over_limit) {
+        rc = exec_fail(x, HDB_TOOBIG, "work_mem_mb"); /* exec_fail names the limit */
+    }
     return rc;
 }
 
@@ -1409,6 +1424,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
                  struct hdb_err *err)
 {
     hdb_sql_result_free(res);
+    res->arena.limit = s->work_mem;
     if (st->kind == HDB_STMT_BEGIN || st->kind == HDB_STMT_COMMIT ||
         st->kind == HDB_STMT_ROLLBACK) {
         return txn_control(s, st, err);
@@ -1439,6 +1455,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
     for (int attempt = 0; s->txn == NULL && rc == HDB_CONFLICT && attempt < STMT_RETRIES_MAX;
          attempt++) {
         hdb_sql_result_free(res);
+        res->arena.limit = s->work_mem;
         x.arena = &res->arena;
         x.rows_held = 0;
         rc = hdb_txn_begin(s->conn, &x.t, err);

@@ -60,6 +60,9 @@ void hdb_sql_result_free(struct hdb_sql_result *res);
 
 /* Statements running longer than `ms` fail with HDB_TIMEOUT (0: no limit). */
 void hdb_sql_session_set_timeout(struct hdb_sql_session *s, uint32_t ms);
+/* [database] work_mem_mb: the memory one statement may hold (its rows, sorts, hash tables and
+ * result) before it fails with HDB_TOOBIG naming the key; 0: HDB_SQL_ARENA_BYTES_MAX. */
+void hdb_sql_session_set_work_mem(struct hdb_sql_session *s, uint32_t mb);
 
 /* True while an explicit transaction is open. */
 bool hdb_sql_in_transaction(const struct hdb_sql_session *s);

@@ -239,6 +239,7 @@ static int cmd_shell(const struct tool_args *a)
     struct hdb_db_opts o;
     hdb_db_opts_from_config(&cfg, &o);
     uint32_t timeout_ms = (uint32_t)cfg.database.statement_timeout_ms;
+    uint32_t work_mem_mb = (uint32_t)cfg.database.work_mem_mb;
     hdb_config_free(&cfg);
     o.enable_cow_snapshots = o.enable_cow_snapshots && !a->slt;
     struct hdb_db *db = NULL;
@@ -247,7 +248,7 @@ static int cmd_shell(const struct tool_args *a)
         fprintf(stderr, "heliosdb shell: cannot open %s: %s\n", path, err.msg);
         return EXIT_USAGE;
     }
-    rc = hdb_shell_run(db, a->slt, timeout_ms);
+    rc = hdb_shell_run(db, a->slt, timeout_ms, work_mem_mb);
     if (hdb_db_close(db, &err) != HDB_OK) {
         fprintf(stderr, "heliosdb shell: closing %s: %s\n", path, err.msg);
         rc = rc == 0 ? 1 : rc;

@@ -369,7 +369,7 @@ static int interactive(struct shell *sh)
     return status;
 }
 
-int hdb_shell_run(struct hdb_db *db, bool slt, uint32_t timeout_ms)
+int hdb_shell_run(struct hdb_db *db, bool slt, uint32_t timeout_ms, uint32_t work_mem_mb)
 {
     struct shell sh = {.db = db};
     struct hdb_err err = {0};
@@ -378,6 +378,7 @@ int hdb_shell_run(struct hdb_db *db, bool slt, uint32_t timeout_ms)
         return 2;
     }
     hdb_sql_session_set_timeout(sh.s, timeout_ms);
+    hdb_sql_session_set_work_mem(sh.s, work_mem_mb);
     int rc = slt ? slt_loop(&sh) : interactive(&sh);
     hdb_sql_session_close(sh.s);
     return rc;

@@ -10,7 +10,8 @@
 #include "shards/kv.h"
 
 /* Runs the shell on stdin/stdout over an open database; returns the exit status. */
-/* `timeout_ms`: [database] statement_timeout_ms (0: none). */
-int hdb_shell_run(struct hdb_db *db, bool slt, uint32_t timeout_ms);
+/* `timeout_ms`: [database] statement_timeout_ms (0: none); `work_mem_mb`: [database]
+ * work_mem_mb. */
+int hdb_shell_run(struct hdb_db *db, bool slt, uint32_t timeout_ms, uint32_t work_mem_mb);
 
 #endif

@@ -502,3 +502,29 @@ Test(exec, indexes_stay_in_step_with_the_rows)
     hdb_sql_session_close(s);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* work_mem_mb: a statement that holds more fails with HDB_TOOBIG naming the key, and the session
+ * goes on. */
+Test(exec, work_mem_bounds_a_statement)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE n (i INTEGER PRIMARY KEY, pad TEXT)");
+    char sql[200];
+    snprintf(sql, sizeof sql, "INSERT INTO n (pad) VALUES ('%0100d')", 7);
+    ok(s, "BEGIN");
+    for (int i = 0; i < 300; i++) {
+        ok(s, sql);
+    }
+    ok(s, "COMMIT");
+    hdb_sql_session_set_work_mem(s, 1);
+    fails(s, "SELECT a.pad, b.pad FROM n a, n b ORDER BY 1", HDB_TOOBIG,
+          "more than work_mem_mb (1 MiB)");
+    fails(s, "SELECT DISTINCT a.pad || b.i FROM n a, n b", HDB_TOOBIG, "work_mem_mb");
+    query_is(s, "SELECT count(*), length(min(pad)) FROM n", "300|100\n");
+    hdb_sql_session_set_work_mem(s, 256);
+    query_is(s, "SELECT a.i, b.i FROM n a, n b ORDER BY 2 DESC, 1 DESC LIMIT 1", "300|300\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
