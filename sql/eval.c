@@ -1268,6 +1268,297 @@ static int fn_replace(struct hdb_eval_ctx *c, struct fn_args *a, struct hdb_valu
     return HDB_OK;
 }
 
+/* --- printf --- */
+
+struct fmt_out {
+    struct hdb_buf b;
+    bool over; /* past HDB_VALUE_BYTES_MAX, or out of memory */
+};
+
+static void fmt_put(struct fmt_out *o, const void *p, size_t n)
+{
+    if (o->over || n == 0) {
+        return;
+    }
+    if (o->b.len + n > HDB_VALUE_BYTES_MAX || hdb_buf_reserve(&o->b, o->b.len + n) != HDB_OK) {
+        o->over = true;
+        return;
+    }
+    memcpy(o->b.data + o->b.len, p, n);
+    o->b.len += n;
+}
+
+static void fmt_fill(struct fmt_out *o, char ch, size_t n)
+{
+    char pad[64];
+    memset(pad, ch, sizeof pad);
+    for (; n > 0 && !o->over;) {
+        size_t k = n < sizeof pad ? n : sizeof pad;
+        fmt_put(o, pad, k);
+        n -= k;
+    }
+}
+
+/* `body` (with its sign or prefix `pre`) justified in `width`; zeros go between them. */
+static void fmt_field(struct fmt_out *o, const char *pre, const char *body, size_t blen,
+                      size_t width, bool left, bool zero)
+{
+    size_t len = strlen(pre) + blen, pad = width > len ? width - len : 0;
+    if (!left && !zero) {
+        fmt_fill(o, ' ', pad);
+    }
+    fmt_put(o, pre, strlen(pre));
+    if (!left && zero) {
+        fmt_fill(o, '0', pad);
+    }
+    fmt_put(o, body, blen);
+    if (left) {
+        fmt_fill(o, ' ', pad);
+    }
+}
+
+static int64_t fmt_int(const struct hdb_value *v)
+{
+    switch (v->type) {
+    case HDB_V_INT:
+        return v->u.i;
+    case HDB_V_REAL:
+    case HDB_V_DEC:
+        return real_to_int(as_double(v));
+    case HDB_V_TEXT:
+    case HDB_V_BLOB:
+        return text_integer(v->u.s.p, v->u.s.len);
+    default:
+        return 0;
+    }
+}
+
+static double fmt_double(const struct hdb_value *v)
+{
+    if (v->type == HDB_V_TEXT || v->type == HDB_V_BLOB) {
+        char buf[64];
+        size_t n = v->u.s.len < sizeof buf - 1 ? v->u.s.len : sizeof buf - 1;
+        memcpy(buf, v->u.s.p, n);
+        buf[n] = '\0';
+        return strtod(buf, NULL);
+    }
+    return v->type == HDB_V_NULL ? 0.0 : as_double(v);
+}
+
+/* printf(FORMAT, ...) / format(): SQLite's conversions d i u x X o c s z q Q w f e E g G %. */
+static int fn_printf(struct hdb_eval_ctx *c, struct fn_args *a, struct hdb_value *out,
+                     struct hdb_err *err)
+{
+    if (a->v[0].type == HDB_V_NULL) {
+        *out = null_value();
+        return HDB_OK;
+    }
+    struct hdb_value f;
+    int rc = text_of(c, &a->v[0], &f, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    static const struct hdb_value none = {.type = HDB_V_NULL};
+    uint32_t next = 1;
+    struct fmt_out o = {0};
+    const char *p = (const char *)f.u.s.p, *end = p + f.u.s.len;
+    while (p < end && !o.over && rc == HDB_OK) {
+        const char *pct = memchr(p, '%', (size_t)(end - p));
+        if (pct == NULL) {
+            fmt_put(&o, p, (size_t)(end - p));
+            break;
+        }
+        fmt_put(&o, p, (size_t)(pct - p));
+        p = pct + 1;
+        bool left = false, plus = false, space = false, zero = false, alt = false, comma = false;
+        for (; p < end && strchr("-+ 0#,!", *p) != NULL; p++) {
+            left = left || *p == '-';
+            plus = plus || *p == '+';
+            space = space || *p == ' ';
+            zero = zero || *p == '0';
+            alt = alt || *p == '#';
+            comma = comma || *p == ',';
+        }
+        int64_t width = 0, prec = -1;
+        if (p < end && *p == '*') {
+            width = fmt_int(next < a->n ? &a->v[next++] : &none);
+            left = left || width < 0;
+            width = width < 0 ? (width == INT64_MIN ? 0 : -width) : width;
+            p++;
+        }
+        for (; p < end && isdigit((unsigned char)*p); p++) {
+            width = width * 10 + (*p - '0');
+            width = width > HDB_VALUE_BYTES_MAX ? HDB_VALUE_BYTES_MAX : width;
+        }
+        if (p < end && *p == '.') {
+            p++;
+            prec = 0;
+            if (p < end && *p == '*') {
+                prec = fmt_int(next < a->n ? &a->v[next++] : &none);
+                prec = prec < 0 ? -1 : prec;
+                p++;
+            }
+            for (; p < end && isdigit((unsigned char)*p); p++) {
+                prec = prec * 10 + (*p - '0');
+                prec = prec > HDB_VALUE_BYTES_MAX ? HDB_VALUE_BYTES_MAX : prec;
+            }
+        }
+        while (p < end && (*p == 'l' || *p == 'h')) {
+            p++;
+        }
+        if (p >= end) {
+            break;
+        }
+        char t = *p++;
+        if (t == '%') {
+            fmt_put(&o, "%", 1);
+            continue;
+        }
+        if (t == 'n') {
+            continue;
+        }
+        const struct hdb_value *v =
+            strchr("diuxXopcszqQwfeEgG", t) != NULL && next < a->n ? &a->v[next++] : &none;
+        char num[400];
+        if (t == 'd' || t == 'i' || t == 'u' || t == 'x' || t == 'X' || t == 'o' || t == 'p') {
+            int64_t iv = fmt_int(v);
+            bool neg = (t == 'd' || t == 'i') && iv < 0;
+            uint64_t m = neg ? 0 - (uint64_t)iv : (uint64_t)iv;
+            unsigned base = t == 'x' || t == 'X' || t == 'p' ? 16 : t == 'o' ? 8 : 10;
+            const char *digits = t == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+            char rev[96];
+            size_t n = 0, groups = 0;
+            do {
+                if (comma && base == 10 && n > 0 && (n - groups) % 3 == 0) {
+                    rev[n++] = ',';
+                    groups++;
+                }
+                rev[n++] = digits[m % base];
+                m /= base;
+            } while (m > 0);
+            while (prec > 0 && (int64_t)(n - groups) < prec && n < sizeof rev) {
+                rev[n++] = '0';
+            }
+            size_t k = 0;
+            while (n > 0) {
+                num[k++] = rev[--n];
+            }
+            const char *pre = neg                                ? "-"
+                              : (t == 'd' || t == 'i') && plus   ? "+"
+                              : (t == 'd' || t == 'i') && space  ? " "
+                              : alt && t == 'x'                  ? "0x"
+                              : alt && t == 'X'                  ? "0X"
+                              : alt && t == 'o' && num[0] != '0' ? "0"
+                                                                 : "";
+            fmt_field(&o, pre, num, k, (size_t)width, left, zero);
+        } else if (t == 'f' || t == 'e' || t == 'E' || t == 'g' || t == 'G') {
+            char spec[16];
+            size_t k = 0;
+            spec[k++] = '%';
+            if (plus) {
+                spec[k++] = '+';
+            } else if (space) {
+                spec[k++] = ' ';
+            }
+            if (alt) {
+                spec[k++] = '#';
+            }
+            memcpy(spec + k, ".*", 2);
+            k += 2;
+            spec[k++] = t;
+            spec[k] = '\0';
+            int fp = prec < 0 ? 6 : prec > 300 ? 300 : (int)prec;
+            long double d = fmt_double(v);
+            if (t == 'f' && isfinite(d) && fp + ilogb((double)d) / 3 < 15) {
+                d += d * 3e-16L; /* as SQLite: 1.005 is printed 1.01 with %.2f */
+            }
+            spec[k - 1] = 'L';
+            spec[k] = t;
+            spec[k + 1] = '\0';
+            int n = snprintf(num, sizeof num, spec, fp, d);
+            n = n < 0 ? 0 : n >= (int)sizeof num ? (int)sizeof num - 1 : n;
+            bool sign = num[0] == '-' || num[0] == '+' || num[0] == ' ';
+            char pre[2] = {sign ? num[0] : '\0', '\0'};
+            bool finite = isfinite(fmt_double(v));
+            fmt_field(&o, pre, num + sign, (size_t)n - sign, (size_t)width, left, zero && finite);
+        } else if (t == 'c') {
+            struct hdb_value tv = {0};
+            rc = v->type == HDB_V_NULL ? HDB_OK : text_of(c, v, &tv, err);
+            size_t clen = 0;
+            if (rc == HDB_OK && v->type != HDB_V_NULL && tv.u.s.len > 0) {
+                clen = 1;
+                while (clen < tv.u.s.len && (tv.u.s.p[clen] & 0xC0) == 0x80) {
+                    clen++;
+                }
+            }
+            int64_t times = prec > 1 ? prec : 1;
+            size_t len = clen * (size_t)times;
+            if (!left && (size_t)width > len) {
+                fmt_fill(&o, ' ', (size_t)width - len);
+            }
+            for (int64_t i = 0; i < times && clen > 0 && !o.over; i++) {
+                fmt_put(&o, tv.u.s.p, clen);
+            }
+            if (left && (size_t)width > len) {
+                fmt_fill(&o, ' ', (size_t)width - len);
+            }
+        } else { /* s z q Q w */
+            struct hdb_value tv = {.type = HDB_V_TEXT, .u.s = {(const uint8_t *)"", 0}};
+            bool null = v->type == HDB_V_NULL;
+            rc = null ? HDB_OK : text_of(c, v, &tv, err);
+            if (null && t == 'Q') {
+                tv.u.s.p = (const uint8_t *)"NULL";
+                tv.u.s.len = 4;
+            } else if (null && t == 'q') {
+                tv.u.s.p = (const uint8_t *)"(NULL)";
+                tv.u.s.len = 6;
+            }
+            size_t len = tv.u.s.len;
+            if (prec >= 0 && (size_t)prec < len) {
+                len = (size_t)prec;
+            }
+            char quote = t == 'w' ? '"' : '\'';
+            bool quoting = t == 'q' || t == 'w' || (t == 'Q' && !null);
+            size_t extra = 0;
+            for (size_t i = 0; quoting && i < len; i++) {
+                extra += tv.u.s.p[i] == (uint8_t)quote;
+            }
+            bool wrap = t == 'Q' && !null;
+            size_t total = len + extra + (wrap ? 2 : 0);
+            if (!left && (size_t)width > total) {
+                fmt_fill(&o, ' ', (size_t)width - total);
+            }
+            if (wrap) {
+                fmt_put(&o, &quote, 1);
+            }
+            for (size_t i = 0, from = 0; i <= len && !o.over; i++) {
+                if (i == len || (quoting && tv.u.s.p[i] == (uint8_t)quote)) {
+                    fmt_put(&o, tv.u.s.p + from, i - from + (i < len ? 1 : 0));
+                    if (i < len) {
+                        fmt_put(&o, &quote, 1);
+                    }
+                    from = i + 1;
+                }
+            }
+            if (wrap) {
+                fmt_put(&o, &quote, 1);
+            }
+            if (left && (size_t)width > total) {
+                fmt_fill(&o, ' ', (size_t)width - total);
+            }
+        }
+    }
+    if (rc == HDB_OK && o.over) {
+        rc = hdb_err_set(err, HDB_TOOBIG, "string or blob too big");
+    }
+    if (rc == HDB_OK) {
+        rc = bytes_value(c, HDB_V_TEXT, o.b.data != NULL ? o.b.data : (const uint8_t *)"", o.b.len,
+                         out, err);
+    }
+    hdb_buf_free(&o.b);
+    return rc;
+}
+
 /* round(x[, n]): REAL, rounded half away from zero on the value's 15-digit decimal form. */
 static int fn_round(struct hdb_eval_ctx *c, struct fn_args *a, struct hdb_value *out,
                     struct hdb_err *err)
@@ -1501,6 +1792,8 @@ static const struct fn_def functions[] = {
     {"random", 0, 0, fn_random},
     {"hex", 1, 1, fn_hex},
     {"instr", 2, 2, fn_instr},
+    {"printf", 1, EVAL_FUNC_ARGS_MAX, fn_printf},
+    {"format", 1, EVAL_FUNC_ARGS_MAX, fn_printf},
     {"min", 2, EVAL_FUNC_ARGS_MAX, fn_min},
     {"max", 2, EVAL_FUNC_ARGS_MAX, fn_max},
     {"date", 0, EVAL_FUNC_ARGS_MAX, fn_date},
