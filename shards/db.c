@@ -808,8 +808,35 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
     return HDB_OK;
 }
 
+void *hdb_db_attachment(struct hdb_db *db, void *(*make)(struct hdb_db *), void (*drop)(void *))
+{
+    pthread_mutex_lock(&db->admin);
+    void *a = db->attachment;
+    pthread_mutex_unlock(&db->admin);
+    if (a != NULL || make == NULL) {
+        return a;
+    }
+    void *made = make(db); /* outside the lock: it may connect */
+    pthread_mutex_lock(&db->admin);
+    a = db->attachment;
+    if (a == NULL && made != NULL) {
+        db->attachment = a = made;
+        db->attachment_drop = drop;
+        made = NULL;
+    }
+    pthread_mutex_unlock(&db->admin);
+    if (made != NULL && drop != NULL) {
+        drop(made); /* another thread attached first */
+    }
+    return a;
+}
+
 int hdb_db_close(struct hdb_db *db, struct hdb_err *err)
 {
+    if (db->attachment != NULL && db->attachment_drop != NULL) {
+        db->attachment_drop(db->attachment); /* while the shards still serve */
+    }
+    db->attachment = NULL;
     snap_auto_stop(db);
     for (uint32_t i = 0; i < HDB_CONNS_MAX; i++) {
         if (atomic_load(&db->conns[i]) != NULL) {

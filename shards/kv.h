@@ -105,6 +105,15 @@ int hdb_db_connect(struct hdb_db *db, struct hdb_conn **out, struct hdb_err *err
 /* Rolls back an open transaction and frees the connection. */
 void hdb_db_disconnect(struct hdb_conn *c);
 
+/*
+ * One pointer the layer above keeps per database (the SQL layer's shared
+ * state). The first call with `make` creates it (make may connect); every
+ * call returns the same one. hdb_db_close calls `drop` first, while the
+ * shards still serve, so drop may run transactions and must disconnect what
+ * make connected.
+ */
+void *hdb_db_attachment(struct hdb_db *db, void *(*make)(struct hdb_db *), void (*drop)(void *));
+
 /* The table called `name` (created on every shard when `create`); owned by the db. */
 int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_table **out,
                  struct hdb_err *err);

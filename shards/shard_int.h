@@ -208,6 +208,8 @@ struct hdb_db {
     pthread_mutex_t auto_mu;
     pthread_cond_t auto_cv;
     uint64_t conn_txn_seq[HDB_CONNS_MAX];
+    void *attachment; /* the layer above's shared state (hdb_db_attachment) */
+    void (*attachment_drop)(void *);
 };
 
 /* The hash that read sets, write sets and the validation log compare first. */

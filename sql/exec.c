@@ -13,6 +13,7 @@
 
 #include "core/bytes.h"
 #include "sql/exec_int.h"
+#include "sql/rowids.h"
 
 #define STMT_RETRIES_MAX 100 /* autocommit statements retried on HDB_CONFLICT */
 #define SCAN_PAGE_ROWS   4096u
@@ -761,9 +762,16 @@ static int put_row(struct exec *x, const struct hdb_schema_table *st, const stru
 
 /* --- INSERT --- */
 
+/* The rowid of a new row: `given` (INT64_MIN: none) or the next one leased (rowids.c). */
 static int next_rowid(struct exec *x, const struct hdb_schema_table *st, int64_t given,
                       int64_t *out)
 {
+    if (given == INT64_MIN) {
+        return hdb_sql_rowid_next(x->db, st->id, st->def->name, out, x->err);
+    }
+    *out = given;
+    /* The counter moves past an explicit rowid in this transaction, so later leases (here or
+     * after a restart) start above it; below the counter nothing is written. */
     struct hdb_table *cat = NULL;
     int rc = hdb_kv_table(x->conn, HDB_CATALOG_TABLE, true, &cat, x->err);
     char key[32];
@@ -778,13 +786,12 @@ static int next_rowid(struct exec *x, const struct hdb_schema_table *st, int64_t
     if (rc != HDB_OK && rc != HDB_NOTFOUND) {
         return rc;
     }
-    *out = given != INT64_MIN ? given : next;
-    if (*out == INT64_MAX && given == INT64_MIN) {
-        return exec_fail(x, HDB_FULL, "database or disk is full (no rowid left for %s)",
-                         st->def->name);
+    hdb_sql_rowid_seen(x->db, st->id, given);
+    if (given < next) {
+        return HDB_OK;
     }
     uint8_t b[8];
-    hdb_put64(b, (uint64_t)(*out >= next ? *out + 1 : next));
+    hdb_put64(b, (uint64_t)(given == INT64_MAX ? given : given + 1));
     return hdb_txn_put(x->t, cat, key, (uint32_t)n, b, 8, x->err);
 }
 
@@ -1433,7 +1440,8 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
         return hdb_err_set(err, HDB_INVALID,
                            "the transaction failed earlier: only ROLLBACK is accepted");
     }
-    struct exec x = {.conn = s->conn,
+    struct exec x = {.db = s->db,
+                     .conn = s->conn,
                      .arena = &res->arena,
                      .src = src,
                      .params = params,

@@ -47,6 +47,7 @@ struct cte_frame {
 
 /* One statement's execution. */
 struct exec {
+    struct hdb_db *db;
     struct hdb_conn *conn;
     struct hdb_txn *t;
     struct hdb_schema *schema;
