@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <editline/readline.h>
+
 #include "sql/exec.h"
 #include "sql/parser.h"
 #include "sql/schema.h"
@@ -27,6 +29,7 @@
 
 #define SHELL_REQUEST_BYTES_MAX (64u << 20) /* one --slt request or one statement */
 #define SHELL_LINE_BYTES_MAX    (1u << 20)
+#define SHELL_HISTORY_LINES     1000 /* kept in the history file */
 
 struct shell {
     struct hdb_db *db;
@@ -317,9 +320,48 @@ static bool complete(const char *text, size_t len)
     return last.kind == HDB_TK_SEMI || err.code == HDB_INVALID;
 }
 
+/* The history file: ~/.heliosdb_history (NULL without $HOME). */
+static const char *history_path(char *buf, size_t cap)
+{
+    const char *home = getenv("HOME");
+    if (home == NULL || home[0] == '\0') {
+        return NULL;
+    }
+    int n = snprintf(buf, cap, "%s/.heliosdb_history", home);
+    return n > 0 && (size_t)n < cap ? buf : NULL;
+}
+
+/* One line into `line` (with its newline): with line editing and history on a terminal. */
+static bool read_line(bool tty, const char *prompt, char *line, size_t cap)
+{
+    if (!tty) {
+        return fgets(line, (int)cap, stdin) != NULL;
+    }
+    char *got = readline(prompt);
+    if (got == NULL) {
+        fputc('\n', stdout);
+        return false;
+    }
+    if (got[0] != '\0') {
+        add_history(got);
+    }
+    snprintf(line, cap, "%s\n", got);
+    free(got);
+    return true;
+}
+
 static int interactive(struct shell *sh)
 {
-    bool tty = isatty(0);
+    bool tty = isatty(0) && isatty(1);
+    char hist_buf[4096];
+    const char *hist = tty ? history_path(hist_buf, sizeof hist_buf) : NULL;
+    if (tty) {
+        using_history();
+        stifle_history(SHELL_HISTORY_LINES);
+        if (hist != NULL) {
+            read_history(hist); /* a missing file is not an error */
+        }
+    }
     char *line = malloc(SHELL_LINE_BYTES_MAX);
     char *buf = malloc(SHELL_REQUEST_BYTES_MAX);
     if (line == NULL || buf == NULL) {
@@ -330,11 +372,7 @@ static int interactive(struct shell *sh)
     size_t len = 0;
     int status = 0;
     for (;;) {
-        if (tty) {
-            fputs(len == 0 ? "heliosdb> " : "   ...> ", stdout);
-            fflush(stdout);
-        }
-        if (fgets(line, (int)SHELL_LINE_BYTES_MAX, stdin) == NULL) {
+        if (!read_line(tty, len == 0 ? "heliosdb> " : "   ...> ", line, SHELL_LINE_BYTES_MAX)) {
             break;
         }
         size_t n = strlen(line);
@@ -363,6 +401,9 @@ static int interactive(struct shell *sh)
         }
         hdb_sql_result_free(&res);
         len = 0;
+    }
+    if (hist != NULL && write_history(hist) != 0) {
+        fprintf(stderr, "heliosdb shell: could not write the history to %s\n", hist);
     }
     free(line);
     free(buf);

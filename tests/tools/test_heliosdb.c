@@ -228,3 +228,50 @@ Test(heliosdb, shell_runs_sql_from_a_pipe)
     free(input);
     free(dir);
 }
+
+/* Runs `heliosdb shell` on a terminal (script(1) makes one) with HOME=dir; the input's bytes are
+ * typed one second after start. */
+static void shell_on_tty(const char *dir, const char *typed, struct run *r)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "(sleep 1; printf '%s'; sleep 2) | HOME=%s timeout 30 script -qfec '%s shell %s/db' "
+             "/dev/null 2>&1",
+             typed, dir, HDB_HELIOSDB_BIN, dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(r->out, 1, sizeof r->out - 1, p);
+    r->out[n] = '\0';
+    r->status = pclose(p);
+}
+
+/* On a terminal the shell edits lines and keeps a history in ~/.heliosdb_history: the up arrow
+ * in a later run brings back the earlier statement. */
+Test(heliosdb, shell_keeps_a_history_on_a_terminal)
+{
+    if (system("command -v script > /dev/null 2>&1") != 0) {
+        cr_skip_test("script(1) is not installed");
+    }
+    char *dir = tu_mkdtemp("tool-tty");
+    struct run r;
+    shell_on_tty(dir, "SELECT 40 + 2;\\n", &r);
+    if (strncmp(r.out, "script:", 7) == 0) {
+        tu_rmtree(dir);
+        free(dir);
+        cr_skip_test("script(1) could not make a terminal here: %s", r.out);
+    }
+    cr_assert_not_null(strstr(r.out, "42"), "%s", r.out);
+    char *hist = tu_path(dir, ".heliosdb_history");
+    FILE *f = fopen(hist, "r");
+    cr_assert_not_null(f, "no history file was written:\n%s", r.out);
+    char buf[512] = "";
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    cr_assert_not_null(strstr(buf, "SELECT"), "%s", buf);
+    shell_on_tty(dir, "\\033[A\\n", &r); /* up arrow, enter */
+    cr_assert_not_null(strstr(r.out, "42"), "the recalled statement did not run:\n%s", r.out);
+    tu_rmtree(dir);
+    free(hist);
+    free(dir);
+}
