@@ -416,6 +416,80 @@ int hdb_txn_get(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32
     return rrc != HDB_OK ? fail(t, rrc) : rc;
 }
 
+/* Requests one batch of hdb_txn_get_many keeps in flight at each shard (of CONN_RING_CAPACITY). */
+#define GET_MANY_PER_SHARD 32u
+
+int hdb_txn_get_many(struct hdb_txn *t, struct hdb_table *tb, uint32_t n,
+                     const uint8_t *const *keys, const uint32_t *klens, struct hdb_buf *vals,
+                     bool *found, struct hdb_err *err)
+{
+    int rc = txn_check(t, err);
+    struct hdb_conn *c = t->conn;
+    uint32_t round_max = c->db->nshards * GET_MANY_PER_SHARD;
+    struct req *reqs = rc == HDB_OK && n > 0 ? calloc(round_max, sizeof *reqs) : NULL;
+    uint32_t *from = reqs != NULL ? calloc(round_max, sizeof *from) : NULL;
+    uint32_t per_shard[HDB_SHARDS_MAX];
+    if (rc == HDB_OK && n > 0 && (reqs == NULL || from == NULL)) {
+        rc = fail(t, hdb_err_set(err, HDB_NOMEM, "out of memory"));
+    }
+    uint32_t i = 0;
+    while (rc == HDB_OK && i < n) {
+        uint32_t m = 0;
+        memset(per_shard, 0, c->db->nshards * sizeof per_shard[0]);
+        for (; rc == HDB_OK && i < n; i++) {
+            rc = check_key(keys[i], klens[i], err);
+            if (rc != HDB_OK) {
+                break;
+            }
+            uint32_t shard = hdb_kv_shard_of(c->db, keys[i], klens[i]), tree = tb->ids[shard];
+            uint64_t hash = key_hash(tree, keys[i], klens[i]);
+            const struct txn_write *w = find_write(t, hash, shard, tree, keys[i], klens[i]);
+            if (w != NULL) { /* the transaction's own write */
+                found[i] = !w->del;
+                if (!w->del && hdb_buf_set(&vals[i], w->val, w->vlen) != HDB_OK) {
+                    rc = fail(t, hdb_err_set(err, HDB_NOMEM, "out of memory"));
+                }
+                continue;
+            }
+            if (per_shard[shard] == GET_MANY_PER_SHARD) {
+                break; /* this round is full at that shard */
+            }
+            per_shard[shard]++;
+            reqs[m] = (struct req){.type = MSG_GET,
+                                   .ts = t->snapshot_ts,
+                                   .snap = t->snap,
+                                   .tree = tree,
+                                   .key = keys[i],
+                                   .klen = klens[i],
+                                   .val = vals[i]};
+            from[m] = i;
+            conn_send(c, shard, &reqs[m]);
+            m++;
+        }
+        conn_wait_all(c);
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t k = from[j];
+            vals[k] = reqs[j].val;
+            int st = req_status(&reqs[j], rc == HDB_OK ? err : NULL);
+            found[k] = st == HDB_OK;
+            if (st != HDB_OK && st != HDB_NOTFOUND) {
+                rc = rc == HDB_OK ? fail(t, st) : rc;
+                continue;
+            }
+            if (rc == HDB_OK && t->snap == 0) {
+                uint32_t shard = reqs[j].shard;
+                int rrc =
+                    add_read(t, shard, reqs[j].tree, key_hash(reqs[j].tree, keys[k], klens[k]),
+                             keys[k], klens[k], err);
+                rc = rrc != HDB_OK ? fail(t, rrc) : rc;
+            }
+        }
+    }
+    free(reqs);
+    free(from);
+    return rc;
+}
+
 static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
                         const void *val, uint32_t vlen, bool del, struct hdb_err *err)
 {

@@ -129,6 +129,14 @@ uint32_t hdb_kv_shard_of(const struct hdb_db *db, const void *key, uint32_t klen
 int hdb_txn_begin(struct hdb_conn *c, struct hdb_txn **out, struct hdb_err *err);
 int hdb_txn_get(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
                 struct hdb_buf *val, struct hdb_err *err);
+/*
+ * Reads `n` keys of one table at once: the requests go to their shards together (at most 32 per
+ * shard in flight), so a batch costs about one round trip instead of n. found[i] says whether
+ * key i exists; vals[i] then holds its value. Validation covers every key, as for hdb_txn_get.
+ */
+int hdb_txn_get_many(struct hdb_txn *t, struct hdb_table *tb, uint32_t n,
+                     const uint8_t *const *keys, const uint32_t *klens, struct hdb_buf *vals,
+                     bool *found, struct hdb_err *err);
 int hdb_txn_put(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
                 const void *val, uint32_t vlen, struct hdb_err *err);
 int hdb_txn_delete(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,

@@ -178,7 +178,14 @@ static bool scan_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t
 int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,
                    struct rows *keys)
 {
+    return table_scan_first(x, st, 0, out, keys);
+}
+
+int table_scan_first(struct exec *x, const struct hdb_schema_table *st, uint64_t max,
+                     struct rows *out, struct rows *keys)
+{
     struct scan_ctx s = {.x = x, .def = st->def, .out = out, .keys = keys, .ncols = st->def->ncols};
+    uint64_t base = out->n;
     out->ncols = st->def->ncols;
     if (keys != NULL) {
         keys->ncols = 1;
@@ -193,10 +200,12 @@ int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct row
             lolen = (uint32_t)s.last.len + 1;
         }
         s.seen = 0;
-        rc = hdb_txn_scan(x->t, st->rows, lo_buf, lolen, NULL, 0, SCAN_PAGE_ROWS, scan_row, &s,
-                          x->err);
+        uint64_t got = out->n - base;
+        uint32_t page =
+            max != 0 && max - got < SCAN_PAGE_ROWS ? (uint32_t)(max - got) : SCAN_PAGE_ROWS;
+        rc = hdb_txn_scan(x->t, st->rows, lo_buf, lolen, NULL, 0, page, scan_row, &s, x->err);
         rc = rc == HDB_OK ? s.rc : rc;
-        if (rc != HDB_OK || s.seen < SCAN_PAGE_ROWS) {
+        if (rc != HDB_OK || s.seen < page || (max != 0 && out->n - base >= max)) {
             break;
         }
     }
@@ -327,6 +336,49 @@ int table_get_row(struct exec *x, const struct hdb_schema_table *t, const uint8_
         free(sc.last.data);
     }
     hdb_buf_free(&val);
+    return rc;
+}
+
+int table_get_rows(struct exec *x, const struct hdb_schema_table *t, const struct rows *rks,
+                   struct rows *out, struct rows *keys, uint32_t *missing)
+{
+    out->ncols = t->def->ncols;
+    if (keys != NULL) {
+        keys->ncols = 1;
+    }
+    *missing = 0;
+    if (rks->n == 0) {
+        return HDB_OK;
+    }
+    const uint8_t **kp = malloc(rks->n * sizeof *kp);
+    uint32_t *kl = malloc(rks->n * sizeof *kl);
+    struct hdb_buf *vals = calloc(rks->n, sizeof *vals);
+    bool *found = calloc(rks->n, sizeof *found);
+    int rc = kp != NULL && kl != NULL && vals != NULL && found != NULL
+                 ? HDB_OK
+                 : exec_fail(x, HDB_NOMEM, "out of memory");
+    for (uint32_t i = 0; rc == HDB_OK && i < rks->n; i++) {
+        kp[i] = rks->v[i].u.s.p;
+        kl[i] = rks->v[i].u.s.len;
+    }
+    rc = rc == HDB_OK ? hdb_txn_get_many(x->t, t->rows, rks->n, kp, kl, vals, found, x->err) : rc;
+    struct scan_ctx sc = {.x = x, .def = t->def, .out = out, .keys = keys, .ncols = t->def->ncols};
+    for (uint32_t i = 0; rc == HDB_OK && i < rks->n; i++) {
+        if (!found[i]) {
+            (*missing)++;
+            continue;
+        }
+        scan_row(&sc, kp[i], kl[i], vals[i].data, (uint32_t)vals[i].len);
+        rc = sc.rc;
+    }
+    free(sc.last.data);
+    for (uint32_t i = 0; vals != NULL && i < rks->n; i++) {
+        hdb_buf_free(&vals[i]);
+    }
+    free(kp);
+    free(kl);
+    free(vals);
+    free(found);
     return rc;
 }
 
@@ -1122,7 +1174,7 @@ static int matching_rows(struct exec *x, const struct hdb_schema_table *t, const
     int rc = table_point_read(x, t, alias != NULL ? alias : t->def->name, where, &all, &all_keys,
                               &point);
     rc = rc == HDB_OK && !point ? table_index_read(x, t, alias != NULL ? alias : t->def->name,
-                                                   where, &all, &all_keys, &point)
+                                                   where, NULL, &all, &all_keys, &point)
                                 : rc;
     rc = rc == HDB_OK && !point ? table_scan_all(x, t, &all, &all_keys) : rc;
     const char *names[HDB_TABLE_COLUMNS_MAX];

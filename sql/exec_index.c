@@ -282,9 +282,98 @@ const struct hdb_schema_ix *index_choose(const struct hdb_schema_table *t, const
     return best;
 }
 
+/* The table column an ORDER BY term names (-1: not a plain column of this table). */
+static int32_t order_column(const struct hdb_schema_table *t, const char *name,
+                            const struct hdb_sql_order_term *term)
+{
+    const struct hdb_sql_expr *e = term->expr;
+    if (e->kind != HDB_EXPR_COLUMN || term->nulls != HDB_NULLS_DEFAULT ||
+        (e->u.column.table.ptr != NULL && strcasecmp(e->u.column.table.ptr, name) != 0)) {
+        return -1;
+    }
+    return hdb_table_column(t->def, e->u.column.column.ptr);
+}
+
+/* Do the columns of `k` from `from` on, read forward (or backward: *reverse), give ORDER BY
+ * `order`? An empty ORDER BY takes any order. */
+static bool key_orders(const struct hdb_schema_table *t, const char *name,
+                       const struct hdb_key_def *k, uint32_t from, const struct hdb_sql_list *order,
+                       bool *reverse)
+{
+    *reverse = false;
+    if (from + order->n > k->ncols) {
+        return false;
+    }
+    for (uint32_t i = 0; i < order->n; i++) {
+        const struct hdb_sql_order_term *term = order->items[i];
+        int32_t c = order_column(t, name, term);
+        if (c < 0 || (uint32_t)c != k->cols[from + i]) {
+            return false;
+        }
+        bool back = (term->order == HDB_ORDER_DESC) != k->desc[from + i];
+        if (i > 0 && back != *reverse) {
+            return false;
+        }
+        *reverse = back;
+    }
+    return true;
+}
+
+bool scan_orders(const struct hdb_schema_table *t, const char *name,
+                 const struct hdb_sql_list *order)
+{
+    const struct hdb_table_def *d = t->def;
+    const struct hdb_key_def rowid_pk = {.ncols = 1, .cols = {(uint32_t)d->rowid_col}};
+    bool reverse = false;
+    if (order->n == 0) {
+        return true;
+    }
+    if (d->rowid_col < 0 && d->pk.ncols == 0) {
+        return false; /* keyed by a hidden rowid no ORDER BY term names */
+    }
+    return key_orders(t, name, d->rowid_col >= 0 ? &rowid_pk : &d->pk, 0, order, &reverse) &&
+           !reverse;
+}
+
+/* Is every condition of WHERE one of the pins the lookup used (so no row needs checking)? */
+static bool where_consumed(const struct hdb_sql_expr *e, const struct hdb_schema_table *t,
+                           const char *name, const struct hdb_key_def *k, uint32_t n,
+                           const struct pk_pins *pins)
+{
+    if (e == NULL) {
+        return true;
+    }
+    if (e->kind != HDB_EXPR_BINARY) {
+        return false;
+    }
+    if (e->u.binary.op == HDB_OP_AND) {
+        return where_consumed(e->u.binary.left, t, name, k, n, pins) &&
+               where_consumed(e->u.binary.right, t, name, k, n, pins);
+    }
+    if (e->u.binary.op != HDB_OP_EQ) {
+        return false;
+    }
+    const struct hdb_sql_expr *col = e->u.binary.left, *val = e->u.binary.right;
+    if (col->kind != HDB_EXPR_COLUMN) {
+        col = e->u.binary.right;
+        val = e->u.binary.left;
+    }
+    if (col->kind != HDB_EXPR_COLUMN ||
+        (col->u.column.table.ptr != NULL && strcasecmp(col->u.column.table.ptr, name) != 0)) {
+        return false;
+    }
+    int32_t c = hdb_table_column(t->def, col->u.column.column.ptr);
+    for (uint32_t i = 0; c >= 0 && i < n; i++) {
+        if (k->cols[i] == (uint32_t)c && pins->value[i] == val) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
-                     const struct hdb_sql_expr *where, struct rows *out, struct rows *keys,
-                     bool *done)
+                     const struct hdb_sql_expr *where, const struct access_hint *hint,
+                     struct rows *out, struct rows *keys, bool *done)
 {
     const struct hdb_table_def *d = t->def;
     uint32_t n = 0;
@@ -320,12 +409,23 @@ int table_index_read(struct exec *x, const struct hdb_schema_table *t, const cha
     } else if (rc == HDB_OK && !none) {
         rc = entries_with_prefix(x, ix, &p, 0, &rks);
     }
-    for (uint32_t r = 0; rc == HDB_OK && r < rks.n; r++) {
-        rc = table_get_row(x, t, rks.v[r].u.s.p, rks.v[r].u.s.len, out, keys);
-        if (rc == HDB_NOTFOUND) {
-            rc = exec_fail(x, HDB_CORRUPT, "an entry of index %s of %s points to no row",
-                           ix->name != NULL ? ix->name : "(UNIQUE)", d->name);
+    bool reverse = false;
+    if (rc == HDB_OK && hint != NULL && hint->max_rows > 0 &&
+        key_orders(t, name, ix->key, n, hint->order, &reverse) &&
+        where_consumed(where, t, name, ix->key, n, &pins)) {
+        /* Only the first rows in the query's order are needed: fetch just those. */
+        for (uint32_t a = 0, b = rks.n; reverse && a + 1 < b; a++, b--) {
+            struct hdb_value tmp = rks.v[a];
+            rks.v[a] = rks.v[b - 1];
+            rks.v[b - 1] = tmp;
         }
+        rks.n = hint->max_rows < rks.n ? (uint32_t)hint->max_rows : rks.n;
+    }
+    uint32_t missing = 0;
+    rc = rc == HDB_OK ? table_get_rows(x, t, &rks, out, keys, &missing) : rc;
+    if (rc == HDB_OK && missing > 0) {
+        rc = exec_fail(x, HDB_CORRUPT, "%u entries of index %s of %s point to no row", missing,
+                       ix->name != NULL ? ix->name : "(UNIQUE)", d->name);
     }
     hdb_buf_free(&val);
     free(p.data);

@@ -77,6 +77,22 @@ int exec_fail(struct exec *x, int code, const char *fmt, ...) __attribute__((for
 /* Reads every row of a table into `out` (values copied into the arena). */
 int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,
                    struct rows *keys);
+/* The first `max` rows in key order (0: all). */
+int table_scan_first(struct exec *x, const struct hdb_schema_table *st, uint64_t max,
+                     struct rows *out, struct rows *keys);
+
+/*
+ * What a one-table query lets its access path skip: when the path yields rows in ORDER BY
+ * `order` (empty: any order) and no condition of WHERE is left to check on them, only the first
+ * `max_rows` are needed (LIMIT + OFFSET; 0: all).
+ */
+struct access_hint {
+    const struct hdb_sql_list *order; /* of hdb_sql_order_term */
+    uint64_t max_rows;
+};
+/* Does a scan of the table in key order give ORDER BY `order` (forward only)? */
+bool scan_orders(const struct hdb_schema_table *t, const char *name,
+                 const struct hdb_sql_list *order);
 /* When WHERE pins the whole primary key (or the rowid) to values that depend on no column,
  * reads that one row (or none) instead of the table: *done says whether it did. */
 int table_point_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
@@ -86,6 +102,10 @@ int table_point_read(struct exec *x, const struct hdb_schema_table *t, const cha
  * HDB_NOTFOUND if there is none. */
 int table_get_row(struct exec *x, const struct hdb_schema_table *t, const uint8_t *key,
                   uint32_t klen, struct rows *out, struct rows *keys);
+/* Reads the rows stored under the keys `rks` (one BLOB column) in that order, all requests at
+ * once; keys with no row are counted in *missing. */
+int table_get_rows(struct exec *x, const struct hdb_schema_table *t, const struct rows *rks,
+                   struct rows *out, struct rows *keys, uint32_t *missing);
 /* Key columns pinned by `col = constant` conjuncts of a WHERE. */
 struct pk_pins {
     const struct hdb_sql_expr *value[HDB_KEY_COLUMNS_MAX]; /* per key column, or NULL */
@@ -123,8 +143,8 @@ const struct hdb_schema_ix *index_choose(const struct hdb_schema_table *t, const
                                          const struct hdb_sql_expr *where, uint32_t *npinned);
 /* Reads the rows the chosen index finds; *done is false when no index applies. */
 int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
-                     const struct hdb_sql_expr *where, struct rows *out, struct rows *keys,
-                     bool *done);
+                     const struct hdb_sql_expr *where, const struct access_hint *hint,
+                     struct rows *out, struct rows *keys, bool *done);
 
 /* exec_select.c */
 /* The evaluator's hook for a function call: an aggregate's value in the group being output. */

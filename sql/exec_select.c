@@ -474,7 +474,8 @@ static int open_cte(struct exec *x, const struct hdb_sql_cte *cte, struct source
 }
 
 static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct scope *outer,
-                       const struct hdb_sql_expr *where, struct source *s)
+                       const struct hdb_sql_expr *where, const struct access_hint *hint,
+                       struct source *s)
 {
     *s = (struct source){.name = fs->alias.ptr != NULL ? fs->alias.ptr : fs->table.ptr};
     if (fs->select != NULL) {
@@ -507,9 +508,16 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
     s->rows.ncols = s->ncols;
     bool point = false;
     rc = rc == HDB_OK ? table_point_read(x, st, s->name, where, &s->rows, NULL, &point) : rc;
-    rc = rc == HDB_OK && !point ? table_index_read(x, st, s->name, where, &s->rows, NULL, &point)
-                                : rc;
-    return rc == HDB_OK && !point ? table_scan_all(x, st, &s->rows, NULL) : rc;
+    rc = rc == HDB_OK && !point
+             ? table_index_read(x, st, s->name, where, hint, &s->rows, NULL, &point)
+             : rc;
+    if (rc != HDB_OK || point) {
+        return rc;
+    }
+    /* No WHERE and rows wanted in key order: only the first LIMIT + OFFSET of the merged scan. */
+    bool first = hint != NULL && hint->max_rows > 0 && where == NULL &&
+                 scan_orders(st, s->name, hint->order);
+    return table_scan_first(x, st, first ? hint->max_rows : 0, &s->rows, NULL);
 }
 
 static int32_t order_column(const struct hdb_sql_expr *e, const char **names, uint32_t ncols);
@@ -891,6 +899,48 @@ static int run_values(struct exec *x, const struct hdb_sql_select_core *core, st
     return rc;
 }
 
+static int limit_value(struct exec *x, const struct hdb_sql_expr *e, int64_t *out);
+
+/* A LIMIT or OFFSET that may be evaluated ahead of time: a literal or a parameter. */
+static bool settled(const struct hdb_sql_expr *e)
+{
+    return e == NULL || e->kind == HDB_EXPR_INTEGER || e->kind == HDB_EXPR_PARAM;
+}
+
+/* For a one-table SELECT without grouping or DISTINCT: how many rows in ORDER BY order the
+ * query needs (LIMIT + OFFSET), unless an ORDER BY name means a result column. */
+static int query_hint(struct exec *x, const struct hdb_sql_select *sel, const struct query *q,
+                      struct access_hint *hint)
+{
+    const struct hdb_sql_select_core *core = q->core;
+    hint->max_rows = 0;
+    if (sel->cores.n != 1 || q->aggregate || core->distinct || sel->limit == NULL ||
+        !settled(sel->limit) || !settled(sel->offset_expr)) {
+        return HDB_OK;
+    }
+    for (uint32_t i = 0; i < sel->order_by.n; i++) {
+        const struct hdb_sql_order_term *t = sel->order_by.items[i];
+        if (t->expr->kind != HDB_EXPR_COLUMN) {
+            return HDB_OK;
+        }
+        for (uint32_t c = 0; c < core->columns.n; c++) {
+            const struct hdb_sql_result_col *rc = core->columns.items[c];
+            if (rc->alias.ptr != NULL &&
+                strcasecmp(rc->alias.ptr, t->expr->u.column.column.ptr) == 0) {
+                return HDB_OK; /* names a result column, which may be another expression */
+            }
+        }
+    }
+    int64_t limit = -1, offset = 0;
+    int rc = limit_value(x, sel->limit, &limit);
+    rc = rc == HDB_OK && sel->offset_expr != NULL ? limit_value(x, sel->offset_expr, &offset) : rc;
+    if (rc == HDB_OK && limit > 0) {
+        offset = offset < 0 ? 0 : offset;
+        hint->max_rows = offset > INT64_MAX - limit ? 0 : (uint64_t)(limit + offset);
+    }
+    return rc;
+}
+
 static int run_core(struct exec *x, const struct hdb_sql_select *sel,
                     const struct hdb_sql_select_core *core, struct scope *outer, struct query *q,
                     const struct hdb_sql_list *order)
@@ -899,6 +949,8 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
     if (core->values.n > 0) {
         return run_values(x, core, outer, q, order);
     }
+    collect_aggs(q, sel);
+    q->sc.aggs = &q->aggs;
     int rc = flatten_from(q, &core->from, HDB_JOIN_NONE, NULL);
     if (rc != HDB_OK) {
         return rc;
@@ -907,6 +959,8 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
     if (q->sc.src == NULL) {
         return exec_fail(x, rc, "out of memory");
     }
+    struct access_hint hint = {.order = &sel->order_by};
+    rc = q->nfrom == 1 ? query_hint(x, sel, q, &hint) : HDB_OK;
     uint32_t widest = 1;
     for (uint32_t i = 0; i < q->nfrom && rc == HDB_OK; i++) {
         const struct hdb_sql_source *fs = q->from[i].src;
@@ -915,7 +969,7 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
         }
         /* With one source, WHERE may pin its primary key: a point read instead of a scan. */
         const struct hdb_sql_expr *where = q->nfrom == 1 ? core->where : NULL;
-        rc = open_source(x, fs, outer, where, &q->sc.src[i]);
+        rc = open_source(x, fs, outer, where, q->nfrom == 1 ? &hint : NULL, &q->sc.src[i]);
         q->sc.nsrc = i + 1;
         widest = q->sc.src[i].ncols > widest ? q->sc.src[i].ncols : widest;
     }
@@ -931,8 +985,6 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
     if (rc != HDB_OK && q->scratch == NULL && x->err->code == HDB_OK) {
         return exec_fail(x, rc, "out of memory");
     }
-    collect_aggs(q, sel);
-    q->sc.aggs = &q->aggs;
     if (rc == HDB_OK && q->aggs.overflow) {
         rc = exec_fail(x, HDB_TOOBIG, "more than %u aggregate calls in one SELECT", AGG_SLOTS_MAX);
     }

@@ -630,3 +630,57 @@ Test(exec, autoincrement_ids_from_leases_across_sessions_and_crashes)
     hdb_sql_session_close(s);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
+
+/* LIMIT with an ORDER BY an index or the key already gives: only the first rows are read, and
+ * the answers are those of a full sort (each query against one the planner cannot shortcut). */
+Test(exec, limit_through_an_index_or_the_key_order_matches_a_sort)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INT, created_at INT, "
+          "status TEXT);"
+          "CREATE INDEX by_customer ON orders (customer_id, created_at);"
+          "CREATE INDEX by_status ON orders (status, created_at DESC);"
+          "CREATE TABLE kv (k TEXT PRIMARY KEY, v INT)");
+    ok(s, "BEGIN");
+    for (int i = 1; i <= 400; i++) {
+        char sql[200];
+        snprintf(
+            sql, sizeof sql,
+            "INSERT INTO orders VALUES (%d, %d, %d, '%s'); INSERT INTO kv VALUES ('k%03d', %d)", i,
+            i % 7, (i * 37) % 101, i % 3 == 0 ? "paid" : "new", (i * 13) % 400, i);
+        ok(s, sql);
+    }
+    ok(s, "COMMIT");
+    static const char *const pairs[][2] = {
+        {"SELECT id, created_at FROM orders WHERE customer_id = 3 ORDER BY created_at DESC LIMIT 5",
+         "SELECT id, created_at FROM orders WHERE customer_id + 0 = 3 ORDER BY created_at DESC "
+         "LIMIT 5"},
+        {"SELECT id FROM orders WHERE customer_id = 3 ORDER BY created_at LIMIT 4 OFFSET 3",
+         "SELECT id FROM orders WHERE customer_id + 0 = 3 ORDER BY created_at LIMIT 4 OFFSET 3"},
+        {"SELECT created_at FROM orders WHERE status = 'paid' ORDER BY created_at DESC LIMIT 6",
+         "SELECT created_at FROM orders WHERE status || '' = 'paid' ORDER BY created_at DESC "
+         "LIMIT 6"},
+        {"SELECT count(*) FROM (SELECT id FROM orders WHERE customer_id = 2 LIMIT 3)",
+         "SELECT count(*) FROM (SELECT id FROM orders WHERE customer_id + 0 = 2 LIMIT 3)"},
+        /* a condition the index does not cover: no shortcut, still right */
+        {"SELECT id FROM orders WHERE customer_id = 3 AND id > 200 ORDER BY created_at LIMIT 3",
+         "SELECT id FROM orders WHERE customer_id + 0 = 3 AND id > 200 ORDER BY created_at "
+         "LIMIT 3"},
+        {"SELECT id FROM orders ORDER BY id LIMIT 5 OFFSET 10",
+         "SELECT id FROM orders ORDER BY id + 0 LIMIT 5 OFFSET 10"},
+        {"SELECT k, v FROM kv ORDER BY k LIMIT 7", "SELECT k, v FROM kv ORDER BY k || '' LIMIT 7"},
+        {"SELECT id FROM orders ORDER BY id DESC LIMIT 3",
+         "SELECT id FROM orders ORDER BY id + 0 DESC LIMIT 3"},
+        /* ORDER BY names a result column that is another expression */
+        {"SELECT created_at AS id FROM orders ORDER BY id LIMIT 3",
+         "SELECT created_at AS id FROM orders ORDER BY created_at + 0 LIMIT 3"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        same_rows(s, pairs[i][0], pairs[i][1]);
+    }
+    query_is(s, "SELECT id FROM orders ORDER BY id LIMIT 3", "1\n2\n3\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
