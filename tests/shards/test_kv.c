@@ -536,3 +536,60 @@ Test(kv, idle_transaction_is_aborted_at_its_next_call)
     hdb_db_disconnect(c);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
+
+/* hdb_txn_get_many: more keys than one round holds, over every shard, with the transaction's own
+ * writes and deletes and missing keys; the reads are validated like single gets. */
+Test(kv, get_many_reads_a_batch_and_validates_it)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 4);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db), *c2 = kt_connect(db);
+    struct hdb_table *tb = table(c, "t");
+    struct hdb_txn *t = begin(c);
+    for (int i = 0; i < 300; i += 2) {
+        char k[16];
+        snprintf(k, sizeof k, "k%04d", i);
+        put(t, tb, k, i);
+    }
+    cr_assert_eq(commit(t), HDB_OK);
+    enum { N = 300 };
+    static char names[N][16];
+    const uint8_t *keys[N];
+    uint32_t lens[N];
+    static struct hdb_buf vals[N];
+    bool found[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "k%04d", i);
+        keys[i] = (const uint8_t *)names[i];
+        lens[i] = (uint32_t)strlen(names[i]);
+    }
+    t = begin(c);
+    put(t, tb, "k0001", 1001);
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_delete(t, tb, "k0002", 5, &err), HDB_OK);
+    cr_assert_eq(hdb_txn_get_many(t, tb, N, keys, lens, vals, found, &err), HDB_OK, "%s", err.msg);
+    for (int i = 0; i < N; i++) {
+        bool want = (i % 2 == 0 && i != 2) || i == 1;
+        cr_assert_eq(found[i], want, "key %d", i);
+        if (want) {
+            int64_t v;
+            cr_assert_eq(vals[i].len, sizeof v);
+            memcpy(&v, vals[i].data, sizeof v);
+            cr_assert_eq(v, i == 1 ? 1001 : i, "key %d", i);
+        }
+        hdb_buf_free(&vals[i]);
+    }
+    /* another connection writes a key the batch read: this transaction may not commit */
+    struct hdb_txn *t2 = begin(c2);
+    put(t2, tb, "k0150", -1);
+    cr_assert_eq(commit(t2), HDB_OK);
+    put(t, tb, "k9999", 0);
+    cr_assert_eq(commit(t), HDB_CONFLICT);
+    t = begin(c);
+    cr_assert_eq(get(t, tb, "k0150"), -1);
+    hdb_txn_rollback(t);
+    hdb_db_disconnect(c);
+    hdb_db_disconnect(c2);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}
