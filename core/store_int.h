@@ -221,6 +221,10 @@ void space_revert(struct hdb_store *s);
 void space_checkpointed(struct hdb_store *s, uint64_t seq, uint64_t gen);
 void space_mark_ckpt_refs(struct hdb_store *s, uint64_t seq, uint64_t gen);
 void space_free(struct hdb_store *s);
+/* Before a checkpoint: free pages at the end of the file leave it (page_count shrinks; the
+ * checkpoint then truncates the file), and the rest are ordered so the lowest is reused first.
+ * Returns the pages taken off. */
+uint64_t space_trim_tail(struct hdb_store *s);
 int space_retire_meta(struct hdb_store *s);
 int space_load_free(struct hdb_store *s, uint64_t pgno, uint64_t last_ckpt);
 int space_load_held(struct hdb_store *s, struct pending_page p);

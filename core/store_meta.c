@@ -360,6 +360,7 @@ static int checkpoint_write(struct hdb_store *s, struct hdb_version *v, uint64_t
     if (rc != HDB_OK) {
         return hdb_err_set(err, rc, "checkpoint: out of memory");
     }
+    space_trim_tail(s);
     uint64_t cat_head, cat_count, free_head, free_count, snap_head, snap_bytes;
     rc = write_catalog(s, v, &cat_head, &cat_count, err);
     if (rc == HDB_OK) {
@@ -397,6 +398,14 @@ int meta_checkpoint(struct hdb_store *s, struct hdb_err *err)
     if (rc != HDB_OK) {
         hdb_err_prefix(err, "checkpoint %llu", (unsigned long long)seq);
         return store_fail(s, err);
+    }
+    /* Pages past the new page count are free and no durable checkpoint reaches them: the file
+     * gives them back (a failure only leaves the file longer than it needs to be). */
+    uint64_t size = 0;
+    struct hdb_err terr = {0};
+    if (hdb_file_size(s->data, &size, &terr) == HDB_OK && size > s->page_count * s->page_size &&
+        hdb_file_truncate(s->data, s->page_count * s->page_size, &terr) != HDB_OK) {
+        hdb_log(HDB_LOG_WARN, "%s: giving back free pages: %s", s->data_path, terr.msg);
     }
     s->prev_ckpt_lsn = s->ckpt_lsn;
     s->ckpt_lsn = f.wal.lsn;

@@ -256,6 +256,32 @@ void space_checkpointed(struct hdb_store *s, uint64_t seq, uint64_t gen)
     space_reclaim(s);
 }
 
+static int cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x < y) - (x > y);
+}
+
+uint64_t space_trim_tail(struct hdb_store *s)
+{
+    if (s->free_now.n == 0) {
+        return 0;
+    }
+    /* Highest first: take_page pops from the end, so the lowest pages are reused first and the
+     * file's tail empties. */
+    qsort(s->free_now.v, s->free_now.n, sizeof *s->free_now.v, cmp_desc);
+    size_t k = 0;
+    while (k < s->free_now.n && s->page_count > 2 && s->free_now.v[k] == s->page_count - 1) {
+        s->page_count--;
+        k++;
+    }
+    if (k > 0) {
+        memmove(s->free_now.v, s->free_now.v + k, (s->free_now.n - k) * sizeof *s->free_now.v);
+        s->free_now.n -= k;
+    }
+    return k;
+}
+
 void space_free(struct hdb_store *s)
 {
     u64vec_free(&s->free_now);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -391,4 +392,42 @@ Test(snapshot, creation_touches_no_page_10k)
 Test(snapshot, creation_touches_no_page_1m, .timeout = 600)
 {
     no_io_at(1000000);
+}
+
+/* A dropped tree's pages become free; once they sit at the end of the data file, a checkpoint
+ * takes them off and the file shrinks. What is left reads back and verifies, also reopened. */
+Test(snapshot, free_pages_at_the_end_leave_the_file)
+{
+    char *dir = tu_mkdtemp("shrink");
+    struct hdb_store *s = open_store(dir);
+    uint32_t keep = tree(s, "keep");
+    write_all(s, keep, 300, "k");
+    struct hdb_err err;
+    cr_assert_eq(hdb_store_checkpoint(s, &err), HDB_OK, "%s", err.msg);
+    uint32_t big = tree(s, "big");
+    write_all(s, big, 20000, "b");
+    cr_assert_eq(hdb_store_checkpoint(s, &err), HDB_OK, "%s", err.msg);
+    char *data = tu_path(dir, "data");
+    struct stat st;
+    cr_assert_eq(stat(data, &st), 0, "%s", data);
+    off_t before = st.st_size;
+    cr_assert_eq(hdb_store_tree_drop(s, "big", &err), HDB_OK, "%s", err.msg);
+    /* the pages wait two checkpoints, and so do the checkpoint pages written meanwhile at the
+     * end of the file */
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(hdb_store_checkpoint(s, &err), HDB_OK, "%s", err.msg);
+    }
+    cr_assert_eq(stat(data, &st), 0);
+    cr_assert_lt(st.st_size * 4, before, "the data file kept %lld of %lld bytes",
+                 (long long)st.st_size, (long long)before);
+    verify_clean(s);
+    close_store(s);
+    s = open_store(dir);
+    verify_clean(s);
+    write_all(s, tree(s, "again"), 2000, "a"); /* the file grows again from its new end */
+    verify_clean(s);
+    close_store(s);
+    tu_rmtree(dir);
+    free(data);
+    free(dir);
 }
