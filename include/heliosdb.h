@@ -156,6 +156,15 @@ int64_t heliosdb_changes(heliosdb_conn *c);
 int heliosdb_in_transaction(heliosdb_conn *c);
 
 /*
+ * Checkpoints every shard now: pages written to the data files, the WAL
+ * before it recycled (docs/shards.md; in async mode each shard waits until
+ * every shard's log is durable past it). Returns when all are durable. Not
+ * needed for durability (commits are durable when acknowledged in sync
+ * mode); it bounds the next recovery's replay. Any thread, any time.
+ */
+int heliosdb_checkpoint(heliosdb_conn *c, heliosdb_error *err);
+
+/*
  * Snapshots: the whole database as of one commit timestamp, durable until
  * dropped (docs/shards.md). *id gets the new snapshot's id.
  */

@@ -240,6 +240,42 @@ int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_t
     return rc;
 }
 
+/* One request of `type` for `name` (may be NULL) to every shard; the first error wins. */
+static int to_every_shard(struct hdb_conn *c, enum msg_type type, const char *name,
+                          struct hdb_err *err)
+{
+    struct hdb_db *db = c->db;
+    struct req *reqs = calloc(db->nshards, sizeof *reqs);
+    if (reqs == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    for (uint32_t s = 0; s < db->nshards; s++) {
+        reqs[s] = (struct req){.type = type, .name = name};
+        conn_send(c, s, &reqs[s]);
+    }
+    conn_wait_all(c);
+    int rc = HDB_OK;
+    for (uint32_t s = 0; s < db->nshards && rc == HDB_OK; s++) {
+        rc = req_status(&reqs[s], err);
+    }
+    free(reqs);
+    return rc;
+}
+
+int hdb_kv_table_drop(struct hdb_conn *c, const char *name, struct hdb_err *err)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > HDB_TREE_NAME_BYTES_MAX || strncmp(name, "_sys.", 5) == 0) {
+        return hdb_err_set(err, HDB_INVALID, "bad table name \"%s\"", name);
+    }
+    return to_every_shard(c, MSG_TREE_DROP, name, err);
+}
+
+int hdb_db_checkpoint(struct hdb_conn *c, struct hdb_err *err)
+{
+    return to_every_shard(c, MSG_CHECKPOINT, NULL, err);
+}
+
 /* --- transactions: buffers --- */
 
 static int grow(void **arr, uint32_t *cap, uint32_t n, size_t size, uint32_t max)

@@ -91,6 +91,11 @@ uint64_t hdb_db_commit_ts(const struct hdb_db *db)
     return atomic_load(&((struct hdb_db *)db)->clock);
 }
 
+uint32_t hdb_db_version_retention_ms(const struct hdb_db *db)
+{
+    return db->opts.version_retention_ms;
+}
+
 uint32_t hdb_db_shards(const struct hdb_db *db)
 {
     return db->nshards;

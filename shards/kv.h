@@ -98,6 +98,8 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
  * frees everything. Every connection must have been disconnected. */
 int hdb_db_close(struct hdb_db *db, struct hdb_err *err);
 uint32_t hdb_db_shards(const struct hdb_db *db);
+/* How long versions stay readable for transactions' snapshots (pages they reach wait as long). */
+uint32_t hdb_db_version_retention_ms(const struct hdb_db *db);
 uint64_t hdb_db_commit_ts(const struct hdb_db *db);
 
 /* A connection for the calling thread (HDB_FULL past HDB_CONNS_MAX). */
@@ -117,6 +119,15 @@ void *hdb_db_attachment(struct hdb_db *db, void *(*make)(struct hdb_db *), void 
 /* The table called `name` (created on every shard when `create`); owned by the db. */
 int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_table **out,
                  struct hdb_err *err);
+/*
+ * Drops table `name` on every shard (durable when this returns; HDB_NOTFOUND if missing). Its
+ * pages are reused after the usual checkpoints. Only for a table no transaction can use any
+ * more (the SQL layer's VACUUM drops those of dropped tables and indexes): handles to it fail.
+ */
+int hdb_kv_table_drop(struct hdb_conn *c, const char *name, struct hdb_err *err);
+/* Checkpoints every shard now (async mode: each through its freeze, docs/shards.md) and returns
+ * when all are durable. */
+int hdb_db_checkpoint(struct hdb_conn *c, struct hdb_err *err);
 /* The shard that owns `key`. */
 uint32_t hdb_kv_shard_of(const struct hdb_db *db, const void *key, uint32_t klen);
 

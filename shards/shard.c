@@ -111,6 +111,7 @@ struct shard {
     bool frozen;
     uint64_t frozen_since_ns, ckpt_retry_ns;
     struct req *deferred, *deferred_tail; /* COMMIT1s held while frozen, in arrival order */
+    struct req *ckpt_waiters;             /* async: MSG_CHECKPOINTs waiting for the next one */
     struct hdb_recovery_info rinfo;
     uint64_t recovery_ns, replayed_records;
     struct hdb_shard_stats st;
@@ -1171,6 +1172,44 @@ static void handle_tree(struct shard *sh, struct req *r)
     reply(sh, r);
 }
 
+static void handle_tree_drop(struct shard *sh, struct req *r)
+{
+    struct hdb_err e = {0};
+    int rc = hdb_store_tree_drop(sh->store, r->name, &e);
+    after_store(sh);
+    r->status = rc;
+    if (rc != HDB_OK && rc != HDB_NOTFOUND) {
+        hdb_err_prefix(&e, "shard %u", sh->id);
+        snprintf(r->msg, sizeof r->msg, "%s", e.msg);
+    }
+    reply(sh, r);
+}
+
+static void answer_checkpoint(struct shard *sh, struct req *r, int rc, const struct hdb_err *e)
+{
+    r->status = rc;
+    if (rc != HDB_OK) {
+        struct hdb_err copy = *e;
+        hdb_err_prefix(&copy, "shard %u", sh->id);
+        snprintf(r->msg, sizeof r->msg, "%s", copy.msg);
+    }
+    reply(sh, r);
+}
+
+/* Sync mode checkpoints at once (as the store's poll would); async mode through the freeze. */
+static void handle_checkpoint(struct shard *sh, struct req *r)
+{
+    if (!sh->sync) {
+        r->next_wait = sh->ckpt_waiters;
+        sh->ckpt_waiters = r;
+        return;
+    }
+    struct hdb_err e = {0};
+    int rc = hdb_store_checkpoint(sh->store, &e);
+    after_store(sh);
+    answer_checkpoint(sh, r, rc, &e);
+}
+
 static void handle_stats(struct shard *sh, struct req *r)
 {
     *r->stats = sh->st;
@@ -1254,6 +1293,12 @@ static void handle(struct shard *sh, const struct hdb_msg *m)
         break;
     case MSG_SNAP_DROP:
         handle_snap_drop(sh, r);
+        break;
+    case MSG_TREE_DROP:
+        handle_tree_drop(sh, r);
+        break;
+    case MSG_CHECKPOINT:
+        handle_checkpoint(sh, r);
         break;
     case MSG_SNAP_TREES:
         handle_snap_trees(sh, r);
@@ -1410,7 +1455,8 @@ static void checkpoint_turn(struct shard *sh, uint64_t now_ns)
 {
     if (!sh->frozen) {
         uint32_t none = UINT32_MAX;
-        if (now_ns >= sh->ckpt_retry_ns && hdb_store_checkpoint_due(sh->store) &&
+        if (now_ns >= sh->ckpt_retry_ns &&
+            (hdb_store_checkpoint_due(sh->store) || sh->ckpt_waiters != NULL) &&
             atomic_compare_exchange_strong(&sh->db->ckpt_owner, &none, sh->id)) {
             sh->frozen = true;
             sh->frozen_since_ns = now_ns;
@@ -1420,8 +1466,14 @@ static void checkpoint_turn(struct shard *sh, uint64_t now_ns)
     }
     if (marks_min(sh->db) >= sh->last_label) {
         struct hdb_err e = {0};
-        if (hdb_store_checkpoint(sh->store, &e) != HDB_OK) {
+        int rc = hdb_store_checkpoint(sh->store, &e);
+        if (rc != HDB_OK) {
             hdb_log_once(HDB_LOG_ERROR, "shard %u: %s", sh->id, e.msg);
+        }
+        while (sh->ckpt_waiters != NULL) {
+            struct req *w = sh->ckpt_waiters;
+            sh->ckpt_waiters = w->next_wait;
+            answer_checkpoint(sh, w, rc, &e);
         }
         uint64_t us = (now_ns - sh->frozen_since_ns) / 1000;
         sh->st.freeze_us_max = us > sh->st.freeze_us_max ? us : sh->st.freeze_us_max;
@@ -1476,7 +1528,8 @@ uint32_t shard_turn(struct shard *sh, uint64_t now_ns, uint64_t *next_ns)
     work += serve_waiting(sh);
     versions_expire(sh, now_ns);
     *next_ns = sh->poll_at_ns;
-    if ((sh->waiting != NULL || sh->frozen) && *next_ns > now_ns + 1000000) {
+    if ((sh->waiting != NULL || sh->frozen || sh->ckpt_waiters != NULL) &&
+        *next_ns > now_ns + 1000000) {
         *next_ns = now_ns + 1000000; /* a waiting read or a freeze re-checks every millisecond */
     }
     if (!sh->sync && *next_ns > sh->mark_at_ns) {

@@ -50,6 +50,8 @@ enum msg_type {
     MSG_SNAP_CREATE, /* pin the version at ts as snapshot ts (a read at ts, then durable) */
     MSG_SNAP_DROP,
     MSG_SNAP_TREES, /* the snapshot's user trees: rows of name -> u32 id */
+    MSG_TREE_DROP,  /* drop a tree (missing: fine) */
+    MSG_CHECKPOINT, /* checkpoint now (async mode: through the freeze), reply when done */
 };
 
 /* A key read by a transaction, or a write it buffered. */

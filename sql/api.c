@@ -522,6 +522,22 @@ int heliosdb_column_bytes(heliosdb_stmt *st, int col)
     return v == NULL || v->type == HDB_V_NULL ? 0 : (int)v->u.s.len;
 }
 
+int heliosdb_checkpoint(heliosdb_conn *c, heliosdb_error *err)
+{
+    struct hdb_conn *kc = NULL;
+    struct hdb_err e = {0};
+    int rc = hdb_db_connect(c->db->db, &kc, &e);
+    rc = rc == HDB_OK ? hdb_db_checkpoint(kc, &e) : rc;
+    if (kc != NULL) {
+        hdb_db_disconnect(kc);
+    }
+    if (rc != HDB_OK) {
+        return fail(err, &e, -1);
+    }
+    ok(err);
+    return HELIOSDB_OK;
+}
+
 /* --- snapshots --- */
 
 int heliosdb_snapshot_create(heliosdb_conn *c, uint64_t *id, heliosdb_error *err)

@@ -4,6 +4,7 @@
  * evaluator's hook (aggregate results, subqueries). SELECT is in
  * exec_select.c; exec.h has the storage layout and the limits.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "core/bytes.h"
+#include "core/log.h"
 #include "sql/exec_int.h"
 #include "sql/rowids.h"
 
@@ -1449,6 +1451,116 @@ static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sq
     return rc;
 }
 
+/* Pages of every shard's data file (*pending: those freed but not reusable yet). */
+static uint64_t pages_total(struct hdb_sql_session *s, uint64_t *pending)
+{
+    uint64_t n = 0, p = 0;
+    for (uint32_t k = 0; k < hdb_db_shards(s->db); k++) {
+        struct hdb_shard_stats st;
+        struct hdb_err err = {0};
+        if (hdb_db_shard_stats(s->conn, k, &st, &err) == HDB_OK) {
+            n += st.store.pages_total;
+            p += st.store.pages_pending;
+        }
+    }
+    if (pending != NULL) {
+        *pending = p;
+    }
+    return n;
+}
+
+/* Drops key-value table `name` if it exists: 1 if it did, 0 if not, or an error. */
+static int drop_if_there(struct hdb_sql_session *s, const char *name, struct hdb_err *err)
+{
+    int rc = hdb_kv_table_drop(s->conn, name, err);
+    if (rc == HDB_NOTFOUND) {
+        hdb_err_set(err, HDB_OK, " ");
+        return 0;
+    }
+    return rc == HDB_OK ? 1 : -rc;
+}
+
+/*
+ * VACUUM: the rows and entries of dropped tables and indexes leave their key-value tables
+ * (dropped on every shard), then every shard checkpoints until the freed pages have left the
+ * ends of the data files (core: free pages at the end of a file leave it at a checkpoint).
+ */
+static int vacuum(struct hdb_sql_session *s, struct hdb_err *err)
+{
+    if (s->txn != NULL) {
+        return hdb_err_set(err, HDB_INVALID, "cannot VACUUM from within a transaction");
+    }
+    struct hdb_txn *t = NULL;
+    struct hdb_schema *schema = NULL;
+    uint64_t next = 0;
+    int rc = hdb_txn_begin(s->conn, &t, err);
+    rc = rc == HDB_OK ? hdb_schema_load(s->conn, t, &schema, err) : rc;
+    rc = rc == HDB_OK ? hdb_schema_next_id(s->conn, t, &next, err) : rc;
+    if (t != NULL) {
+        hdb_txn_rollback(t); /* read only */
+    }
+    uint64_t before = pages_total(s, NULL), pending = 0;
+    uint32_t dropped = 0;
+    for (uint64_t id = 1; rc == HDB_OK && id < next && id <= UINT32_MAX; id++) {
+        bool table = false, index = false;
+        for (uint32_t i = 0; i < schema->ntables; i++) {
+            table = table || schema->tables[i].id == id;
+        }
+        for (uint32_t i = 0; i < schema->nindexes; i++) {
+            index = index || schema->indexes[i]->id == id;
+        }
+        char name[40];
+        int d = 0;
+        if (!table) { /* a dropped table's rows and UNIQUE entries (or never a table) */
+            snprintf(name, sizeof name, "t%" PRIu64, id);
+            d = drop_if_there(s, name, err);
+            dropped += d > 0 ? 1 : 0;
+            for (uint32_t u = 0; d >= 0; u++) {
+                snprintf(name, sizeof name, "u%" PRIu64 ".%u", id, u);
+                d = drop_if_there(s, name, err);
+                if (d <= 0) {
+                    break;
+                }
+                dropped++;
+            }
+        }
+        if (d >= 0 && !index) {
+            snprintf(name, sizeof name, "x%" PRIu64, id);
+            d = drop_if_there(s, name, err);
+            dropped += d > 0 ? (uint32_t)d : 0;
+        }
+        rc = d < 0 ? -d : HDB_OK;
+    }
+    hdb_schema_free(schema);
+    /* Freed pages (of the drops, of deleted rows) stay readable for transactions whose snapshots
+     * are older, for up to version_retention_ms: wait that long when there are any. */
+    pages_total(s, &pending);
+    if (rc == HDB_OK && (dropped > 0 || pending > 0)) {
+        uint64_t ms = hdb_db_version_retention_ms(s->db) + 50ull;
+        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                              .tv_nsec = (long)(ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    /* Freed pages wait two checkpoints, and checkpoint pages written at the ends meanwhile two
+     * more: checkpoint until the files stop shrinking (at most 8 rounds). */
+    uint64_t last = UINT64_MAX, now = before;
+    for (int round = 0; rc == HDB_OK && round < 8; round++) {
+        rc = hdb_db_checkpoint(s->conn, err);
+        now = pages_total(s, NULL);
+        if (round >= 4 && now >= last) {
+            break;
+        }
+        last = now;
+    }
+    if (rc == HDB_OK) {
+        hdb_log(HDB_LOG_INFO,
+                "VACUUM: %u key-value tables of dropped tables and indexes dropped; "
+                "data files %" PRIu64 " -> %" PRIu64 " pages",
+                dropped, before, now);
+    }
+    return rc;
+}
+
 static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
                        struct hdb_err *err)
 {
@@ -1487,6 +1599,9 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
     if (st->kind == HDB_STMT_BEGIN || st->kind == HDB_STMT_COMMIT ||
         st->kind == HDB_STMT_ROLLBACK) {
         return txn_control(s, st, err);
+    }
+    if (st->kind == HDB_STMT_VACUUM && st->explain == 0) {
+        return vacuum(s, err);
     }
     if (s->txn != NULL && s->txn_failed) {
         return hdb_err_set(err, HDB_INVALID,

@@ -320,6 +320,13 @@ static int open_rows(struct hdb_conn *c, struct hdb_schema_table *st, struct hdb
     return hdb_kv_table(c, name, true, &st->rows, err);
 }
 
+int hdb_schema_next_id(struct hdb_conn *c, struct hdb_txn *t, uint64_t *out, struct hdb_err *err)
+{
+    struct hdb_table *cat = NULL;
+    int rc = catalog(c, &cat, err);
+    return rc == HDB_OK ? get_u64(t, cat, "n", out, err) : rc;
+}
+
 int hdb_schema_version(struct hdb_conn *c, struct hdb_txn *t, uint64_t *out, struct hdb_err *err)
 {
     struct hdb_table *cat = NULL;

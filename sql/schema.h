@@ -87,6 +87,8 @@ void hdb_schema_free(struct hdb_schema *s);
 /* Reads just the catalog version inside `t` (which then depends on it, as after a load): a
  * schema loaded from committed data at the same version can be used again. */
 int hdb_schema_version(struct hdb_conn *c, struct hdb_txn *t, uint64_t *out, struct hdb_err *err);
+/* The next object id (every table and index id is below it; 0 before the first). */
+int hdb_schema_next_id(struct hdb_conn *c, struct hdb_txn *t, uint64_t *out, struct hdb_err *err);
 
 /* The table called `name` (case-insensitive), or NULL. */
 const struct hdb_schema_table *hdb_schema_table(const struct hdb_schema *s, const char *name);

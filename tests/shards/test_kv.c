@@ -593,3 +593,40 @@ Test(kv, get_many_reads_a_batch_and_validates_it)
     hdb_db_disconnect(c2);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
+
+/* hdb_db_checkpoint checkpoints every shard, in sync mode at once and in async mode through the
+ * freeze, and hdb_kv_table_drop drops a table everywhere (HDB_NOTFOUND the second time). */
+Test(kv, checkpoint_on_request_and_table_drop)
+{
+    for (int async = 0; async < 2; async++) {
+        char *sub = tu_path(dir, async ? "async" : "sync");
+        struct hdb_db_opts o;
+        kt_opts(&o, 2);
+        o.store.wal_mode = async ? HDB_WAL_ASYNC : HDB_WAL_SYNC;
+        struct hdb_db *db = kt_open(sub, &o);
+        struct hdb_conn *c = kt_connect(db);
+        struct hdb_table *tb = table(c, "gone");
+        struct hdb_txn *t = begin(c);
+        put(t, tb, "a", 1);
+        put(t, tb, "b", 2);
+        cr_assert_eq(commit(t), HDB_OK);
+        uint64_t before[2];
+        struct hdb_shard_stats st;
+        struct hdb_err err = {0};
+        for (uint32_t k = 0; k < 2; k++) {
+            cr_assert_eq(hdb_db_shard_stats(c, k, &st, &err), HDB_OK);
+            before[k] = st.store.checkpoints;
+        }
+        cr_assert_eq(hdb_db_checkpoint(c, &err), HDB_OK, "%s", err.msg);
+        for (uint32_t k = 0; k < 2; k++) {
+            cr_assert_eq(hdb_db_shard_stats(c, k, &st, &err), HDB_OK);
+            cr_assert_gt(st.store.checkpoints, before[k], "shard %u (async %d)", k, async);
+        }
+        cr_assert_eq(hdb_kv_table_drop(c, "gone", &err), HDB_OK, "%s", err.msg);
+        cr_assert_eq(hdb_kv_table_drop(c, "gone", &err), HDB_NOTFOUND);
+        cr_assert_eq(hdb_kv_table_drop(c, "_sys.x", &err), HDB_INVALID);
+        hdb_db_disconnect(c);
+        cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+        free(sub);
+    }
+}

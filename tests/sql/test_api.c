@@ -173,6 +173,7 @@ Test(api, transactions_snapshots_and_reopen)
                                &err),
                  HELIOSDB_OK, "%s", err.message);
     cr_assert_eq(heliosdb_changes(c), 1);
+    cr_assert_eq(heliosdb_checkpoint(c, &err), HELIOSDB_OK, "%s", err.message);
     cr_assert_eq(heliosdb_snapshot_drop(c, snap, &err), HELIOSDB_OK, "%s", err.message);
     cr_assert_eq(heliosdb_snapshot_drop(c, snap, &err), HELIOSDB_NOTFOUND);
     heliosdb_disconnect(c);
