@@ -126,7 +126,7 @@ int value_keep(struct exec *x, struct hdb_value *v)
 
 /* --- row storage --- */
 
-static void rowid_key(int64_t rowid, uint8_t out[8])
+void rowid_key(int64_t rowid, uint8_t out[8])
 {
     uint64_t u = (uint64_t)rowid ^ (1ull << 63);
     for (int i = 0; i < 8; i++) {
@@ -186,6 +186,13 @@ int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct row
 int table_scan_first(struct exec *x, const struct hdb_schema_table *st, uint64_t max,
                      struct rows *out, struct rows *keys)
 {
+    return table_scan_range(x, st, NULL, 0, NULL, 0, max, out, keys);
+}
+
+int table_scan_range(struct exec *x, const struct hdb_schema_table *st, const uint8_t *lo,
+                     uint32_t lolen, const uint8_t *hi, uint32_t hilen, uint64_t max,
+                     struct rows *out, struct rows *keys)
+{
     struct scan_ctx s = {.x = x, .def = st->def, .out = out, .keys = keys, .ncols = st->def->ncols};
     uint64_t base = out->n;
     out->ncols = st->def->ncols;
@@ -195,17 +202,20 @@ int table_scan_first(struct exec *x, const struct hdb_schema_table *st, uint64_t
     int rc = HDB_OK;
     for (bool first = true;; first = false) {
         uint8_t lo_buf[HDB_KEY_BYTES_MAX + 1];
-        uint32_t lolen = 0;
-        if (!first) { /* the smallest key after the last one */
+        uint32_t from_len = 0;
+        if (first && lo != NULL) {
+            memcpy(lo_buf, lo, lolen);
+            from_len = lolen;
+        } else if (!first) { /* the smallest key after the last one */
             memcpy(lo_buf, s.last.data, s.last.len);
             lo_buf[s.last.len] = 0;
-            lolen = (uint32_t)s.last.len + 1;
+            from_len = (uint32_t)s.last.len + 1;
         }
         s.seen = 0;
         uint64_t got = out->n - base;
         uint32_t page =
             max != 0 && max - got < SCAN_PAGE_ROWS ? (uint32_t)(max - got) : SCAN_PAGE_ROWS;
-        rc = hdb_txn_scan(x->t, st->rows, lo_buf, lolen, NULL, 0, page, scan_row, &s, x->err);
+        rc = hdb_txn_scan(x->t, st->rows, lo_buf, from_len, hi, hilen, page, scan_row, &s, x->err);
         rc = rc == HDB_OK ? s.rc : rc;
         if (rc != HDB_OK || s.seen < page || (max != 0 && out->n - base >= max)) {
             break;
@@ -218,7 +228,7 @@ int table_scan_first(struct exec *x, const struct hdb_schema_table *st, uint64_t
 /* --- primary-key point reads --- */
 
 /* Does the expression depend on no column at all (constants, parameters, functions of them)? */
-static bool column_free(const struct hdb_sql_expr *e)
+bool column_free(const struct hdb_sql_expr *e)
 {
     switch (e->kind) {
     case HDB_EXPR_INTEGER:
@@ -438,8 +448,20 @@ static int explain_table(struct exec *x, struct rows *out, const char *verb, con
                             strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name, shards);
     }
     uint32_t n = 0;
-    const struct hdb_schema_ix *ix =
-        single ? index_choose(t, alias != NULL ? alias : d->name, where, &n) : NULL;
+    const char *name = alias != NULL ? alias : d->name,
+               *how = strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb;
+    struct col_range r = {0}, kr = {0};
+    const struct hdb_schema_ix *ix = single ? index_choose(t, name, where, &n, &r) : NULL;
+    if (single && (ix == NULL || n == 0) && key_range_of(t, name, where, &kr)) {
+        int32_t col = d->rowid_col >= 0 ? d->rowid_col : (int32_t)d->pk.cols[0];
+        return explain_line(x, out,
+                            "%s %s USING PRIMARY KEY (%s%s%s%s%s) (a range of the key on every "
+                            "shard, merged in key order)",
+                            how, d->name, kr.lo != NULL ? d->cols[col].name : "",
+                            kr.lo != NULL ? ">?" : "",
+                            kr.lo != NULL && kr.hi != NULL ? " AND " : "",
+                            kr.hi != NULL ? d->cols[col].name : "", kr.hi != NULL ? "<?" : "");
+    }
     if (ix != NULL) {
         char cols[256];
         size_t at = 0;
@@ -447,15 +469,21 @@ static int explain_table(struct exec *x, struct rows *out, const char *verb, con
             at += (size_t)snprintf(cols + at, sizeof cols - at, "%s%s=?", i > 0 ? " AND " : "",
                                    d->cols[ix->key->cols[i]].name);
         }
+        if ((r.lo != NULL || r.hi != NULL) && at < sizeof cols) {
+            const char *c = d->cols[ix->key->cols[n]].name;
+            snprintf(cols + at, sizeof cols - at, "%s%s%s%s%s%s", n > 0 ? " AND " : "",
+                     r.lo != NULL ? c : "", r.lo != NULL ? ">?" : "",
+                     r.lo != NULL && r.hi != NULL ? " AND " : "", r.hi != NULL ? c : "",
+                     r.hi != NULL ? "<?" : "");
+        }
         bool point = ix->unique && n == ix->key->ncols;
-        return explain_line(x, out, "%s %s USING %s%s (%s) (%s, then each row from its shard)",
-                            strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name,
-                            ix->name == NULL ? "UNIQUE CONSTRAINT"
-                            : ix->unique     ? "UNIQUE INDEX "
-                                             : "INDEX ",
-                            ix->name != NULL ? ix->name : "", cols,
-                            point ? "one index entry from 1 shard"
-                                  : "a range of index entries from every shard");
+        return explain_line(
+            x, out, "%s %s USING %s%s (%s) (%s, then each row from its shard)", how, d->name,
+            ix->name == NULL ? "UNIQUE CONSTRAINT"
+            : ix->unique     ? "UNIQUE INDEX "
+                             : "INDEX ",
+            ix->name != NULL ? ix->name : "", cols,
+            point ? "one index entry from 1 shard" : "a range of index entries from every shard");
     }
     return explain_line(x, out, "%s %s (full scan of all %u shards)", verb, d->name, shards);
 }

@@ -10,6 +10,7 @@
  * are different entries, and lookups read the range of keys that start with
  * the pinned values' encoding.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,19 +128,18 @@ static bool entry_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_
     return e->rc == HDB_OK;
 }
 
-/* The row keys of the entries whose keys start with `p` (at most `limit`, 0: all), in index
- * order. Reads the whole range, so the transaction's validation covers it. */
-static int entries_with_prefix(struct exec *x, const struct hdb_schema_ix *ix,
-                               const struct hdb_buf *p, uint32_t limit, struct rows *keys)
+/* The row keys of the entries with lo <= key < hi (hi NULL: no end), at most `limit` (0: all),
+ * in index order. Reads the whole range, so the transaction's validation covers it. */
+static int entries_in_range(struct exec *x, const struct hdb_schema_ix *ix,
+                            const struct hdb_buf *lo_key, const struct hdb_buf *hi, uint32_t limit,
+                            struct rows *keys)
 {
-    struct hdb_buf hi = {0};
-    bool bounded = prefix_end(p, &hi);
     struct entry_ctx e = {.x = x, .keys = keys};
     keys->ncols = 1;
     int rc = HDB_OK;
     for (bool first = true; rc == HDB_OK; first = false) {
         struct hdb_buf lo = {0}; /* then the smallest key after the last one */
-        rc = buf_add(x, &lo, first ? p->data : e.last.data, first ? p->len : e.last.len);
+        rc = buf_add(x, &lo, first ? lo_key->data : e.last.data, first ? lo_key->len : e.last.len);
         rc = rc == HDB_OK && !first ? buf_add(x, &lo, "", 1) : rc;
         if (rc != HDB_OK) {
             free(lo.data);
@@ -148,15 +148,15 @@ static int entries_with_prefix(struct exec *x, const struct hdb_schema_ix *ix,
         uint32_t page =
             limit != 0 && limit - keys->n < INDEX_PAGE_ROWS ? limit - keys->n : INDEX_PAGE_ROWS;
         e.seen = 0;
-        rc = hdb_txn_scan(x->t, ix->entries, lo.data, (uint32_t)lo.len, bounded ? hi.data : NULL,
-                          bounded ? (uint32_t)hi.len : 0, page, entry_row, &e, x->err);
+        rc =
+            hdb_txn_scan(x->t, ix->entries, lo.data, (uint32_t)lo.len, hi != NULL ? hi->data : NULL,
+                         hi != NULL ? (uint32_t)hi->len : 0, page, entry_row, &e, x->err);
         rc = rc == HDB_OK ? e.rc : rc;
         free(lo.data);
         if (e.seen < page || (limit != 0 && keys->n >= limit)) {
             break;
         }
     }
-    free(hi.data);
     free(e.last.data);
     return rc;
 }
@@ -252,12 +252,77 @@ static bool lookup_value(const struct hdb_sql_expr *e)
     return e->kind != HDB_EXPR_CAST;
 }
 
+/* The column of a bound condition if it is `col` of this table, else -1. */
+static int32_t bound_column(const struct hdb_sql_expr *e, const struct hdb_table_def *d,
+                            const char *name)
+{
+    if (e->kind != HDB_EXPR_COLUMN ||
+        (e->u.column.table.ptr != NULL && strcasecmp(e->u.column.table.ptr, name) != 0)) {
+        return -1;
+    }
+    return hdb_table_column(d, e->u.column.column.ptr);
+}
+
+/* Collects bounds on column `col` from the conjuncts of WHERE (the first of each side wins; rows
+ * are filtered by the whole WHERE afterwards, so a looser bound is never wrong). */
+static void find_range(const struct hdb_sql_expr *e, const struct hdb_table_def *d,
+                       const char *name, uint32_t col, struct col_range *r)
+{
+    if (e == NULL) {
+        return;
+    }
+    if (e->kind == HDB_EXPR_BETWEEN && !e->u.between.negated &&
+        bound_column(e->u.between.operand, d, name) == (int32_t)col &&
+        column_free(e->u.between.low) && column_free(e->u.between.high) &&
+        lookup_value(e->u.between.low) && lookup_value(e->u.between.high) && r->lo == NULL &&
+        r->hi == NULL) {
+        *r = (struct col_range){
+            .lo = e->u.between.low, .hi = e->u.between.high, .lo_cond = e, .hi_cond = e};
+        return;
+    }
+    if (e->kind != HDB_EXPR_BINARY) {
+        return;
+    }
+    enum hdb_sql_binary_op op = e->u.binary.op;
+    if (op == HDB_OP_AND) {
+        find_range(e->u.binary.left, d, name, col, r);
+        find_range(e->u.binary.right, d, name, col, r);
+        return;
+    }
+    if (op != HDB_OP_LT && op != HDB_OP_LE && op != HDB_OP_GT && op != HDB_OP_GE) {
+        return;
+    }
+    const struct hdb_sql_expr *c = e->u.binary.left, *v = e->u.binary.right;
+    bool flipped = false; /* v op col */
+    if (bound_column(c, d, name) != (int32_t)col) {
+        c = e->u.binary.right;
+        v = e->u.binary.left;
+        flipped = true;
+    }
+    if (bound_column(c, d, name) != (int32_t)col || !column_free(v) || !lookup_value(v)) {
+        return;
+    }
+    bool lower = (op == HDB_OP_GT || op == HDB_OP_GE) != flipped; /* col > v, v < col */
+    bool strict = op == HDB_OP_GT || op == HDB_OP_LT;
+    if (lower && r->lo == NULL) {
+        r->lo = v;
+        r->lo_strict = strict;
+        r->lo_cond = e;
+    } else if (!lower && r->hi == NULL) {
+        r->hi = v;
+        r->hi_strict = strict;
+        r->hi_cond = e;
+    }
+}
+
 const struct hdb_schema_ix *index_choose(const struct hdb_schema_table *t, const char *name,
-                                         const struct hdb_sql_expr *where, uint32_t *npinned)
+                                         const struct hdb_sql_expr *where, uint32_t *npinned,
+                                         struct col_range *range)
 {
     const struct hdb_schema_ix *best = NULL;
     uint32_t best_n = 0;
-    bool best_point = false;
+    bool best_point = false, best_range = false;
+    struct col_range best_r = {0};
     *npinned = 0;
     for (uint32_t i = 0; where != NULL && i < t->nix; i++) {
         const struct hdb_schema_ix *ix = &t->ix[i];
@@ -271,15 +336,41 @@ const struct hdb_schema_ix *index_choose(const struct hdb_schema_table *t, const
             n++;
         }
         bool point = ix->unique && n == ix->key->ncols;
-        if (n > 0 &&
-            (best == NULL || (point && !best_point) || (point == best_point && n > best_n))) {
+        struct col_range r = {0};
+        if (n < ix->key->ncols) {
+            find_range(where, t->def, name, ix->key->cols[n], &r);
+        }
+        bool ranged = r.lo != NULL || r.hi != NULL;
+        bool better =
+            best == NULL || (point && !best_point) ||
+            (point == best_point && (n > best_n || (n == best_n && ranged && !best_range)));
+        if ((n > 0 || ranged) && better) {
             best = ix;
             best_n = n;
             best_point = point;
+            best_range = ranged;
+            best_r = r;
         }
     }
     *npinned = best_n;
+    if (range != NULL) {
+        *range = best_r;
+    }
     return best;
+}
+
+bool key_range_of(const struct hdb_schema_table *t, const char *name,
+                  const struct hdb_sql_expr *where, struct col_range *range)
+{
+    const struct hdb_table_def *d = t->def;
+    int32_t col = d->rowid_col >= 0 ? d->rowid_col : d->pk.ncols > 0 ? (int32_t)d->pk.cols[0] : -1;
+    *range = (struct col_range){0};
+    if (col < 0 || where == NULL ||
+        (d->cols[col].collation != NULL && strcasecmp(d->cols[col].collation, "BINARY") != 0)) {
+        return false;
+    }
+    find_range(where, d, name, (uint32_t)col, range);
+    return range->lo != NULL || range->hi != NULL;
 }
 
 /* The table column an ORDER BY term names (-1: not a plain column of this table). */
@@ -335,22 +426,26 @@ bool scan_orders(const struct hdb_schema_table *t, const char *name,
            !reverse;
 }
 
-/* Is every condition of WHERE one of the pins the lookup used (so no row needs checking)? */
+/* Is every condition of WHERE one of the pins the lookup used, or one of the exact bounds of
+ * `r` (may be NULL), so that no row needs checking? */
 static bool where_consumed(const struct hdb_sql_expr *e, const struct hdb_schema_table *t,
                            const char *name, const struct hdb_key_def *k, uint32_t n,
-                           const struct pk_pins *pins)
+                           const struct pk_pins *pins, const struct col_range *r)
 {
     if (e == NULL) {
+        return true;
+    }
+    if (r != NULL && (e == r->lo_cond || e == r->hi_cond)) {
         return true;
     }
     if (e->kind != HDB_EXPR_BINARY) {
         return false;
     }
     if (e->u.binary.op == HDB_OP_AND) {
-        return where_consumed(e->u.binary.left, t, name, k, n, pins) &&
-               where_consumed(e->u.binary.right, t, name, k, n, pins);
+        return where_consumed(e->u.binary.left, t, name, k, n, pins, r) &&
+               where_consumed(e->u.binary.right, t, name, k, n, pins, r);
     }
-    if (e->u.binary.op != HDB_OP_EQ) {
+    if (e->u.binary.op != HDB_OP_EQ || k == NULL) {
         return false;
     }
     const struct hdb_sql_expr *col = e->u.binary.left, *val = e->u.binary.right;
@@ -371,27 +466,151 @@ static bool where_consumed(const struct hdb_sql_expr *e, const struct hdb_schema
     return false;
 }
 
+/* A bound's value as the column compares it (NULL: no row can satisfy the bound). */
+static int bound_value(struct exec *x, const struct hdb_sql_expr *e, enum hdb_affinity aff,
+                       struct hdb_value *v)
+{
+    char buf[32];
+    int rc = scope_eval(x, NULL, e, v);
+    hdb_value_apply(v, aff, buf);
+    return rc == HDB_OK ? value_keep(x, v) : rc;
+}
+
+/*
+ * Key bytes [lo, hi) that hold every key starting with `p` followed by a value of the column in
+ * `r` (an inclusive superset: the rows are filtered by WHERE afterwards). `desc`: the column is
+ * stored inverted, so the bounds swap. *none when a bound is NULL.
+ */
+static int range_keys(struct exec *x, const struct hdb_buf *p, const struct col_range *r,
+                      enum hdb_affinity aff, bool desc, struct hdb_buf *lo, struct hdb_buf *hi,
+                      bool *bounded, bool *none)
+{
+    const struct hdb_sql_expr *from = desc ? r->hi : r->lo, *to = desc ? r->lo : r->hi;
+    struct hdb_value v;
+    int rc = buf_add(x, lo, p->data, p->len);
+    *none = false;
+    if (rc == HDB_OK && from != NULL) {
+        rc = bound_value(x, from, aff, &v);
+        *none = v.type == HDB_V_NULL;
+        rc = rc == HDB_OK && !*none ? hdb_key_append(lo, &v, desc, x->err) : rc;
+    }
+    struct hdb_buf upto = {0};
+    rc = rc == HDB_OK ? buf_add(x, &upto, p->data, p->len) : rc;
+    if (rc == HDB_OK && to != NULL && !*none) {
+        rc = bound_value(x, to, aff, &v);
+        *none = v.type == HDB_V_NULL;
+        rc = rc == HDB_OK && !*none ? hdb_key_append(&upto, &v, desc, x->err) : rc;
+    }
+    *bounded = rc == HDB_OK && upto.len > 0 && prefix_end(&upto, hi);
+    free(upto.data);
+    return rc;
+}
+
+/* The rows of a range of the table's own key (see key_range_of). Rowid bounds are exact, so
+ * a LIMIT may stop the scan early; others are inclusive supersets. */
+static int key_range_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
+                          const struct hdb_sql_expr *where, const struct access_hint *hint,
+                          const struct col_range *r, struct rows *out, struct rows *keys)
+{
+    const struct hdb_table_def *d = t->def;
+    struct hdb_buf lo = {0}, hi = {0};
+    bool bounded = false, none = false, exact = false;
+    int rc = HDB_OK;
+    if (d->rowid_col >= 0) {
+        int64_t from = INT64_MIN, to = INT64_MAX; /* rowids from <= id < to, or to unbounded */
+        bool open_end = true;
+        exact = true;
+        struct hdb_value v;
+        if (r->lo != NULL) {
+            rc = bound_value(x, r->lo, HDB_AFF_INTEGER, &v);
+            if (v.type == HDB_V_INT) {
+                none = r->lo_strict && v.u.i == INT64_MAX;
+                from = r->lo_strict && !none ? v.u.i + 1 : v.u.i;
+            } else if (v.type == HDB_V_REAL && v.u.r > -9.2e18 && v.u.r < 9.2e18) {
+                from = (int64_t)floor(v.u.r);
+                exact = false;
+            } else if (v.type == HDB_V_REAL) {
+                none = v.u.r >= 9.2e18;
+                exact = false;
+            } else {
+                none = true; /* NULL, or text and blobs, which no integer exceeds */
+            }
+        }
+        if (r->hi != NULL && rc == HDB_OK) {
+            rc = bound_value(x, r->hi, HDB_AFF_INTEGER, &v);
+            if (v.type == HDB_V_INT) {
+                none = none || (r->hi_strict && v.u.i == INT64_MIN);
+                to = r->hi_strict ? v.u.i : v.u.i;
+                open_end = !r->hi_strict && v.u.i == INT64_MAX;
+                to = !r->hi_strict && !open_end ? v.u.i + 1 : to;
+            } else if (v.type == HDB_V_REAL && v.u.r > -9.2e18 && v.u.r < 9.2e18) {
+                to = (int64_t)floor(v.u.r) + 1;
+                open_end = false;
+                exact = false;
+            } else if (v.type == HDB_V_REAL) {
+                none = none || v.u.r <= -9.2e18;
+                exact = false;
+            } else {
+                none = none || v.type == HDB_V_NULL; /* every integer is below text and blobs */
+                exact = exact && v.type != HDB_V_NULL;
+            }
+        }
+        none = none || (!open_end && from >= to);
+        uint8_t k[8];
+        rowid_key(from, k);
+        rc = rc == HDB_OK ? buf_add(x, &lo, k, 8) : rc;
+        rowid_key(to, k);
+        bounded = !open_end;
+        rc = rc == HDB_OK && bounded ? buf_add(x, &hi, k, 8) : rc;
+    } else {
+        struct hdb_buf empty = {0};
+        uint32_t col = d->pk.cols[0];
+        rc = range_keys(x, &empty, r, d->cols[col].affinity, d->pk.desc[0], &lo, &hi, &bounded,
+                        &none);
+    }
+    uint64_t max = 0;
+    if (rc == HDB_OK && exact && hint != NULL && hint->max_rows > 0 &&
+        scan_orders(t, name, hint->order) && where_consumed(where, t, name, NULL, 0, NULL, r)) {
+        max = hint->max_rows; /* the range is exactly WHERE and in ORDER BY order */
+    }
+    out->ncols = d->ncols;
+    if (keys != NULL) {
+        keys->ncols = 1;
+    }
+    if (rc == HDB_OK && !none) {
+        rc = table_scan_range(x, t, lo.data, (uint32_t)lo.len, bounded ? hi.data : NULL,
+                              bounded ? (uint32_t)hi.len : 0, max, out, keys);
+    }
+    free(lo.data);
+    free(hi.data);
+    return rc;
+}
+
 int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
                      const struct hdb_sql_expr *where, const struct access_hint *hint,
                      struct rows *out, struct rows *keys, bool *done)
 {
     const struct hdb_table_def *d = t->def;
     uint32_t n = 0;
-    const struct hdb_schema_ix *ix = index_choose(t, name, where, &n);
+    struct col_range r = {0}, kr = {0};
+    const struct hdb_schema_ix *ix = index_choose(t, name, where, &n, &r);
     *done = false;
+    if ((ix == NULL || n == 0) && key_range_of(t, name, where, &kr)) {
+        *done = true; /* a range of the key beats a range of an index: no second read per row */
+        return key_range_read(x, t, name, where, hint, &kr, out, keys);
+    }
     if (ix == NULL) {
         return HDB_OK;
     }
+    bool ranged = r.lo != NULL || r.hi != NULL;
     struct pk_pins pins = {0};
     find_pins(where, d, name, ix->key, &pins);
-    struct hdb_buf p = {0}, val = {0};
+    struct hdb_buf p = {0}, val = {0}, lo = {0}, hi = {0};
     int rc = HDB_OK;
     bool none = false; /* a pinned NULL: no row can be equal */
     for (uint32_t i = 0; rc == HDB_OK && i < n && !none; i++) {
         struct hdb_value v;
-        char buf[32];
-        rc = scope_eval(x, NULL, pins.value[i], &v);
-        hdb_value_apply(&v, d->cols[ix->key->cols[i]].affinity, buf);
+        rc = bound_value(x, pins.value[i], d->cols[ix->key->cols[i]].affinity, &v);
         none = v.type == HDB_V_NULL;
         rc = rc == HDB_OK && !none ? hdb_key_append(&p, &v, ix->key->desc[i], x->err) : rc;
     }
@@ -401,18 +620,26 @@ int table_index_read(struct exec *x, const struct hdb_schema_table *t, const cha
     }
     struct rows rks = {0};
     rks.ncols = 1;
+    bool bounded = false;
     if (rc == HDB_OK && !none && ix->unique && n == ix->key->ncols) {
         int g = hdb_txn_get(x->t, ix->entries, p.data, (uint32_t)p.len, &val, x->err);
         struct hdb_value k = {.type = HDB_V_BLOB, .u.s = {val.data, (uint32_t)val.len}};
         rc = g == HDB_OK ? value_keep(x, &k) : g == HDB_NOTFOUND ? HDB_OK : g;
         rc = rc == HDB_OK && g == HDB_OK ? rows_push(x, &rks, &k) : rc;
+    } else if (rc == HDB_OK && !none && ranged) {
+        uint32_t col = ix->key->cols[n];
+        rc = range_keys(x, &p, &r, d->cols[col].affinity, ix->key->desc[n], &lo, &hi, &bounded,
+                        &none);
+        rc = rc == HDB_OK && !none ? entries_in_range(x, ix, &lo, bounded ? &hi : NULL, 0, &rks)
+                                   : rc;
     } else if (rc == HDB_OK && !none) {
-        rc = entries_with_prefix(x, ix, &p, 0, &rks);
+        bounded = prefix_end(&p, &hi);
+        rc = entries_in_range(x, ix, &p, bounded ? &hi : NULL, 0, &rks);
     }
     bool reverse = false;
-    if (rc == HDB_OK && hint != NULL && hint->max_rows > 0 &&
+    if (rc == HDB_OK && hint != NULL && hint->max_rows > 0 && !ranged &&
         key_orders(t, name, ix->key, n, hint->order, &reverse) &&
-        where_consumed(where, t, name, ix->key, n, &pins)) {
+        where_consumed(where, t, name, ix->key, n, &pins, NULL)) {
         /* Only the first rows in the query's order are needed: fetch just those. */
         for (uint32_t a = 0, b = rks.n; reverse && a + 1 < b; a++, b--) {
             struct hdb_value tmp = rks.v[a];
@@ -429,6 +656,8 @@ int table_index_read(struct exec *x, const struct hdb_schema_table *t, const cha
     }
     hdb_buf_free(&val);
     free(p.data);
+    free(lo.data);
+    free(hi.data);
     *done = rc == HDB_OK;
     return rc;
 }

@@ -77,6 +77,14 @@ int exec_fail(struct exec *x, int code, const char *fmt, ...) __attribute__((for
 /* Reads every row of a table into `out` (values copied into the arena). */
 int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,
                    struct rows *keys);
+/* The rows with lo <= key < hi (NULL: no bound), the first `max` of them (0: all). */
+int table_scan_range(struct exec *x, const struct hdb_schema_table *st, const uint8_t *lo,
+                     uint32_t lolen, const uint8_t *hi, uint32_t hilen, uint64_t max,
+                     struct rows *out, struct rows *keys);
+/* The storage key of a rowid: 8 bytes big-endian with the sign bit flipped. */
+void rowid_key(int64_t rowid, uint8_t out[8]);
+/* Does the expression depend on no column (constants, parameters, operators on them)? */
+bool column_free(const struct hdb_sql_expr *e);
 /* The first `max` rows in key order (0: all). */
 int table_scan_first(struct exec *x, const struct hdb_schema_table *st, uint64_t max,
                      struct rows *out, struct rows *keys);
@@ -137,11 +145,22 @@ int index_check_unique(struct exec *x, const struct hdb_schema_table *t,
                        const struct hdb_value *row, const uint8_t *self, uint32_t selflen);
 /* Fills a new index from the rows of its table, checking uniqueness. */
 int index_populate(struct exec *x, const struct hdb_schema_table *t, const char *index);
-/* The index an equality lookup on WHERE would use (none: NULL), and how many leading columns
- * WHERE pins. */
+/* Bounds WHERE puts on one column (`col > v`, `v >= col`, `col BETWEEN a AND b`, ...). */
+struct col_range {
+    const struct hdb_sql_expr *lo, *hi; /* bound values (no column in them), or NULL */
+    bool lo_strict, hi_strict;
+    const struct hdb_sql_expr *lo_cond, *hi_cond; /* the conditions they come from */
+};
+/* The index a lookup on WHERE would use (none: NULL): how many leading columns WHERE pins to
+ * values, and the bounds on the column after them (range may be NULL). */
 const struct hdb_schema_ix *index_choose(const struct hdb_schema_table *t, const char *name,
-                                         const struct hdb_sql_expr *where, uint32_t *npinned);
-/* Reads the rows the chosen index finds; *done is false when no index applies. */
+                                         const struct hdb_sql_expr *where, uint32_t *npinned,
+                                         struct col_range *range);
+/* Would WHERE bound the table's key (the rowid, or the primary key's first column)? */
+bool key_range_of(const struct hdb_schema_table *t, const char *name,
+                  const struct hdb_sql_expr *where, struct col_range *range);
+/* Reads the rows an index lookup or a range of the key finds (index with pinned columns first,
+ * then a key range, then an index range); *done is false when none applies. */
 int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
                      const struct hdb_sql_expr *where, const struct access_hint *hint,
                      struct rows *out, struct rows *keys, bool *done);

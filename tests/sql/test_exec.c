@@ -752,3 +752,76 @@ Test(exec, vacuum_shrinks_the_files_after_a_drop)
     hdb_sql_session_close(s);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
+
+/* Ranges of the rowid, of a text primary key and of an index (after pinned columns, on a DESC
+ * column too) return what a scan returns, with and without a LIMIT the range may stop at. */
+Test(exec, key_and_index_ranges_match_scans)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE t (id INTEGER PRIMARY KEY, c INT, d TEXT);"
+          "CREATE INDEX tc ON t (c, d DESC);"
+          "CREATE TABLE p (k TEXT PRIMARY KEY, v INT)");
+    ok(s, "BEGIN");
+    for (int i = 1; i <= 120; i++) {
+        char sql[200];
+        char c[16];
+        snprintf(c, sizeof c, "%d", i % 3 == 0 ? 7 : i % 13);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO t VALUES (%d, %s, 'd%02d'); INSERT INTO p VALUES ('k%03d', %d)", i,
+                 i % 11 == 0 ? "NULL" : c, i % 17, i * 7 % 150, i);
+        ok(s, sql);
+    }
+    ok(s, "COMMIT");
+    /* each: the condition with the indexed column, and with an expression no range can use */
+    static const char *const conds[][2] = {
+        {"id > 100", "id + 0 > 100"},
+        {"id >= 100", "id + 0 >= 100"},
+        {"id < 5", "id + 0 < 5"},
+        {"id <= 5", "id + 0 <= 5"},
+        {"id > 10.5 AND id < 20.5", "id + 0 > 10.5 AND id + 0 < 20.5"},
+        {"id BETWEEN 30 AND 33", "id + 0 BETWEEN 30 AND 33"},
+        {"100 < id", "100 < id + 0"},
+        {"id > 'x'", "id + 0 > 'x'"},
+        {"id < 'x' AND id > 118", "id + 0 < 'x' AND id + 0 > 118"},
+        {"id > NULL", "id + 0 > NULL"},
+        {"id > 50 AND c = 7", "id + 0 > 50 AND c + 0 = 7"},
+        {"c > 10", "c + 0 > 10"},
+        {"c >= 5 AND c <= 7", "c + 0 >= 5 AND c + 0 <= 7"},
+        {"c < 2", "c + 0 < 2"},
+        {"c BETWEEN 3 AND 4", "c + 0 BETWEEN 3 AND 4"},
+        {"c = 7 AND d > 'd10'", "c + 0 = 7 AND d || '' > 'd10'"},
+        {"c = 7 AND d <= 'd05'", "c + 0 = 7 AND d || '' <= 'd05'"},
+        {"c = 7 AND d BETWEEN 'd03' AND 'd09'", "c + 0 = 7 AND d || '' BETWEEN 'd03' AND 'd09'"},
+        {"k > 'k100'", "k || '' > 'k100'"},
+        {"k >= 'k010' AND k < 'k020'", "k || '' >= 'k010' AND k || '' < 'k020'"},
+        {"k < 'k003'", "k || '' < 'k003'"},
+    };
+    /* %s: the key column (ORDER BY a number would not let the range stop early) */
+    static const char *const tails[] = {"ORDER BY %s", "ORDER BY %s LIMIT 3",
+                                        "ORDER BY %s LIMIT 2 OFFSET 1",
+                                        "ORDER BY %s DESC LIMIT 2 OFFSET 1"};
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++) {
+        for (size_t j = 0; j < sizeof tails / sizeof tails[0]; j++) {
+            const char *table = conds[i][0][0] == 'k' ? "p" : "t";
+            const char *cols = conds[i][0][0] == 'k' ? "k, v" : "id, c, d";
+            char a[512], b[512], tail[64];
+            snprintf(tail, sizeof tail, tails[j], conds[i][0][0] == 'k' ? "k" : "id");
+            snprintf(a, sizeof a, "SELECT %s FROM %s WHERE %s %s", cols, table, conds[i][0], tail);
+            snprintf(b, sizeof b, "SELECT %s FROM %s WHERE %s %s", cols, table, conds[i][1], tail);
+            same_rows(s, a, b);
+        }
+    }
+    /* UPDATE and DELETE through a range */
+    ok(s, "UPDATE t SET d = 'u' WHERE id BETWEEN 10 AND 12; DELETE FROM t WHERE id > 115");
+    query_is(s, "SELECT count(*), sum(d = 'u') FROM t", "115|3\n");
+    query_is(s, "EXPLAIN SELECT * FROM t WHERE id > ? AND id < ?",
+             "SEARCH t USING PRIMARY KEY (id>? AND id<?) (a range of the key on every shard, "
+             "merged in key order)\n");
+    query_is(s, "EXPLAIN SELECT * FROM t WHERE c = 7 AND d > ?",
+             "SEARCH t USING INDEX tc (c=? AND d>?) (a range of index entries from every shard, "
+             "then each row from its shard)\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
