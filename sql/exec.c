@@ -282,6 +282,94 @@ void find_pins(const struct hdb_sql_expr *e, const struct hdb_table_def *d, cons
     }
 }
 
+/* A `keycol IN (v, ...)` conjunct of WHERE whose values depend on no column: its list. */
+static const struct hdb_sql_list *find_in_list(const struct hdb_sql_expr *e,
+                                               const struct hdb_table_def *d, const char *name,
+                                               uint32_t col)
+{
+    if (e == NULL) {
+        return NULL;
+    }
+    if (e->kind == HDB_EXPR_BINARY && e->u.binary.op == HDB_OP_AND) {
+        const struct hdb_sql_list *l = find_in_list(e->u.binary.left, d, name, col);
+        return l != NULL ? l : find_in_list(e->u.binary.right, d, name, col);
+    }
+    if (e->kind != HDB_EXPR_IN || e->u.in.negated || e->u.in.select != NULL ||
+        e->u.in.table.ptr != NULL || e->u.in.list.n == 0 || e->u.in.list.n > HDB_SCAN_ROWS_MAX) {
+        return NULL;
+    }
+    const struct hdb_sql_expr *c = e->u.in.operand;
+    if (c->kind != HDB_EXPR_COLUMN ||
+        (c->u.column.table.ptr != NULL && strcasecmp(c->u.column.table.ptr, name) != 0) ||
+        hdb_table_column(d, c->u.column.column.ptr) != (int32_t)col) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < e->u.in.list.n; i++) {
+        const struct hdb_sql_expr *v = e->u.in.list.items[i];
+        if (!column_free(v) || v->kind == HDB_EXPR_CAST) {
+            return NULL;
+        }
+    }
+    return &e->u.in.list;
+}
+
+static int cmp_key_values(const void *a, const void *b)
+{
+    const struct hdb_value *x = a, *y = b;
+    uint32_t n = x->u.s.len < y->u.s.len ? x->u.s.len : y->u.s.len;
+    int c = n > 0 ? memcmp(x->u.s.p, y->u.s.p, n) : 0;
+    return c != 0 ? c : (x->u.s.len > y->u.s.len) - (x->u.s.len < y->u.s.len);
+}
+
+/* The rows whose one-column key is in the list: each distinct key read once, all at once, in
+ * key order. */
+static int in_list_read(struct exec *x, const struct hdb_schema_table *t,
+                        const struct hdb_key_def *pk, const struct hdb_sql_list *in,
+                        struct rows *out, struct rows *keys, bool *done)
+{
+    const struct hdb_table_def *d = t->def;
+    const struct hdb_column *col = &d->cols[pk->cols[0]];
+    struct rows rks = {.ncols = 1};
+    int rc = HDB_OK;
+    struct hdb_buf key = {0};
+    for (uint32_t i = 0; rc == HDB_OK && i < in->n; i++) {
+        struct hdb_value v;
+        char buf[32];
+        rc = scope_eval(x, NULL, in->items[i], &v);
+        hdb_value_apply(&v, col->affinity, buf);
+        if (rc != HDB_OK || v.type == HDB_V_NULL || (d->rowid_col >= 0 && v.type != HDB_V_INT)) {
+            continue; /* no stored key equals it */
+        }
+        key.len = 0;
+        if (d->rowid_col >= 0) {
+            uint8_t k[8];
+            rowid_key(v.u.i, k);
+            rc = hdb_buf_set(&key, k, 8) == HDB_OK ? HDB_OK
+                                                   : exec_fail(x, HDB_NOMEM, "out of memory");
+        } else {
+            rc = hdb_key_append(&key, &v, pk->desc[0], x->err);
+        }
+        struct hdb_value kv = {.type = HDB_V_BLOB, .u.s = {key.data, (uint32_t)key.len}};
+        rc = rc == HDB_OK ? value_keep(x, &kv) : rc;
+        rc = rc == HDB_OK ? rows_push(x, &rks, &kv) : rc;
+    }
+    free(key.data);
+    if (rc == HDB_OK && rks.n > 1) {
+        qsort(rks.v, rks.n, sizeof *rks.v, cmp_key_values);
+        uint32_t w = 1;
+        for (uint32_t i = 1; i < rks.n; i++) {
+            if (cmp_key_values(&rks.v[i], &rks.v[w - 1]) != 0) {
+                rks.v[w++] = rks.v[i];
+            }
+        }
+        rks.n = w;
+    }
+    uint32_t missing = 0;
+    rc = rc == HDB_OK ? table_get_rows(x, t, &rks, out, keys, &missing) : rc;
+    *done = rc == HDB_OK;
+    return rc;
+}
+
 int table_point_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
                      const struct hdb_sql_expr *where, struct rows *out, struct rows *keys,
                      bool *done)
@@ -297,7 +385,9 @@ int table_point_read(struct exec *x, const struct hdb_schema_table *t, const cha
     find_pins(where, d, name, pk, &pins);
     for (uint32_t i = 0; i < pk->ncols; i++) {
         if (pins.value[i] == NULL) {
-            return HDB_OK;
+            const struct hdb_sql_list *in =
+                pk->ncols == 1 ? find_in_list(where, d, name, pk->cols[0]) : NULL;
+            return in != NULL ? in_list_read(x, t, pk, in, out, keys, done) : HDB_OK;
         }
     }
     struct hdb_buf key = {0};
@@ -446,6 +536,20 @@ static int explain_table(struct exec *x, struct rows *out, const char *verb, con
     if (single && pins_key(d, alias != NULL ? alias : d->name, where)) {
         return explain_line(x, out, "%s %s USING PRIMARY KEY (point read on 1 of %u shards)",
                             strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name, shards);
+    }
+    int32_t key_col = d->rowid_col >= 0  ? d->rowid_col
+                      : d->pk.ncols == 1 ? (int32_t)d->pk.cols[0]
+                                         : -1;
+    const struct hdb_sql_list *in =
+        single && key_col >= 0 && where != NULL
+            ? find_in_list(where, d, alias != NULL ? alias : d->name, (uint32_t)key_col)
+            : NULL;
+    if (in != NULL) {
+        return explain_line(x, out,
+                            "%s %s USING PRIMARY KEY (%s IN a list of %u) (point reads, sent to "
+                            "their shards at once)",
+                            strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name,
+                            d->cols[key_col].name, in->n);
     }
     uint32_t n = 0;
     const char *name = alias != NULL ? alias : d->name,

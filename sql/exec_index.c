@@ -18,6 +18,7 @@
 
 #include "core/bytes.h"
 #include "sql/exec_int.h"
+#include "sql/parser.h"
 
 #define INDEX_PAGE_ROWS 4096u
 
@@ -315,6 +316,32 @@ static void find_range(const struct hdb_sql_expr *e, const struct hdb_table_def 
     }
 }
 
+/* Is `c` (printed) one of the AND-ed conditions of `e`? */
+static bool has_conjunct(const struct hdb_sql_expr *e, const char *c)
+{
+    if (e == NULL) {
+        return false;
+    }
+    if (e->kind == HDB_EXPR_BINARY && e->u.binary.op == HDB_OP_AND) {
+        return has_conjunct(e->u.binary.left, c) || has_conjunct(e->u.binary.right, c);
+    }
+    char buf[512];
+    size_t n = hdb_sql_print_expr(e, buf, sizeof buf);
+    return n < sizeof buf && strcasecmp(buf, c) == 0;
+}
+
+/* Does WHERE imply a partial index's condition: is each of its AND-ed conditions, as written
+ * (printed the same way), one of WHERE's? Then every row WHERE accepts is in the index. */
+static bool implies(const struct hdb_sql_expr *where, const struct hdb_sql_expr *cond)
+{
+    if (cond->kind == HDB_EXPR_BINARY && cond->u.binary.op == HDB_OP_AND) {
+        return implies(where, cond->u.binary.left) && implies(where, cond->u.binary.right);
+    }
+    char buf[512];
+    size_t n = hdb_sql_print_expr(cond, buf, sizeof buf);
+    return n < sizeof buf && has_conjunct(where, buf);
+}
+
 const struct hdb_schema_ix *index_choose(const struct hdb_schema_table *t, const char *name,
                                          const struct hdb_sql_expr *where, uint32_t *npinned,
                                          struct col_range *range)
@@ -326,8 +353,8 @@ const struct hdb_schema_ix *index_choose(const struct hdb_schema_table *t, const
     *npinned = 0;
     for (uint32_t i = 0; where != NULL && i < t->nix; i++) {
         const struct hdb_schema_ix *ix = &t->ix[i];
-        if (!ix->lookup || ix->where != NULL) {
-            continue; /* a partial index is used only once the planner proves WHERE implies it */
+        if (!ix->lookup || (ix->where != NULL && !implies(where, ix->where))) {
+            continue; /* a partial index serves only a WHERE that implies its condition */
         }
         struct pk_pins pins = {0};
         find_pins(where, t->def, name, ix->key, &pins);

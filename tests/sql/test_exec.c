@@ -825,3 +825,96 @@ Test(exec, key_and_index_ranges_match_scans)
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* The user documents' sensor readings (a partial index that the sync query reads in timestamp
+ * order, and the batch UPDATE ... WHERE id IN (...)) and inventory reservation transactions. */
+Test(exec, seed_sensor_readings_and_inventory_reservations)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db), *b = session(db);
+    ok(s, "CREATE TABLE IF NOT EXISTS sensor_readings ( id INTEGER PRIMARY KEY AUTOINCREMENT, "
+          "device_id TEXT NOT NULL, sensor_type TEXT NOT NULL, value REAL NOT NULL, timestamp "
+          "INTEGER NOT NULL, synced INTEGER DEFAULT 0 );"
+          "CREATE INDEX IF NOT EXISTS idx_readings_sync ON sensor_readings(synced, timestamp) "
+          "WHERE synced = 0");
+    ok(s, "BEGIN");
+    for (int i = 0; i < 90; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO sensor_readings (device_id, sensor_type, value, timestamp) VALUES "
+                 "('dev%d', 'temp', %d.5, %d)",
+                 i % 4, i, 1700000000 + (i * 37) % 90);
+        ok(s, sql);
+    }
+    ok(s, "INSERT INTO sensor_readings (device_id, sensor_type, value, timestamp) VALUES ('dev9', "
+          "'temp', 1.0, strftime('%s', 'now'))");
+    ok(s, "COMMIT");
+    query_is(s,
+             "EXPLAIN SELECT * FROM sensor_readings WHERE synced = 0 ORDER BY timestamp LIMIT 40",
+             "SEARCH sensor_readings USING INDEX idx_readings_sync (synced=?) (a range of index "
+             "entries from every shard, then each row from its shard)\n"
+             "ORDER BY (sort in memory, at the coordinator)\n");
+    for (int round = 0; round < 3; round++) {
+        same_rows(s, "SELECT * FROM sensor_readings WHERE synced = 0 ORDER BY timestamp LIMIT 40",
+                  "SELECT * FROM sensor_readings WHERE synced + 0 = 0 ORDER BY timestamp LIMIT 40");
+        char ids[1024] = "";
+        size_t at = 0;
+        struct hdb_sql_result res = {0};
+        struct hdb_err err = {0};
+        cr_assert_eq(run(s,
+                         "SELECT id FROM sensor_readings WHERE synced = 0 ORDER BY timestamp "
+                         "LIMIT 40",
+                         &res, &err),
+                     HDB_OK, "%s", err.msg);
+        for (uint32_t r = 0; r < res.nrows; r++) {
+            at += (size_t)snprintf(ids + at, sizeof ids - at, "%s%" PRId64, r > 0 ? ", " : "",
+                                   res.rows[r].u.i);
+        }
+        hdb_sql_result_free(&res);
+        char sql[1200];
+        snprintf(sql, sizeof sql, "UPDATE sensor_readings SET synced = 1 WHERE id IN (%s)", ids);
+        ok(s, sql);
+    }
+    query_is(s, "SELECT count(*), sum(synced) FROM sensor_readings", "91|91\n");
+    query_is(s, "SELECT count(*) FROM sensor_readings WHERE synced = 0", "0\n");
+
+    ok(s, "CREATE TABLE inventory (product_id INTEGER PRIMARY KEY, quantity INTEGER NOT NULL "
+          "CHECK (quantity >= 0), reserved INTEGER NOT NULL DEFAULT 0);"
+          "CREATE TABLE reservations (id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT "
+          "NULL, product_id INTEGER NOT NULL, quantity INTEGER NOT NULL);"
+          "INSERT INTO inventory (product_id, quantity) VALUES (7, 10), (8, 1)");
+    /* reserve 3 of product 7 for order 100 */
+    ok(s, "BEGIN");
+    query_is(s, "SELECT quantity FROM inventory WHERE product_id = 7", "10\n");
+    ok(s, "UPDATE inventory SET quantity = quantity - 3, reserved = reserved + 3 WHERE "
+          "product_id = 7;"
+          "INSERT INTO reservations (order_id, product_id, quantity) VALUES (100, 7, 3);"
+          "COMMIT");
+    /* more than there is: the CHECK fails and the transaction only rolls back */
+    ok(s, "BEGIN");
+    fails(s,
+          "UPDATE inventory SET quantity = quantity - 2, reserved = reserved + 2 WHERE "
+          "product_id = 8",
+          HDB_CONSTRAINT, "CHECK constraint failed: quantity >= 0");
+    ok(s, "ROLLBACK");
+    /* two reservations of product 7 at once: the later commit conflicts */
+    ok(s, "BEGIN; UPDATE inventory SET quantity = quantity - 1, reserved = reserved + 1 WHERE "
+          "product_id = 7; INSERT INTO reservations (order_id, product_id, quantity) VALUES (101, "
+          "7, 1)");
+    ok(b, "UPDATE inventory SET quantity = quantity - 2, reserved = reserved + 2 WHERE "
+          "product_id = 7; INSERT INTO reservations (order_id, product_id, quantity) VALUES (102, "
+          "7, 2)");
+    struct hdb_sql_result res = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(run(s, "COMMIT", &res, &err), HDB_CONFLICT, "%s", err.msg);
+    hdb_sql_result_free(&res);
+    /* compensation for order 100 */
+    ok(s, "BEGIN; UPDATE inventory SET quantity = quantity + 3, reserved = reserved - 3 WHERE "
+          "product_id = 7; DELETE FROM reservations WHERE order_id = 100; COMMIT");
+    query_is(s, "SELECT product_id, quantity, reserved FROM inventory ORDER BY 1",
+             "7|8|2\n8|1|0\n");
+    query_is(s, "SELECT order_id, quantity FROM reservations", "102|2\n");
+    hdb_sql_session_close(s);
+    hdb_sql_session_close(b);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
