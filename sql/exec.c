@@ -28,6 +28,8 @@ struct hdb_sql_session {
     struct hdb_schema *schema;    /* read once per explicit transaction (its snapshot is fixed),
                                      again after DDL in it */
     bool txn_ddl;                 /* DDL ran in the explicit transaction: load its own schema */
+    uint64_t txn_seq;             /* the DDL sequence at its BEGIN (rowids.h; odd: unknown) */
+    uint64_t committed_seq;       /* the DDL sequence `committed` was loaded at (odd: unknown) */
     struct hdb_schema *committed; /* the last schema an autocommit statement loaded from committed
                                      data: used again while the catalog version is the same */
     uint64_t rng;
@@ -1512,19 +1514,36 @@ static bool is_ddl(enum hdb_sql_stmt_kind k)
  * statements of an explicit transaction. */
 /* `cached`: the explicit transaction's schema (kept after the statement unless it was DDL);
  * `committed`: an autocommit statement's cache of committed schemas (see the session). */
+/* Makes the transaction depend on the catalog version without reading it (see the session's
+ * `committed_seq`): a DDL that commits later still makes this transaction conflict. */
+static int note_catalog(struct exec *x)
+{
+    struct hdb_table *cat = NULL;
+    int rc = hdb_kv_table(x->conn, HDB_CATALOG_TABLE, true, &cat, x->err);
+    return rc == HDB_OK ? hdb_txn_note_read(x->t, cat, "v", 1, x->err) : rc;
+}
+
 static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res,
-                    struct hdb_schema **cached, struct hdb_schema **committed)
+                    struct hdb_schema **cached, struct hdb_sql_session *sess)
 {
     int rc = HDB_OK;
     bool borrowed = false;
+    struct hdb_schema **committed = sess != NULL ? &sess->committed : NULL;
     if (cached != NULL && *cached != NULL) {
         x->schema = *cached;
+    } else if (committed != NULL && *committed != NULL && (x->ddl_seq & 1) == 0 &&
+               sess->committed_seq == x->ddl_seq) {
+        /* No DDL committed since the cached schema was loaded: it is this snapshot's. */
+        x->schema = *committed;
+        borrowed = true;
+        rc = note_catalog(x);
     } else if (committed != NULL && *committed != NULL) {
         uint64_t v = 0;
         rc = hdb_schema_version(x->conn, x->t, &v, x->err);
         borrowed = rc == HDB_OK && v == (*committed)->version;
         if (borrowed) {
             x->schema = *committed;
+            sess->committed_seq = x->ddl_seq;
         } else if (rc == HDB_OK) {
             hdb_schema_free(*committed);
             *committed = NULL;
@@ -1539,6 +1558,7 @@ static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sq
     /* Loaded first in the statement's own transaction: committed data at its version. */
     if (committed != NULL && !borrowed) {
         *committed = x->schema;
+        sess->committed_seq = x->ddl_seq;
         borrowed = true;
     }
     struct rows out = {0};
@@ -1693,6 +1713,18 @@ static int vacuum(struct hdb_sql_session *s, struct hdb_err *err)
     return rc;
 }
 
+/* Begins a transaction; *seq gets the DDL sequence if it was the same even value before and
+ * after the snapshot was taken (no catalog change committed meanwhile), else an odd value. */
+static int begin_stable(struct hdb_sql_session *s, struct hdb_txn **t, uint64_t *seq,
+                        struct hdb_err *err)
+{
+    uint64_t before = hdb_sql_ddl_seq(s->db);
+    int rc = hdb_txn_begin(s->conn, t, err);
+    uint64_t after = hdb_sql_ddl_seq(s->db);
+    *seq = before == after ? before : 1;
+    return rc;
+}
+
 static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
                        struct hdb_err *err)
 {
@@ -1702,7 +1734,7 @@ static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
         }
         s->txn_failed = false;
         s->txn_ddl = false;
-        return hdb_txn_begin(s->conn, &s->txn, err);
+        return begin_stable(s, &s->txn, &s->txn_seq, err);
     }
     if (s->txn == NULL) {
         return hdb_err_set(err, HDB_INVALID, "cannot %s - no transaction is active",
@@ -1719,7 +1751,13 @@ static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
                    : hdb_err_set(err, HDB_INVALID,
                                  "the transaction failed earlier and was rolled back");
     }
-    return hdb_txn_commit(t, err);
+    if (!s->txn_ddl) {
+        return hdb_txn_commit(t, err);
+    }
+    hdb_sql_ddl_enter(s->db);
+    int rc = hdb_txn_commit(t, err);
+    hdb_sql_ddl_leave(s->db);
+    return rc;
 }
 
 int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sql_stmt *st,
@@ -1754,7 +1792,8 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
     int rc = HDB_CONFLICT;
     if (s->txn != NULL) {
         x.t = s->txn;
-        rc = run_stmt(&x, st, res, &s->schema, s->txn_ddl ? NULL : &s->committed);
+        x.ddl_seq = s->txn_seq;
+        rc = run_stmt(&x, st, res, &s->schema, s->txn_ddl ? NULL : s);
         s->txn_ddl = s->txn_ddl || is_ddl(st->kind);
         /* A failed statement leaves its writes in the transaction; only ROLLBACK undoes them. */
         s->txn_failed = rc != HDB_OK;
@@ -1765,9 +1804,13 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
         res->arena.limit = s->work_mem;
         x.arena = &res->arena;
         x.rows_held = 0;
-        rc = hdb_txn_begin(s->conn, &x.t, err);
-        rc = rc == HDB_OK ? run_stmt(&x, st, res, NULL, &s->committed) : rc;
-        if (rc == HDB_OK) {
+        rc = begin_stable(s, &x.t, &x.ddl_seq, err);
+        rc = rc == HDB_OK ? run_stmt(&x, st, res, NULL, s) : rc;
+        if (rc == HDB_OK && is_ddl(st->kind)) {
+            hdb_sql_ddl_enter(s->db);
+            rc = hdb_txn_commit(x.t, err);
+            hdb_sql_ddl_leave(s->db);
+        } else if (rc == HDB_OK) {
             rc = hdb_txn_commit(x.t, err);
         } else if (x.t != NULL) {
             hdb_txn_rollback(x.t);

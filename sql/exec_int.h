@@ -62,6 +62,7 @@ struct exec {
     uint32_t timeout_ms;
     uint32_t ticks; /* calls since the clock was last read */
     uint32_t nshards;
+    uint64_t ddl_seq; /* the DDL sequence around the snapshot (rowids.h); odd: not stable */
     struct cte_frame *ctes;
     uint32_t cte_depth; /* CTE queries running inside each other (self reference is refused) */
     /* The stored row (and its key) a failed UNIQUE check met: an upsert updates it. */

@@ -15,6 +15,7 @@
  * automatic ids are larger, as AUTOINCREMENT promises.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct lease {
 };
 
 struct shared {
+    _Atomic uint64_t ddl_seq; /* odd while a DDL transaction commits (hdb_sql_ddl_enter) */
     pthread_mutex_t mu;
     struct hdb_conn *conn; /* lease transactions, under mu */
     struct lease *leases;
@@ -202,4 +204,28 @@ void hdb_sql_rowid_seen(struct hdb_db *db, uint32_t table, int64_t rowid)
         l->next = rowid + 1 < l->end ? rowid + 1 : l->end;
     }
     pthread_mutex_unlock(&sh->mu);
+}
+
+/* --- the DDL sequence --- */
+
+uint64_t hdb_sql_ddl_seq(struct hdb_db *db)
+{
+    struct shared *sh = shared_of(db);
+    return sh != NULL ? atomic_load(&sh->ddl_seq) : 1; /* odd: not known, read the catalog */
+}
+
+void hdb_sql_ddl_enter(struct hdb_db *db)
+{
+    struct shared *sh = shared_of(db);
+    if (sh != NULL) {
+        atomic_fetch_add(&sh->ddl_seq, 1);
+    }
+}
+
+void hdb_sql_ddl_leave(struct hdb_db *db)
+{
+    struct shared *sh = shared_of(db);
+    if (sh != NULL) {
+        atomic_fetch_add(&sh->ddl_seq, 1);
+    }
 }

@@ -18,4 +18,15 @@ int hdb_sql_rowid_next(struct hdb_db *db, uint32_t table, const char *name, int6
 /* An explicit rowid was inserted: later automatic ones are larger. */
 void hdb_sql_rowid_seen(struct hdb_db *db, uint32_t table, int64_t rowid);
 
+/*
+ * The DDL sequence: a transaction that changed the catalog commits between hdb_sql_ddl_enter and
+ * hdb_sql_ddl_leave, which each add one (odd: a DDL commit is under way). Every DDL goes through
+ * this process's SQL layer (the database is locked to one process), so a session that read the
+ * same even value before and after taking its snapshot knows no catalog change committed in
+ * between: the schema it loaded at that value is the schema of its snapshot.
+ */
+uint64_t hdb_sql_ddl_seq(struct hdb_db *db);
+void hdb_sql_ddl_enter(struct hdb_db *db);
+void hdb_sql_ddl_leave(struct hdb_db *db);
+
 #endif

@@ -918,3 +918,35 @@ Test(exec, seed_sensor_readings_and_inventory_reservations)
     hdb_sql_session_close(b);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* A session reuses its schema without reading the catalog while no DDL committed; a DDL that
+ * commits during its transaction still makes that transaction conflict, and the next statement
+ * sees the new schema. */
+Test(exec, cached_schema_never_outlives_a_ddl)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *a = session(db), *b = session(db);
+    ok(a, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+    ok(a, "INSERT INTO t (v) VALUES ('1')");
+    query_is(a, "SELECT count(*) FROM t", "1\n"); /* the cached schema serves these */
+    ok(a, "BEGIN; INSERT INTO t (v) VALUES ('2')");
+    ok(b, "DROP TABLE t");
+    struct hdb_sql_result res = {0};
+    struct hdb_err err = {0};
+    cr_assert_eq(run(a, "COMMIT", &res, &err), HDB_CONFLICT, "an insert into a dropped table");
+    hdb_sql_result_free(&res);
+    fails(a, "SELECT * FROM t", HDB_INVALID, "no such table: t");
+    ok(b, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, w INT DEFAULT 5)");
+    ok(a, "INSERT INTO t (v) VALUES ('3')");
+    query_is(a, "SELECT v, w FROM t", "3|5\n");
+    ok(a, "BEGIN");
+    query_is(a, "SELECT count(*) FROM t", "1\n");
+    ok(b, "ALTER TABLE t ADD COLUMN z TEXT");
+    ok(a, "UPDATE t SET w = 6");
+    cr_assert_eq(run(a, "COMMIT", &res, &err), HDB_CONFLICT, "planned against the old schema");
+    hdb_sql_result_free(&res);
+    query_is(a, "SELECT v, w, z FROM t", "3|5|NULL\n");
+    hdb_sql_session_close(a);
+    hdb_sql_session_close(b);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
