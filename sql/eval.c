@@ -992,8 +992,8 @@ static int eval_cast(struct hdb_eval_ctx *c, const struct hdb_value *v,
 /* --- functions --- */
 
 struct fn_args {
-    struct hdb_value v[EVAL_FUNC_ARGS_MAX];
     uint32_t n;
+    struct hdb_value v[]; /* n, then a few zeroed (NULL) slots optional arguments may read */
 };
 
 typedef int (*fn_impl)(struct hdb_eval_ctx *c, struct fn_args *a, struct hdb_value *out,
@@ -1820,7 +1820,8 @@ static int eval_function(struct hdb_eval_ctx *c, const struct hdb_sql_expr *e,
         }
         struct fn_args *a = NULL;
         int rc = HDB_OK;
-        a = hdb_sql_arena_alloc(c->arena, sizeof *a, &rc);
+        uint32_t slots = n + 3 < EVAL_FUNC_ARGS_MAX ? n + 3 : EVAL_FUNC_ARGS_MAX;
+        a = hdb_sql_arena_alloc(c->arena, sizeof *a + slots * sizeof a->v[0], &rc);
         if (a == NULL) {
             return nomem(err, rc);
         }

@@ -42,7 +42,17 @@ struct scope {
 /* The WITH lists in force (innermost first). */
 struct cte_frame {
     const struct hdb_sql_list *with; /* of hdb_sql_cte */
+    bool recursive;                  /* WITH RECURSIVE */
     struct cte_frame *up;
+};
+
+/* While a recursive common table expression runs its recursive SELECT: the rows its name
+ * stands for (those the previous step added). */
+struct cte_work {
+    const struct hdb_sql_cte *cte;
+    const struct rows *rows;
+    const char **names; /* of the initial SELECT's result */
+    struct cte_work *up;
 };
 
 /* One statement's execution. */
@@ -64,6 +74,11 @@ struct exec {
     uint32_t nshards;
     uint64_t ddl_seq; /* the DDL sequence around the snapshot (rowids.h); odd: not stable */
     struct cte_frame *ctes;
+    struct cte_work *work;
+    /* While a scan streams page by page (exec_select.c), `arena` is the page's and is freed
+     * after it; what outlives the page (result rows, aggregate states) goes to `keep`. */
+    struct hdb_sql_arena *keep;
+    struct hdb_table *stream_table; /* set by open_source: the scan run_core streams */
     uint32_t cte_depth; /* CTE queries running inside each other (self reference is refused) */
     /* The stored row (and its key) a failed UNIQUE check met: an upsert updates it. */
     const struct hdb_value *conflict_row, *conflict_key;

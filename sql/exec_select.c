@@ -19,6 +19,17 @@
 #define RESULT_COLUMNS_MAX 2000u
 #define AGG_SLOTS_MAX      256u /* aggregate calls in one SELECT */
 
+/* Runs `stmt` with the arena that outlives a streamed page (see struct exec), if one is in use. */
+#define IN_KEEP(x, stmt)                                                                           \
+    do {                                                                                           \
+        struct hdb_sql_arena *page_ = (x)->arena;                                                  \
+        if ((x)->keep != NULL) {                                                                   \
+            (x)->arena = (x)->keep;                                                                \
+        }                                                                                          \
+        stmt;                                                                                      \
+        (x)->arena = page_;                                                                        \
+    } while (0)
+
 /* --- hash set of byte keys (grouping, DISTINCT, compound operators) --- */
 
 struct kslot {
@@ -230,7 +241,7 @@ static int agg_step(struct exec *x, struct scope *sc, const struct hdb_sql_expr 
         bool found = false;
         uint32_t idx;
         rc = row_key(x, &v, 1, &key);
-        rc = rc == HDB_OK ? kset_add(x, &a->distinct, &key, 0, &found, &idx) : rc;
+        IN_KEEP(x, rc = rc == HDB_OK ? kset_add(x, &a->distinct, &key, 0, &found, &idx) : rc);
         free(key.data);
         if (rc != HDB_OK || found) {
             return rc;
@@ -240,7 +251,7 @@ static int agg_step(struct exec *x, struct scope *sc, const struct hdb_sql_expr 
     if (strcasecmp(name, "min") == 0 || strcasecmp(name, "max") == 0) {
         int c = a->any ? hdb_value_cmp(&v, &a->best) : 0;
         if (!a->any || (name[1] == 'i' || name[1] == 'I' ? c < 0 : c > 0)) {
-            rc = value_keep(x, &v);
+            IN_KEEP(x, rc = value_keep(x, &v));
             a->best = v;
         }
         a->any = true;
@@ -266,7 +277,8 @@ static int agg_step(struct exec *x, struct scope *sc, const struct hdb_sql_expr 
         if (rc == HDB_OK && need > a->text.cap) { /* grown in the arena, freed with it */
             size_t cap = a->text.cap < 64 ? 64 : a->text.cap * 2;
             cap = cap < need ? need : cap;
-            uint8_t *p = hdb_sql_arena_alloc(x->arena, cap, &rc);
+            uint8_t *p = NULL;
+            IN_KEEP(x, p = hdb_sql_arena_alloc(x->arena, cap, &rc));
             if (p == NULL) {
                 rc = exec_fail(x, HDB_NOMEM, "out of memory in group_concat");
             } else if (a->text.len > 0) {
@@ -421,12 +433,13 @@ static int add_source_columns(struct exec *x, struct source *s, const struct hdb
     return HDB_OK;
 }
 
-static const struct hdb_sql_cte *find_cte(const struct exec *x, const char *name)
+static const struct hdb_sql_cte *find_cte(const struct exec *x, const char *name, bool *recursive)
 {
     for (const struct cte_frame *f = x->ctes; f != NULL; f = f->up) {
         for (uint32_t i = 0; i < f->with->n; i++) {
             const struct hdb_sql_cte *c = f->with->items[i];
             if (strcasecmp(c->name.ptr, name) == 0) {
+                *recursive = f->recursive;
                 return c;
             }
         }
@@ -434,21 +447,11 @@ static const struct hdb_sql_cte *find_cte(const struct exec *x, const char *name
     return NULL;
 }
 
-/* A common table expression used in FROM: run its query (it may name earlier ones). */
-static int open_cte(struct exec *x, const struct hdb_sql_cte *cte, struct source *s)
+/* The column names and affinities of a common table expression's rows in `s`. */
+static int cte_columns(struct exec *x, const struct hdb_sql_cte *cte, const char **names,
+                       struct source *s)
 {
-    if (x->cte_depth >= 32) {
-        return exec_fail(x, HDB_INVALID,
-                         "WITH %s refers to itself (WITH RECURSIVE is not supported yet)",
-                         cte->name.ptr);
-    }
-    x->cte_depth++;
-    const char **names = NULL;
-    int rc = select_run(x, cte->select, NULL, &s->rows, &names);
-    x->cte_depth--;
-    if (rc != HDB_OK) {
-        return rc;
-    }
+    int rc = HDB_OK;
     s->ncols = s->rows.ncols;
     if (cte->columns.n > 0 && cte->columns.n != s->ncols) {
         return exec_fail(x, HDB_INVALID, "table %s has %u values for %u columns", cte->name.ptr,
@@ -473,9 +476,126 @@ static int open_cte(struct exec *x, const struct hdb_sql_cte *cte, struct source
     return HDB_OK;
 }
 
+/* Does a core name `cte` in its FROM list (the recursive step of a recursive CTE)? */
+static bool core_names(const struct hdb_sql_select_core *core, const struct hdb_sql_cte *cte)
+{
+    for (uint32_t i = 0; i < core->from.n; i++) {
+        const struct hdb_sql_source *fs = core->from.items[i];
+        if (fs->select == NULL && fs->table.ptr != NULL && fs->schema.ptr == NULL &&
+            strcasecmp(fs->table.ptr, cte->name.ptr) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int limit_value(struct exec *x, const struct hdb_sql_expr *e, int64_t *out);
+static int row_key(struct exec *x, const struct hdb_value *v, uint32_t n, struct hdb_buf *key);
+
+/*
+ * WITH RECURSIVE name AS (initial SELECT UNION [ALL] recursive SELECT): the initial SELECTs give
+ * the first rows; the recursive ones run again and again with `name` standing for the rows the
+ * previous step added, until a step adds none (UNION drops rows already there) or the CTE's
+ * LIMIT is reached. statement_timeout_ms and work_mem_mb bound one that never ends.
+ */
+static int run_recursive(struct exec *x, const struct hdb_sql_cte *cte, uint32_t split,
+                         struct source *s)
+{
+    const struct hdb_sql_select *sel = cte->select;
+    if (sel->order_by.n > 0) {
+        return exec_fail(x, HDB_INVALID,
+                         "ORDER BY in the recursive common table expression %s is not supported "
+                         "yet",
+                         cte->name.ptr);
+    }
+    const struct hdb_sql_select_core *step = sel->cores.items[split];
+    bool all = step->op == HDB_COMPOUND_UNION_ALL;
+    if (!all && step->op != HDB_COMPOUND_UNION) {
+        return exec_fail(x, HDB_INVALID,
+                         "the recursive SELECT of %s must follow UNION or UNION ALL",
+                         cte->name.ptr);
+    }
+    int64_t limit = -1;
+    int rc = sel->limit != NULL ? limit_value(x, sel->limit, &limit) : HDB_OK;
+    struct hdb_sql_select init = {.cores = {.items = sel->cores.items, .n = split, .cap = split}};
+    struct hdb_sql_select rec = {.cores = {.items = sel->cores.items + split,
+                                           .n = sel->cores.n - split,
+                                           .cap = sel->cores.n - split}};
+    const char **names = NULL;
+    struct rows got = {0}, fresh = {0};
+    rc = rc == HDB_OK ? select_run(x, &init, NULL, &got, &names) : rc;
+    struct kset seen = {0};
+    struct hdb_buf key = {0};
+    s->rows = (struct rows){.ncols = got.ncols};
+    for (uint32_t start = 0; rc == HDB_OK;) {
+        /* keep the new rows (UNION: those not there yet), then run the step on them */
+        for (uint32_t i = 0; rc == HDB_OK && i < got.n; i++) {
+            const struct hdb_value *row = got.v + (size_t)i * got.ncols;
+            bool found = false;
+            uint32_t idx;
+            if (!all) {
+                rc = row_key(x, row, got.ncols, &key);
+                rc = rc == HDB_OK ? kset_add(x, &seen, &key, 0, &found, &idx) : rc;
+            }
+            if (rc == HDB_OK && !found && (limit < 0 || s->rows.n < (uint64_t)limit)) {
+                rc = rows_push(x, &s->rows, row);
+            }
+        }
+        if (rc != HDB_OK || s->rows.n == start || (limit >= 0 && s->rows.n >= (uint64_t)limit)) {
+            break;
+        }
+        struct rows step_rows = {.ncols = s->rows.ncols,
+                                 .n = s->rows.n - start,
+                                 .cap = s->rows.n - start,
+                                 .v = s->rows.v + (size_t)start * s->rows.ncols};
+        start = s->rows.n;
+        struct cte_work w = {.cte = cte, .rows = &step_rows, .names = names, .up = x->work};
+        x->work = &w;
+        fresh = (struct rows){0};
+        rc = select_run(x, &rec, NULL, &fresh, NULL);
+        x->work = w.up;
+        if (rc == HDB_OK && fresh.n > 0 && fresh.ncols != s->rows.ncols) {
+            rc = exec_fail(x, HDB_INVALID,
+                           "SELECTs to the left and right of %s do not have the same number of "
+                           "result columns",
+                           all ? "UNION ALL" : "UNION");
+        }
+        got = fresh;
+    }
+    free(key.data);
+    return rc == HDB_OK ? cte_columns(x, cte, names, s) : rc;
+}
+
+/* A common table expression used in FROM: run its query (it may name earlier ones). */
+static int open_cte(struct exec *x, const struct hdb_sql_cte *cte, bool recursive, struct source *s)
+{
+    if (x->cte_depth >= 32) {
+        return exec_fail(x, HDB_INVALID,
+                         "WITH %s refers to itself (recursion needs WITH RECURSIVE, and the "
+                         "reference in a SELECT after UNION [ALL])",
+                         cte->name.ptr);
+    }
+    x->cte_depth++;
+    int rc = HDB_OK;
+    bool ran = false;
+    for (uint32_t i = 1; recursive && !ran && i < cte->select->cores.n; i++) {
+        if (core_names(cte->select->cores.items[i], cte)) {
+            rc = run_recursive(x, cte, i, s);
+            ran = true;
+        }
+    }
+    if (!ran) {
+        const char **names = NULL;
+        rc = select_run(x, cte->select, NULL, &s->rows, &names);
+        rc = rc == HDB_OK ? cte_columns(x, cte, names, s) : rc;
+    }
+    x->cte_depth--;
+    return rc;
+}
+
 static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct scope *outer,
                        const struct hdb_sql_expr *where, const struct access_hint *hint,
-                       struct source *s)
+                       bool stream, struct source *s)
 {
     *s = (struct source){.name = fs->alias.ptr != NULL ? fs->alias.ptr : fs->table.ptr};
     if (fs->select != NULL) {
@@ -496,9 +616,17 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
         s->affs = affs;
         return HDB_OK;
     }
-    const struct hdb_sql_cte *cte = fs->schema.ptr == NULL ? find_cte(x, fs->table.ptr) : NULL;
+    for (const struct cte_work *w = x->work; fs->schema.ptr == NULL && w != NULL; w = w->up) {
+        if (strcasecmp(w->cte->name.ptr, fs->table.ptr) == 0) { /* the recursive step's input */
+            s->rows = *w->rows;
+            return cte_columns(x, w->cte, w->names, s);
+        }
+    }
+    bool recursive = false;
+    const struct hdb_sql_cte *cte =
+        fs->schema.ptr == NULL ? find_cte(x, fs->table.ptr, &recursive) : NULL;
     if (cte != NULL) {
-        return open_cte(x, cte, s);
+        return open_cte(x, cte, recursive, s);
     }
     const struct hdb_schema_table *st = hdb_schema_table(x->schema, fs->table.ptr);
     if (st == NULL) {
@@ -517,6 +645,10 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
     /* No WHERE and rows wanted in key order: only the first LIMIT + OFFSET of the merged scan. */
     bool first = hint != NULL && hint->max_rows > 0 && where == NULL &&
                  scan_orders(st, s->name, hint->order);
+    if (!first && stream) {
+        x->stream_table = st->rows; /* run_core reads it page by page */
+        return HDB_OK;
+    }
     return table_scan_first(x, st, first ? hint->max_rows : 0, &s->rows, NULL);
 }
 
@@ -618,7 +750,12 @@ static int output_row(struct query *q)
             return rc;
         }
     }
-    return rows_push(x, &q->out, row);
+    int rc = HDB_OK;
+    for (uint32_t i = 0; x->keep != NULL && i < q->ncols && rc == HDB_OK; i++) {
+        IN_KEEP(x, rc = value_keep(x, &row[i])); /* out of the streamed page */
+    }
+    IN_KEEP(x, rc = rc == HDB_OK ? rows_push(x, &q->out, row) : rc);
+    return rc;
 }
 
 static int group_of(struct query *q, struct group **out)
@@ -675,7 +812,8 @@ static int emit(struct query *q)
         return output_row(q);
     }
     struct group *g = NULL;
-    int rc = group_of(q, &g);
+    int rc = HDB_OK;
+    IN_KEEP(q->x, rc = group_of(q, &g));
     for (uint32_t s = 0; rc == HDB_OK && s < q->sc.nsrc; s++) {
         g->rows[s] = q->sc.src[s].cur;
     }
@@ -941,6 +1079,68 @@ static int query_hint(struct exec *x, const struct hdb_sql_select *sel, const st
     return rc;
 }
 
+#define STREAM_PAGE_ROWS 1024u
+
+/*
+ * A one-table query without GROUP BY or DISTINCT that scans the whole table: the rows come a page
+ * at a time into an arena of their own, go through WHERE and into the result or the aggregates
+ * (copied out of the page), and the page is freed: memory follows the result, not the table.
+ */
+static int stream_scan(struct query *q, struct hdb_table *tb)
+{
+    struct exec *x = q->x;
+    struct source *s = &q->sc.src[0];
+    struct hdb_sql_arena *keep = x->arena, *outer_keep = x->keep;
+    const struct hdb_schema_table *st = NULL;
+    for (uint32_t i = 0; i < x->schema->ntables; i++) {
+        st = x->schema->tables[i].rows == tb ? &x->schema->tables[i] : st;
+    }
+    uint8_t last[HDB_KEY_BYTES_MAX + 1];
+    uint32_t lastlen = 0;
+    int rc = st != NULL ? HDB_OK : exec_fail(x, HDB_ERROR, "streamed table not in the schema");
+    for (bool first = true; rc == HDB_OK; first = false) {
+        struct hdb_sql_arena page = {.limit = keep->limit};
+        struct rows keys = {0};
+        x->arena = &page;
+        x->keep = keep;
+        s->rows = (struct rows){.ncols = s->ncols};
+        rc = table_scan_range(x, st, first ? NULL : last, first ? 0 : lastlen, NULL, 0,
+                              STREAM_PAGE_ROWS, &s->rows, &keys);
+        uint32_t n = s->rows.n;
+        if (rc == HDB_OK && n > 0) { /* the smallest key after the page's last */
+            const struct hdb_value *k = &keys.v[n - 1];
+            memcpy(last, k->u.s.p, k->u.s.len);
+            last[k->u.s.len] = 0;
+            lastlen = k->u.s.len + 1;
+        }
+        rc = rc == HDB_OK ? join(q, 0) : rc;
+        for (uint32_t g = 0; rc == HDB_OK && g < q->ngroups; g++) {
+            struct hdb_value *copy = NULL; /* the group's row outlives the page */
+            const struct hdb_value *row = q->gv[g].rows[0];
+            IN_KEEP(x, copy = hdb_sql_arena_alloc(x->arena, (s->ncols + 1) * sizeof *copy, &rc));
+            for (uint32_t c = 0; copy != NULL && row != NULL && c < s->ncols && rc == HDB_OK; c++) {
+                copy[c] = row[c];
+                IN_KEEP(x, rc = value_keep(x, &copy[c]));
+            }
+            q->gv[g].rows[0] = row != NULL ? copy : NULL;
+            rc = copy == NULL && rc == HDB_OK ? exec_fail(x, HDB_NOMEM, "out of memory") : rc;
+        }
+        x->rows_held -= s->rows.cap + keys.cap;
+        if (rc != HDB_OK && page.over_limit) {
+            keep->over_limit = true;
+        }
+        x->arena = keep;
+        x->keep = outer_keep;
+        hdb_sql_arena_free(&page);
+        s->rows = (struct rows){.ncols = s->ncols};
+        s->cur = NULL;
+        if (n < STREAM_PAGE_ROWS) {
+            break;
+        }
+    }
+    return rc;
+}
+
 static int run_core(struct exec *x, const struct hdb_sql_select *sel,
                     const struct hdb_sql_select_core *core, struct scope *outer, struct query *q,
                     const struct hdb_sql_list *order)
@@ -960,6 +1160,7 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
         return exec_fail(x, rc, "out of memory");
     }
     struct access_hint hint = {.order = &sel->order_by};
+    struct hdb_table *streamed = NULL; /* the one source, read page by page (stream_scan) */
     rc = q->nfrom == 1 ? query_hint(x, sel, q, &hint) : HDB_OK;
     uint32_t widest = 1;
     for (uint32_t i = 0; i < q->nfrom && rc == HDB_OK; i++) {
@@ -969,7 +1170,11 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
         }
         /* With one source, WHERE may pin its primary key: a point read instead of a scan. */
         const struct hdb_sql_expr *where = q->nfrom == 1 ? core->where : NULL;
-        rc = open_source(x, fs, outer, where, q->nfrom == 1 ? &hint : NULL, &q->sc.src[i]);
+        bool stream = q->nfrom == 1 && core->group_by.n == 0 && !core->distinct;
+        x->stream_table = NULL;
+        rc = open_source(x, fs, outer, where, q->nfrom == 1 ? &hint : NULL, stream, &q->sc.src[i]);
+        streamed = q->nfrom == 1 ? x->stream_table : NULL;
+        x->stream_table = NULL;
         q->sc.nsrc = i + 1;
         widest = q->sc.src[i].ncols > widest ? q->sc.src[i].ncols : widest;
     }
@@ -992,6 +1197,8 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
         int t = 1;
         rc = core->where != NULL ? truth(q, core->where, &t) : HDB_OK;
         rc = rc == HDB_OK && t == 1 ? emit(q) : rc;
+    } else if (rc == HDB_OK && streamed != NULL) {
+        rc = stream_scan(q, streamed);
     } else if (rc == HDB_OK) {
         rc = join(q, 0);
     }
@@ -1280,10 +1487,7 @@ static int select_body(struct exec *x, const struct hdb_sql_select *sel, struct 
 int select_run(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
                struct rows *out, const char ***names)
 {
-    if (sel->recursive) {
-        return exec_fail(x, HDB_INVALID, "WITH RECURSIVE is not supported yet");
-    }
-    struct cte_frame frame = {.with = &sel->with, .up = x->ctes};
+    struct cte_frame frame = {.with = &sel->with, .recursive = sel->recursive, .up = x->ctes};
     if (sel->with.n > 0) {
         x->ctes = &frame; /* visible to this SELECT's FROM and its subqueries */
     }
