@@ -1008,6 +1008,9 @@ static int update_one(struct exec *x, const struct hdb_sql_list *sets, const cha
                       const struct hdb_schema_table *t, const struct hdb_value *old,
                       const struct hdb_value *old_key, const struct hdb_value *excluded,
                       struct hdb_value *row);
+static int update_store(struct exec *x, const struct hdb_schema_table *t,
+                        const struct hdb_value *old, const struct hdb_value *old_key,
+                        struct hdb_value *row);
 
 /* ON CONFLICT ... DO UPDATE: the first upsert clause that has one. */
 static const struct hdb_sql_upsert *upsert_update(const struct hdb_sql_stmt *st)
@@ -1364,6 +1367,17 @@ static int update_one(struct exec *x, const struct hdb_sql_list *sets, const cha
         }
         rc = scope_eval(x, &sc, set->expr, &row[c]);
     }
+    return rc == HDB_OK ? update_store(x, t, old, old_key, row) : rc;
+}
+
+/* Stores `row`, the new values of the row `old` stored under `old_key`: conversions, NOT NULL,
+ * CHECK, the key it moves to, UNIQUE, and the index entries. */
+static int update_store(struct exec *x, const struct hdb_schema_table *t,
+                        const struct hdb_value *old, const struct hdb_value *old_key,
+                        struct hdb_value *row)
+{
+    const struct hdb_table_def *d = t->def;
+    int rc = HDB_OK;
     int64_t rowid = 0;
     if (rc == HDB_OK && (d->pk.ncols == 0 || d->rowid_col >= 0)) {
         uint64_t u = 0;
@@ -1406,6 +1420,74 @@ static int update_one(struct exec *x, const struct hdb_sql_list *sets, const cha
     return rc;
 }
 
+/*
+ * UPDATE t SET ... FROM f ... WHERE ...: for each row of t, the SET values come from the first
+ * row of `SELECT <set expressions> FROM f ... WHERE ... LIMIT 1` run with that row of t as the
+ * outer query (so t.col and f.col both resolve); a row of t with no such row is left alone, and
+ * none is updated twice (as SQLite does).
+ */
+static int update_from(struct exec *x, const struct hdb_sql_stmt *st,
+                       const struct hdb_schema_table *t, struct hdb_sql_result *res,
+                       struct rows *out)
+{
+    const struct hdb_table_def *d = t->def;
+    const struct hdb_sql_list *sets = &st->u.update.set;
+    int rc = HDB_OK;
+    struct hdb_sql_result_col *cols =
+        hdb_sql_arena_alloc(x->arena, (sets->n + 1) * sizeof *cols, &rc);
+    void **items = hdb_sql_arena_alloc(x->arena, (sets->n + 1) * sizeof *items, &rc);
+    int32_t *target = hdb_sql_arena_alloc(x->arena, (sets->n + 1) * sizeof *target, &rc);
+    if (cols == NULL || items == NULL || target == NULL) {
+        return exec_fail(x, HDB_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < sets->n; i++) {
+        const struct hdb_sql_set *set = sets->items[i];
+        if (set->columns.n != 1) {
+            return exec_fail(x, HDB_INVALID, "row-value SET is not supported yet");
+        }
+        const struct hdb_sql_str *col = set->columns.items[0];
+        target[i] = hdb_table_column(d, col->ptr);
+        if (target[i] < 0) {
+            return exec_fail(x, HDB_INVALID, "no such column: %s", col->ptr);
+        }
+        cols[i] = (struct hdb_sql_result_col){.expr = set->expr};
+        items[i] = &cols[i];
+    }
+    static struct hdb_sql_expr one = {.kind = HDB_EXPR_INTEGER, .u.i = 1};
+    struct hdb_sql_select_core core = {.columns = {.items = items, .n = sets->n, .cap = sets->n},
+                                       .from = st->u.update.from,
+                                       .where = st->u.update.where};
+    void *core_item = &core;
+    struct hdb_sql_select q = {.cores = {.items = &core_item, .n = 1, .cap = 1}, .limit = &one};
+    struct rows all = {0}, keys = {0};
+    rc = table_scan_all(x, t, &all, &keys);
+    const char *names[HDB_TABLE_COLUMNS_MAX];
+    enum hdb_affinity affs[HDB_TABLE_COLUMNS_MAX];
+    struct source src;
+    table_source(t, st->u.update.alias.ptr, names, affs, &src);
+    struct scope outer = {.src = &src, .nsrc = 1};
+    for (uint32_t r = 0; rc == HDB_OK && r < all.n; r++) {
+        const struct hdb_value *old = all.v + (size_t)r * all.ncols;
+        src.cur = old;
+        struct rows got = {0};
+        rc = select_run(x, &q, &outer, &got, NULL);
+        if (rc != HDB_OK || got.n == 0) {
+            continue;
+        }
+        struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
+        memcpy(row, old, d->ncols * sizeof *row);
+        for (uint32_t i = 0; i < sets->n; i++) {
+            row[target[i]] = got.v[i];
+        }
+        rc = update_store(x, t, old, &keys.v[r], row);
+        res->changes += rc == HDB_OK;
+        if (rc == HDB_OK && st->u.update.returning.n > 0) {
+            rc = returning_row(x, &st->u.update.returning, t, row, res, out);
+        }
+    }
+    return rc;
+}
+
 static int exec_update(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res,
                        struct rows *out)
 {
@@ -1414,7 +1496,7 @@ static int exec_update(struct exec *x, const struct hdb_sql_stmt *st, struct hdb
         return exec_fail(x, HDB_INVALID, "no such table: %s", st->u.update.table.ptr);
     }
     if (st->u.update.from.n > 0) {
-        return exec_fail(x, HDB_INVALID, "UPDATE ... FROM is not supported yet");
+        return update_from(x, st, t, res, out);
     }
     struct rows rows = {0}, keys = {0};
     int rc = matching_rows(x, t, st->u.update.alias.ptr, st->u.update.where, &rows, &keys);

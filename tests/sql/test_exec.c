@@ -1034,3 +1034,32 @@ Test(exec, scans_stream_past_work_mem)
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* UPDATE ... FROM as SQLite runs it (answers checked with sqlite3 3.40). */
+Test(exec, update_from_joins_other_tables)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE inv (sku TEXT PRIMARY KEY, qty INT);"
+          "CREATE TABLE delta (sku TEXT, n INT, day INT);"
+          "CREATE TABLE price (sku TEXT, p REAL);"
+          "INSERT INTO inv VALUES ('a', 10), ('b', 20), ('c', 30);"
+          "INSERT INTO delta VALUES ('a', -3, 1), ('b', 5, 1), ('x', 9, 1);"
+          "INSERT INTO price VALUES ('a', 1.5), ('b', 2.5)");
+    query_is(s,
+             "UPDATE inv SET qty = qty + delta.n FROM delta WHERE delta.sku = inv.sku "
+             "RETURNING sku, qty",
+             "a|7\nb|25\n");
+    query_is(s, "SELECT sku, qty FROM inv ORDER BY sku", "a|7\nb|25\nc|30\n");
+    ok(s, "UPDATE inv AS i SET qty = i.qty * 2 FROM delta d JOIN price p ON p.sku = d.sku "
+          "WHERE d.sku = i.sku AND p.p > 2");
+    query_is(s, "SELECT sku, qty FROM inv ORDER BY sku", "a|7\nb|50\nc|30\n");
+    ok(s, "UPDATE inv SET qty = (SELECT sum(n) FROM delta) FROM (SELECT 'c' AS k) AS q "
+          "WHERE inv.sku = q.k");
+    query_is(s, "SELECT qty FROM inv WHERE sku = 'c'", "11\n");
+    fails(s, "UPDATE inv SET nosuch = 1 FROM delta", HDB_INVALID, "no such column: nosuch");
+    fails(s, "UPDATE inv SET qty = nosuch.n FROM delta", HDB_INVALID, "no such column");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
