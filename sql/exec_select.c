@@ -414,6 +414,7 @@ struct query {
     struct group *gv;
     uint32_t ngroups, gcap;
     struct hdb_value *null_row;
+    bool *hit[JOIN_SOURCES_MAX]; /* RIGHT/FULL JOIN: which rows of that source found a match */
 };
 
 static int add_source_columns(struct exec *x, struct source *s, const struct hdb_table_def *d)
@@ -890,17 +891,51 @@ static int join(struct query *q, uint32_t k)
         }
         if (t == 1 && ok) {
             matched = true;
+            if (q->hit[k] != NULL) {
+                q->hit[k][r] = true;
+            }
             rc = join(q, k + 1);
             if (rc != HDB_OK) {
                 return rc;
             }
         }
     }
-    if (!matched && fe->join == HDB_JOIN_LEFT) {
+    if (!matched && (fe->join == HDB_JOIN_LEFT || fe->join == HDB_JOIN_FULL)) {
         s->cur = q->null_row;
         return join(q, k + 1);
     }
     return HDB_OK;
+}
+
+/*
+ * All sources joined: then, for each RIGHT or FULL JOIN (left to right), its rows that matched
+ * nothing, with every source before it NULL, joined on with the sources after it.
+ */
+static int join_all(struct query *q)
+{
+    int rc = HDB_OK;
+    for (uint32_t k = 1; rc == HDB_OK && k < q->sc.nsrc; k++) {
+        enum hdb_sql_join j = q->from[k].join;
+        if ((j == HDB_JOIN_RIGHT || j == HDB_JOIN_FULL) && q->sc.src[k].rows.n > 0) {
+            q->hit[k] = hdb_sql_arena_alloc(q->x->arena, q->sc.src[k].rows.n, &rc);
+            rc = q->hit[k] == NULL ? exec_fail(q->x, HDB_NOMEM, "out of memory") : HDB_OK;
+        }
+    }
+    rc = rc == HDB_OK ? join(q, 0) : rc;
+    for (uint32_t k = 1; rc == HDB_OK && k < q->sc.nsrc; k++) {
+        struct source *s = &q->sc.src[k];
+        for (uint32_t r = 0; q->hit[k] != NULL && r < s->rows.n && rc == HDB_OK; r++) {
+            if (q->hit[k][r]) {
+                continue;
+            }
+            for (uint32_t p = 0; p < k; p++) {
+                q->sc.src[p].cur = q->null_row;
+            }
+            s->cur = s->rows.v + (size_t)r * s->ncols;
+            rc = join(q, k + 1);
+        }
+    }
+    return rc;
 }
 
 /* Output of an aggregate query: one row per group that passes HAVING. */
@@ -1165,9 +1200,6 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
     uint32_t widest = 1;
     for (uint32_t i = 0; i < q->nfrom && rc == HDB_OK; i++) {
         const struct hdb_sql_source *fs = q->from[i].src;
-        if (q->from[i].join == HDB_JOIN_RIGHT || q->from[i].join == HDB_JOIN_FULL) {
-            return exec_fail(x, HDB_INVALID, "RIGHT and FULL joins are not supported yet");
-        }
         /* With one source, WHERE may pin its primary key: a point read instead of a scan. */
         const struct hdb_sql_expr *where = q->nfrom == 1 ? core->where : NULL;
         bool stream = q->nfrom == 1 && core->group_by.n == 0 && !core->distinct;
@@ -1200,7 +1232,7 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
     } else if (rc == HDB_OK && streamed != NULL) {
         rc = stream_scan(q, streamed);
     } else if (rc == HDB_OK) {
-        rc = join(q, 0);
+        rc = join_all(q);
     }
     if (rc == HDB_OK && q->aggregate) {
         rc = output_groups(q);

@@ -1063,3 +1063,33 @@ Test(exec, update_from_joins_other_tables)
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* RIGHT and FULL joins as SQLite 3.40 answers them. */
+Test(exec, right_and_full_joins)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE a (x INT, av TEXT); CREATE TABLE b (x INT, bv TEXT);"
+          "CREATE TABLE c (x INT, cv TEXT);"
+          "INSERT INTO a VALUES (1, 'a1'), (2, 'a2'), (3, 'a3');"
+          "INSERT INTO b VALUES (2, 'b2'), (3, 'b3'), (4, 'b4');"
+          "INSERT INTO c VALUES (3, 'c3'), (4, 'c4'), (5, 'c5')");
+    query_is(s, "SELECT a.x, av, b.x, bv FROM a RIGHT JOIN b ON a.x = b.x ORDER BY 3",
+             "2|a2|2|b2\n3|a3|3|b3\nNULL|NULL|4|b4\n");
+    query_is(s,
+             "SELECT a.x, av, b.x, bv FROM a FULL JOIN b ON a.x = b.x ORDER BY coalesce(a.x, b.x)",
+             "1|a1|NULL|NULL\n2|a2|2|b2\n3|a3|3|b3\nNULL|NULL|4|b4\n");
+    query_is(s,
+             "SELECT av, bv, cv FROM a LEFT JOIN b ON a.x = b.x RIGHT JOIN c ON c.x = b.x "
+             "ORDER BY cv",
+             "a3|b3|c3\nNULL|NULL|c4\nNULL|NULL|c5\n");
+    query_is(s, "SELECT count(*) FROM a FULL JOIN b ON a.x = b.x WHERE a.x IS NULL OR b.x IS NULL",
+             "2\n");
+    query_is(s,
+             "SELECT av, bv, cv FROM a FULL JOIN b ON a.x = b.x FULL JOIN c ON c.x = "
+             "coalesce(a.x, b.x) ORDER BY coalesce(a.x, b.x, c.x)",
+             "a1|NULL|NULL\na2|b2|NULL\na3|b3|c3\nNULL|b4|c4\nNULL|NULL|c5\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
