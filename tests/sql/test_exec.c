@@ -1093,3 +1093,108 @@ Test(exec, right_and_full_joins)
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* DEFAULT values: literals, expressions evaluated per row at the statement's time, and the
+ * DEFAULT VALUES form. */
+Test(exec, default_expressions_fill_missing_columns)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s,
+       "CREATE TABLE ev (id INTEGER PRIMARY KEY, kind TEXT DEFAULT 'note', n INT DEFAULT (1 + 2),"
+       " created_at INTEGER DEFAULT (strftime('%s', 'now')), day TEXT DEFAULT (date('now')),"
+       " price DECIMAL(8,2) DEFAULT 9.5, flag INT DEFAULT -1)");
+    ok(s, "INSERT INTO ev (id) VALUES (1); INSERT INTO ev DEFAULT VALUES;"
+          "INSERT INTO ev (kind, n) VALUES ('alert', NULL)");
+    query_is(s, "SELECT id, kind, n, price, flag FROM ev ORDER BY id",
+             "1|note|3|9.50|-1\n2|note|3|9.50|-1\n3|alert|NULL|9.50|-1\n");
+    query_is(s,
+             "SELECT count(*) FROM ev WHERE abs(created_at - unixepoch()) < 60 AND day = "
+             "date(created_at, 'unixepoch')",
+             "3\n");
+    ok(s, "CREATE TABLE bad (a INT DEFAULT (nosuch_fn()))"); /* as SQLite: found when used */
+    fails(s, "INSERT INTO bad DEFAULT VALUES", HDB_INVALID, "no such function: nosuch_fn");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
+
+struct transfer_worker {
+    struct hdb_db *db;
+    uint64_t seed;
+    int done, failed;
+};
+
+static void *transfer_run(void *arg)
+{
+    struct transfer_worker *w = arg;
+    struct hdb_sql_session *s = NULL;
+    struct hdb_err err = {0};
+    if (hdb_sql_session_open(w->db, &s, &err) != HDB_OK) {
+        w->failed++;
+        return NULL;
+    }
+    for (int i = 0; i < 150; i++) {
+        w->seed = w->seed * 6364136223846793005ull + 1442695040888963407ull;
+        int a = (int)((w->seed >> 33) % 200) + 1, b = (int)((w->seed >> 20) % 200) + 1,
+            k = (int)((w->seed >> 50) % 10) + 1;
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "BEGIN; UPDATE acct SET bal = bal - %d WHERE id = %d; UPDATE acct SET bal = bal + "
+                 "%d WHERE id = %d; COMMIT",
+                 k, a, k, b);
+        struct hdb_sql_result res = {0};
+        int rc = run(s, sql, &res, &err);
+        hdb_sql_result_free(&res);
+        if (rc != HDB_OK) { /* a conflict: the transaction is over either way */
+            run(s, "ROLLBACK", &res, &err);
+            hdb_sql_result_free(&res);
+            w->failed += rc != HDB_CONFLICT;
+            continue;
+        }
+        w->done++;
+    }
+    hdb_sql_session_close(s);
+    return NULL;
+}
+
+/* Scatter queries over every shard see one consistent snapshot while other sessions move money
+ * between rows on different shards: the total never changes. */
+Test(exec, scatter_queries_stay_consistent_under_writes)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INT NOT NULL)");
+    ok(s, "BEGIN");
+    for (int i = 1; i <= 200; i++) {
+        char sql[80];
+        snprintf(sql, sizeof sql, "INSERT INTO acct VALUES (%d, 100)", i);
+        ok(s, sql);
+    }
+    ok(s, "COMMIT");
+    static struct transfer_worker w[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (struct transfer_worker){.db = db, .seed = (uint64_t)i * 7919 + 1};
+        cr_assert_eq(pthread_create(&th[i], NULL, transfer_run, &w[i]), 0);
+    }
+    int reads = 0;
+    for (; reads < 400 && (w[0].done + w[0].failed + w[1].done + w[1].failed < 300 || reads < 20);
+         reads++) {
+        query_is(s, "SELECT sum(bal), count(*) FROM acct", "20000|200\n");
+        query_is(s, "SELECT count(*) FROM (SELECT id FROM acct WHERE bal <> 100 OR bal = 100)",
+                 "200\n");
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(w[i].failed, 0, "session %d: %d transfers failed with an error", i,
+                     w[i].failed);
+    }
+    cr_assert_gt(w[0].done + w[1].done, 0);
+    query_is(s, "SELECT sum(bal), count(*) FROM acct", "20000|200\n");
+    cr_log_info("%d consistent scatter reads while %d transfers committed", reads,
+                w[0].done + w[1].done);
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
