@@ -594,6 +594,33 @@ static int explain_table(struct exec *x, struct rows *out, const char *verb, con
     return explain_line(x, out, "%s %s (full scan of all %u shards)", verb, d->name, shards);
 }
 
+/* Would a one-table SELECT get its rows in ORDER BY order from its access path (as
+ * table_point_read and table_index_read decide)? */
+static bool access_orders(struct exec *x, const struct hdb_sql_select *sel)
+{
+    const struct hdb_sql_select_core *core = sel->cores.items[0];
+    const struct hdb_sql_source *fs = core->from.n == 1 ? core->from.items[0] : NULL;
+    const struct hdb_schema_table *t = fs != NULL && fs->select == NULL && fs->table.ptr != NULL
+                                           ? hdb_schema_table(x->schema, fs->table.ptr)
+                                           : NULL;
+    if (sel->cores.n != 1 || t == NULL || core->group_by.n > 0 || core->distinct) {
+        return false;
+    }
+    const char *name = fs->alias.ptr != NULL ? fs->alias.ptr : t->def->name;
+    const struct hdb_sql_expr *where = core->where;
+    if (pins_key(t->def, name, where)) {
+        return true; /* one row at most */
+    }
+    uint32_t n = 0;
+    struct col_range r = {0}, kr = {0};
+    const struct hdb_schema_ix *ix = index_choose(t, name, where, &n, &r);
+    if ((ix == NULL || n == 0) && key_range_of(t, name, where, &kr)) {
+        return scan_orders(t, name, &sel->order_by);
+    }
+    return ix != NULL ? index_orders(t, name, ix, n, &sel->order_by)
+                      : scan_orders(t, name, &sel->order_by);
+}
+
 static int explain_select(struct exec *x, const struct hdb_sql_select *sel, struct rows *out,
                           int depth)
 {
@@ -628,7 +655,11 @@ static int explain_select(struct exec *x, const struct hdb_sql_select *sel, stru
         }
     }
     if (rc == HDB_OK && sel->order_by.n > 0) {
-        rc = explain_line(x, out, "ORDER BY (sort in memory, at the coordinator)");
+        rc = explain_line(x, out,
+                          access_orders(x, sel)
+                              ? "ORDER BY (rows come in order from the index or the key: "
+                                "no sort)"
+                              : "ORDER BY (sort in memory, at the coordinator)");
     }
     return rc;
 }

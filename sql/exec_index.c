@@ -437,6 +437,13 @@ static bool key_orders(const struct hdb_schema_table *t, const char *name,
     return true;
 }
 
+bool index_orders(const struct hdb_schema_table *t, const char *name,
+                  const struct hdb_schema_ix *ix, uint32_t n, const struct hdb_sql_list *order)
+{
+    bool reverse = false;
+    return key_orders(t, name, ix->key, n, order, &reverse);
+}
+
 bool scan_orders(const struct hdb_schema_table *t, const char *name,
                  const struct hdb_sql_list *order)
 {
@@ -449,8 +456,14 @@ bool scan_orders(const struct hdb_schema_table *t, const char *name,
     if (d->rowid_col < 0 && d->pk.ncols == 0) {
         return false; /* keyed by a hidden rowid no ORDER BY term names */
     }
-    return key_orders(t, name, d->rowid_col >= 0 ? &rowid_pk : &d->pk, 0, order, &reverse) &&
-           !reverse;
+    const struct hdb_key_def *k = d->rowid_col >= 0 ? &rowid_pk : &d->pk;
+    for (uint32_t i = 0; i < order->n && i < k->ncols; i++) {
+        const char *coll = d->cols[k->cols[i]].collation;
+        if (coll != NULL && strcasecmp(coll, "BINARY") != 0) {
+            return false; /* keys are in binary order, the ORDER BY is not */
+        }
+    }
+    return key_orders(t, name, k, 0, order, &reverse) && !reverse;
 }
 
 /* Is every condition of WHERE one of the pins the lookup used, or one of the exact bounds of
@@ -536,7 +549,7 @@ static int range_keys(struct exec *x, const struct hdb_buf *p, const struct col_
 /* The rows of a range of the table's own key (see key_range_of). Rowid bounds are exact, so
  * a LIMIT may stop the scan early; others are inclusive supersets. */
 static int key_range_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
-                          const struct hdb_sql_expr *where, const struct access_hint *hint,
+                          const struct hdb_sql_expr *where, struct access_hint *hint,
                           const struct col_range *r, struct rows *out, struct rows *keys)
 {
     const struct hdb_table_def *d = t->def;
@@ -596,8 +609,12 @@ static int key_range_read(struct exec *x, const struct hdb_schema_table *t, cons
                         &none);
     }
     uint64_t max = 0;
-    if (rc == HDB_OK && exact && hint != NULL && hint->max_rows > 0 &&
-        scan_orders(t, name, hint->order) && where_consumed(where, t, name, NULL, 0, NULL, r)) {
+    bool in_order = hint != NULL && hint->usable && scan_orders(t, name, hint->order);
+    if (rc == HDB_OK && in_order) {
+        hint->ordered = true; /* a range of the key comes in key order */
+    }
+    if (rc == HDB_OK && in_order && exact && hint->max_rows > 0 &&
+        where_consumed(where, t, name, NULL, 0, NULL, r)) {
         max = hint->max_rows; /* the range is exactly WHERE and in ORDER BY order */
     }
     out->ncols = d->ncols;
@@ -614,8 +631,8 @@ static int key_range_read(struct exec *x, const struct hdb_schema_table *t, cons
 }
 
 int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
-                     const struct hdb_sql_expr *where, const struct access_hint *hint,
-                     struct rows *out, struct rows *keys, bool *done)
+                     const struct hdb_sql_expr *where, struct access_hint *hint, struct rows *out,
+                     struct rows *keys, bool *done)
 {
     const struct hdb_table_def *d = t->def;
     uint32_t n = 0;
@@ -664,16 +681,20 @@ int table_index_read(struct exec *x, const struct hdb_schema_table *t, const cha
         rc = entries_in_range(x, ix, &p, bounded ? &hi : NULL, 0, &rks);
     }
     bool reverse = false;
-    if (rc == HDB_OK && hint != NULL && hint->max_rows > 0 && !ranged &&
-        key_orders(t, name, ix->key, n, hint->order, &reverse) &&
-        where_consumed(where, t, name, ix->key, n, &pins, NULL)) {
-        /* Only the first rows in the query's order are needed: fetch just those. */
+    if (rc == HDB_OK && hint != NULL && hint->usable &&
+        key_orders(t, name, ix->key, n, hint->order, &reverse)) {
+        /* The entries are in the query's order (read backward if need be): no sort, and when no
+         * condition is left to check, only the first LIMIT + OFFSET rows are fetched. */
         for (uint32_t a = 0, b = rks.n; reverse && a + 1 < b; a++, b--) {
             struct hdb_value tmp = rks.v[a];
             rks.v[a] = rks.v[b - 1];
             rks.v[b - 1] = tmp;
         }
-        rks.n = hint->max_rows < rks.n ? (uint32_t)hint->max_rows : rks.n;
+        hint->ordered = true;
+        if (hint->max_rows > 0 && !ranged &&
+            where_consumed(where, t, name, ix->key, n, &pins, NULL)) {
+            rks.n = hint->max_rows < rks.n ? (uint32_t)hint->max_rows : rks.n;
+        }
     }
     uint32_t missing = 0;
     rc = rc == HDB_OK ? table_get_rows(x, t, &rks, out, keys, &missing) : rc;

@@ -112,8 +112,13 @@ int table_scan_first(struct exec *x, const struct hdb_schema_table *st, uint64_t
  */
 struct access_hint {
     const struct hdb_sql_list *order; /* of hdb_sql_order_term */
-    uint64_t max_rows;
+    bool usable;                      /* the query may take rows in `order` as sorted */
+    uint64_t max_rows;                /* 0 unless usable */
+    bool ordered;                     /* out: the rows came in `order`: no sort needed */
 };
+/* Does index `ix` read after its first n columns give ORDER BY `order` (either way round)? */
+bool index_orders(const struct hdb_schema_table *t, const char *name,
+                  const struct hdb_schema_ix *ix, uint32_t n, const struct hdb_sql_list *order);
 /* Does a scan of the table in key order give ORDER BY `order` (forward only)? */
 bool scan_orders(const struct hdb_schema_table *t, const char *name,
                  const struct hdb_sql_list *order);
@@ -178,8 +183,8 @@ bool key_range_of(const struct hdb_schema_table *t, const char *name,
 /* Reads the rows an index lookup or a range of the key finds (index with pinned columns first,
  * then a key range, then an index range); *done is false when none applies. */
 int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
-                     const struct hdb_sql_expr *where, const struct access_hint *hint,
-                     struct rows *out, struct rows *keys, bool *done);
+                     const struct hdb_sql_expr *where, struct access_hint *hint, struct rows *out,
+                     struct rows *keys, bool *done);
 
 /* exec_select.c */
 /* The evaluator's hook for a function call: an aggregate's value in the group being output. */

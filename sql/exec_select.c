@@ -415,6 +415,7 @@ struct query {
     uint32_t ngroups, gcap;
     struct hdb_value *null_row;
     bool *hit[JOIN_SOURCES_MAX]; /* RIGHT/FULL JOIN: which rows of that source found a match */
+    bool ordered;                /* the one source gave its rows in ORDER BY order */
 };
 
 static int add_source_columns(struct exec *x, struct source *s, const struct hdb_table_def *d)
@@ -595,8 +596,8 @@ static int open_cte(struct exec *x, const struct hdb_sql_cte *cte, bool recursiv
 }
 
 static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct scope *outer,
-                       const struct hdb_sql_expr *where, const struct access_hint *hint,
-                       bool stream, struct source *s)
+                       const struct hdb_sql_expr *where, struct access_hint *hint, bool stream,
+                       struct source *s)
 {
     *s = (struct source){.name = fs->alias.ptr != NULL ? fs->alias.ptr : fs->table.ptr};
     if (fs->select != NULL) {
@@ -637,6 +638,10 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
     s->rows.ncols = s->ncols;
     bool point = false;
     rc = rc == HDB_OK ? table_point_read(x, st, s->name, where, &s->rows, NULL, &point) : rc;
+    if (rc == HDB_OK && point && hint != NULL && hint->usable &&
+        (s->rows.n <= 1 || scan_orders(st, s->name, hint->order))) {
+        hint->ordered = true; /* one row, or an IN list read in key order */
+    }
     rc = rc == HDB_OK && !point
              ? table_index_read(x, st, s->name, where, hint, &s->rows, NULL, &point)
              : rc;
@@ -644,8 +649,11 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
         return rc;
     }
     /* No WHERE and rows wanted in key order: only the first LIMIT + OFFSET of the merged scan. */
-    bool first = hint != NULL && hint->max_rows > 0 && where == NULL &&
-                 scan_orders(st, s->name, hint->order);
+    bool in_order = hint != NULL && hint->usable && scan_orders(st, s->name, hint->order);
+    bool first = in_order && hint->max_rows > 0 && where == NULL;
+    if (in_order) {
+        hint->ordered = true; /* a scan (streamed or not) merges the shards in key order */
+    }
     if (!first && stream) {
         x->stream_table = st->rows; /* run_core reads it page by page */
         return HDB_OK;
@@ -1087,8 +1095,8 @@ static int query_hint(struct exec *x, const struct hdb_sql_select *sel, const st
 {
     const struct hdb_sql_select_core *core = q->core;
     hint->max_rows = 0;
-    if (sel->cores.n != 1 || q->aggregate || core->distinct || sel->limit == NULL ||
-        !settled(sel->limit) || !settled(sel->offset_expr)) {
+    hint->usable = false;
+    if (sel->cores.n != 1 || q->aggregate || core->distinct) {
         return HDB_OK;
     }
     for (uint32_t i = 0; i < sel->order_by.n; i++) {
@@ -1103,6 +1111,10 @@ static int query_hint(struct exec *x, const struct hdb_sql_select *sel, const st
                 return HDB_OK; /* names a result column, which may be another expression */
             }
         }
+    }
+    hint->usable = true;
+    if (sel->limit == NULL || !settled(sel->limit) || !settled(sel->offset_expr)) {
+        return HDB_OK;
     }
     int64_t limit = -1, offset = 0;
     int rc = limit_value(x, sel->limit, &limit);
@@ -1207,6 +1219,7 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
         rc = open_source(x, fs, outer, where, q->nfrom == 1 ? &hint : NULL, stream, &q->sc.src[i]);
         streamed = q->nfrom == 1 ? x->stream_table : NULL;
         x->stream_table = NULL;
+        q->ordered = q->nfrom == 1 && hint.ordered;
         q->sc.nsrc = i + 1;
         widest = q->sc.src[i].ncols > widest ? q->sc.src[i].ncols : widest;
     }
@@ -1504,7 +1517,9 @@ static int select_ordered(struct exec *x, const struct hdb_sql_select *sel, stru
     for (uint32_t i = 0; i < q.out.n; i++) {
         ptr[i] = q.out.v + (size_t)i * q.ncols;
     }
-    qsort_r(ptr, q.out.n, sizeof *ptr, sort_cmp, &sc);
+    if (!q.ordered) { /* an index or the key may already have given this order */
+        qsort_r(ptr, q.out.n, sizeof *ptr, sort_cmp, &sc);
+    }
     *out = (struct rows){.ncols = q.nvisible};
     for (uint32_t i = 0; i < q.out.n && rc == HDB_OK; i++) {
         rc = rows_push(x, out, ptr[i]);

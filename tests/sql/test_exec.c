@@ -851,7 +851,7 @@ Test(exec, seed_sensor_readings_and_inventory_reservations)
              "EXPLAIN SELECT * FROM sensor_readings WHERE synced = 0 ORDER BY timestamp LIMIT 40",
              "SEARCH sensor_readings USING INDEX idx_readings_sync (synced=?) (a range of index "
              "entries from every shard, then each row from its shard)\n"
-             "ORDER BY (sort in memory, at the coordinator)\n");
+             "ORDER BY (rows come in order from the index or the key: no sort)\n");
     for (int round = 0; round < 3; round++) {
         same_rows(s, "SELECT * FROM sensor_readings WHERE synced = 0 ORDER BY timestamp LIMIT 40",
                   "SELECT * FROM sensor_readings WHERE synced + 0 = 0 ORDER BY timestamp LIMIT 40");
