@@ -246,7 +246,23 @@ enum hdb_sql_join {
 
 /* One entry of FROM, joined to the entries before it: a table, a subquery
  * or a parenthesized join list (exactly one of table.ptr, select, nested). */
+/*
+ * The access path the executor chose for one table of a statement (sql/exec_index.c): a prepared
+ * statement keeps it, so later executions skip planning while the schema version is the same.
+ * Written by the executor; the parser leaves it zeroed.
+ */
+struct hdb_sql_plan {
+    uint64_t version; /* the schema version it was made for, plus one (0: none yet) */
+    uint32_t table;   /* the table's id */
+    int32_t index;    /* position in the table's index list, -1: none */
+    uint32_t npinned; /* leading index columns pinned by equality */
+    bool key_range;   /* a range of the table's own key instead */
+    const struct hdb_sql_expr *lo, *hi, *lo_cond, *hi_cond; /* the range's bounds */
+    bool lo_strict, hi_strict;
+};
+
 struct hdb_sql_source {
+    struct hdb_sql_plan plan;
     enum hdb_sql_join join;
     bool natural;
     struct hdb_sql_str schema, table; /* a table, or table.ptr NULL */
@@ -431,11 +447,13 @@ struct hdb_sql_stmt {
             struct hdb_sql_list from; /* of hdb_sql_source */
             struct hdb_sql_expr *where;
             struct hdb_sql_list returning;
+            struct hdb_sql_plan plan;
         } update;
         struct {
             struct hdb_sql_str schema, table, alias;
             struct hdb_sql_expr *where;
             struct hdb_sql_list returning;
+            struct hdb_sql_plan plan;
         } delete_;
         struct {
             bool temp, if_not_exists;

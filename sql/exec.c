@@ -1337,14 +1337,15 @@ static int returning_row(struct exec *x, const struct hdb_sql_list *ret,
 
 /* The rows of a table that satisfy WHERE, with their storage keys. */
 static int matching_rows(struct exec *x, const struct hdb_schema_table *t, const char *alias,
-                         const struct hdb_sql_expr *where, struct rows *rows, struct rows *keys)
+                         const struct hdb_sql_expr *where, struct hdb_sql_plan *plan,
+                         struct rows *rows, struct rows *keys)
 {
     struct rows all = {0}, all_keys = {0};
     bool point = false;
     int rc = table_point_read(x, t, alias != NULL ? alias : t->def->name, where, &all, &all_keys,
                               &point);
     rc = rc == HDB_OK && !point ? table_index_read(x, t, alias != NULL ? alias : t->def->name,
-                                                   where, NULL, &all, &all_keys, &point)
+                                                   where, NULL, plan, &all, &all_keys, &point)
                                 : rc;
     rc = rc == HDB_OK && !point ? table_scan_all(x, t, &all, &all_keys) : rc;
     const char *names[HDB_TABLE_COLUMNS_MAX];
@@ -1530,7 +1531,9 @@ static int exec_update(struct exec *x, const struct hdb_sql_stmt *st, struct hdb
         return update_from(x, st, t, res, out);
     }
     struct rows rows = {0}, keys = {0};
-    int rc = matching_rows(x, t, st->u.update.alias.ptr, st->u.update.where, &rows, &keys);
+    /* the statement keeps its access path (written by the executor, see struct hdb_sql_plan) */
+    struct hdb_sql_plan *plan = (struct hdb_sql_plan *)&st->u.update.plan;
+    int rc = matching_rows(x, t, st->u.update.alias.ptr, st->u.update.where, plan, &rows, &keys);
     for (uint32_t r = 0; rc == HDB_OK && r < rows.n; r++) {
         struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
         rc = update_one(x, &st->u.update.set, st->u.update.alias.ptr, t,
@@ -1551,7 +1554,8 @@ static int exec_delete(struct exec *x, const struct hdb_sql_stmt *st, struct hdb
         return exec_fail(x, HDB_INVALID, "no such table: %s", st->u.delete_.table.ptr);
     }
     struct rows rows = {0}, keys = {0};
-    int rc = matching_rows(x, t, st->u.delete_.alias.ptr, st->u.delete_.where, &rows, &keys);
+    struct hdb_sql_plan *plan = (struct hdb_sql_plan *)&st->u.delete_.plan;
+    int rc = matching_rows(x, t, st->u.delete_.alias.ptr, st->u.delete_.where, plan, &rows, &keys);
     for (uint32_t r = 0; rc == HDB_OK && r < rows.n; r++) {
         rc = hdb_txn_delete(x->t, t->rows, keys.v[r].u.s.p, keys.v[r].u.s.len, x->err);
         rc = rc == HDB_OK ? index_update_row(x, t, rows.v + (size_t)r * rows.ncols, keys.v[r].u.s.p,

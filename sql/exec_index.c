@@ -631,15 +631,47 @@ static int key_range_read(struct exec *x, const struct hdb_schema_table *t, cons
 }
 
 int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
-                     const struct hdb_sql_expr *where, struct access_hint *hint, struct rows *out,
-                     struct rows *keys, bool *done)
+                     const struct hdb_sql_expr *where, struct access_hint *hint,
+                     struct hdb_sql_plan *plan, struct rows *out, struct rows *keys, bool *done)
 {
     const struct hdb_table_def *d = t->def;
     uint32_t n = 0;
     struct col_range r = {0}, kr = {0};
-    const struct hdb_schema_ix *ix = index_choose(t, name, where, &n, &r);
+    const struct hdb_schema_ix *ix = NULL;
+    bool key_range = false;
     *done = false;
-    if ((ix == NULL || n == 0) && key_range_of(t, name, where, &kr)) {
+    if (plan != NULL && plan->version == x->schema->version + 1 && plan->table == t->id) {
+        /* kept from an earlier execution of this prepared statement */
+        ix = plan->index >= 0 ? &t->ix[plan->index] : NULL;
+        n = plan->npinned;
+        key_range = plan->key_range;
+        struct col_range *pr = key_range ? &kr : &r;
+        *pr = (struct col_range){.lo = plan->lo,
+                                 .hi = plan->hi,
+                                 .lo_cond = plan->lo_cond,
+                                 .hi_cond = plan->hi_cond,
+                                 .lo_strict = plan->lo_strict,
+                                 .hi_strict = plan->hi_strict};
+    } else {
+        ix = index_choose(t, name, where, &n, &r);
+        key_range = (ix == NULL || n == 0) && key_range_of(t, name, where, &kr);
+        ix = key_range ? NULL : ix;
+        if (plan != NULL) {
+            const struct col_range *pr = key_range ? &kr : &r;
+            *plan = (struct hdb_sql_plan){.version = x->schema->version + 1,
+                                          .table = t->id,
+                                          .index = ix != NULL ? (int32_t)(ix - t->ix) : -1,
+                                          .npinned = n,
+                                          .key_range = key_range,
+                                          .lo = pr->lo,
+                                          .hi = pr->hi,
+                                          .lo_cond = pr->lo_cond,
+                                          .hi_cond = pr->hi_cond,
+                                          .lo_strict = pr->lo_strict,
+                                          .hi_strict = pr->hi_strict};
+        }
+    }
+    if (key_range) {
         *done = true; /* a range of the key beats a range of an index: no second read per row */
         return key_range_read(x, t, name, where, hint, &kr, out, keys);
     }

@@ -183,8 +183,8 @@ bool key_range_of(const struct hdb_schema_table *t, const char *name,
 /* Reads the rows an index lookup or a range of the key finds (index with pinned columns first,
  * then a key range, then an index range); *done is false when none applies. */
 int table_index_read(struct exec *x, const struct hdb_schema_table *t, const char *name,
-                     const struct hdb_sql_expr *where, struct access_hint *hint, struct rows *out,
-                     struct rows *keys, bool *done);
+                     const struct hdb_sql_expr *where, struct access_hint *hint,
+                     struct hdb_sql_plan *plan, struct rows *out, struct rows *keys, bool *done);
 
 /* exec_select.c */
 /* The evaluator's hook for a function call: an aggregate's value in the group being output. */

@@ -642,8 +642,10 @@ static int open_source(struct exec *x, const struct hdb_sql_source *fs, struct s
         (s->rows.n <= 1 || scan_orders(st, s->name, hint->order))) {
         hint->ordered = true; /* one row, or an IN list read in key order */
     }
+    /* the statement keeps its access path (written by the executor, see struct hdb_sql_plan) */
+    struct hdb_sql_plan *plan = (struct hdb_sql_plan *)&fs->plan;
     rc = rc == HDB_OK && !point
-             ? table_index_read(x, st, s->name, where, hint, &s->rows, NULL, &point)
+             ? table_index_read(x, st, s->name, where, hint, plan, &s->rows, NULL, &point)
              : rc;
     if (rc != HDB_OK || point) {
         return rc;

@@ -191,3 +191,68 @@ Test(api, transactions_snapshots_and_reopen)
     heliosdb_disconnect(c);
     cr_assert_eq(heliosdb_close(db, &err), HELIOSDB_OK);
 }
+
+/* Steps a one-column query and returns its rows joined by ',' (static buffer). */
+static const char *rows_of(heliosdb_stmt *q)
+{
+    static char buf[256];
+    heliosdb_error err;
+    size_t at = 0;
+    buf[0] = '\0';
+    int rc;
+    while ((rc = heliosdb_step(q, &err)) == HELIOSDB_ROW && at < sizeof buf - 32) {
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", at > 0 ? "," : "",
+                               (const char *)heliosdb_column_text(q, 0));
+    }
+    cr_assert_eq(rc, HELIOSDB_DONE, "%s", err.message);
+    heliosdb_reset(q);
+    return buf;
+}
+
+/* A prepared statement keeps its access path between executions and makes a new one after DDL
+ * (the index it used dropped, another created). */
+Test(api, prepared_statements_keep_their_plan_until_the_schema_changes)
+{
+    heliosdb *db = open_db();
+    heliosdb_conn *c = NULL, *d = NULL;
+    heliosdb_error err;
+    cr_assert_eq(heliosdb_connect(db, &c, &err), HELIOSDB_OK);
+    cr_assert_eq(heliosdb_connect(db, &d, &err), HELIOSDB_OK);
+    cr_assert_eq(heliosdb_exec(c,
+                               "CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT, name TEXT);"
+                               "CREATE INDEX by_email ON u (email);"
+                               "CREATE INDEX by_name ON u (name);"
+                               "INSERT INTO u (email, name) VALUES ('a@x', 'ann'), ('b@x', 'bob'),"
+                               "('c@x', 'cy'), ('a@x', 'al')",
+                               &err),
+                 HELIOSDB_OK, "%s", err.message);
+    heliosdb_stmt *q = NULL, *up = NULL;
+    cr_assert_eq(
+        heliosdb_prepare(c, "SELECT name FROM u WHERE email = ? ORDER BY name", -1, &q, NULL, &err),
+        HELIOSDB_OK);
+    cr_assert_eq(
+        heliosdb_prepare(c, "UPDATE u SET name = upper(name) WHERE email = ?", -1, &up, NULL, &err),
+        HELIOSDB_OK);
+    for (int round = 0; round < 3; round++) {
+        heliosdb_bind_text(q, 1, "a@x", -1, &err);
+        cr_assert_str_eq(rows_of(q), round == 0 ? "al,ann" : "AL,ANN");
+        heliosdb_bind_text(q, 1, "b@x", -1, &err);
+        cr_assert_str_eq(rows_of(q), round < 2 ? "bob" : "BOB");
+        heliosdb_bind_text(up, 1, round == 0 ? "a@x" : "b@x", -1, &err);
+        cr_assert_eq(heliosdb_step(up, &err), HELIOSDB_DONE, "%s", err.message);
+        heliosdb_reset(up);
+        /* another connection changes the schema between executions */
+        static const char *const ddl_of[] = {"DROP INDEX by_email",
+                                             "CREATE INDEX by_email2 ON u (email, name)",
+                                             "DROP INDEX by_name"};
+        const char *ddl = ddl_of[round];
+        cr_assert_eq(heliosdb_exec(d, ddl, &err), HELIOSDB_OK, "%s", err.message);
+    }
+    heliosdb_bind_text(q, 1, "c@x", -1, &err);
+    cr_assert_str_eq(rows_of(q), "cy");
+    heliosdb_finalize(q);
+    heliosdb_finalize(up);
+    heliosdb_disconnect(c);
+    heliosdb_disconnect(d);
+    cr_assert_eq(heliosdb_close(db, &err), HELIOSDB_OK);
+}
