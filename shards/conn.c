@@ -540,10 +540,14 @@ int hdb_txn_get_many(struct hdb_txn *t, struct hdb_table *tb, uint32_t n,
     return rc;
 }
 
-static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
-                        const void *val, uint32_t vlen, bool del, struct hdb_err *err)
+static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, uint32_t at, const void *key,
+                        uint32_t klen, const void *val, uint32_t vlen, bool del,
+                        struct hdb_err *err)
 {
     int rc = txn_check(t, err);
+    if (rc == HDB_OK && at != UINT32_MAX && at >= t->conn->db->nshards) {
+        rc = hdb_err_set(err, HDB_INVALID, "no shard %u (of %u)", at, t->conn->db->nshards);
+    }
     if (rc == HDB_OK) {
         rc = check_key(key, klen, err);
     }
@@ -558,7 +562,8 @@ static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, const void *key
     if (rc != HDB_OK) {
         return rc;
     }
-    uint32_t shard = hdb_kv_shard_of(t->conn->db, key, klen), tree = tb->ids[shard];
+    uint32_t shard = at != UINT32_MAX ? at : hdb_kv_shard_of(t->conn->db, key, klen);
+    uint32_t tree = tb->ids[shard];
     uint64_t hash = key_hash(tree, key, klen);
     uint8_t *vcopy = del ? NULL : dup_bytes(val, vlen);
     if (!del && vcopy == NULL) {
@@ -591,13 +596,25 @@ static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, const void *key
 int hdb_txn_put(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
                 const void *val, uint32_t vlen, struct hdb_err *err)
 {
-    return buffer_write(t, tb, key, klen, val != NULL ? val : "", vlen, false, err);
+    return buffer_write(t, tb, UINT32_MAX, key, klen, val != NULL ? val : "", vlen, false, err);
 }
 
 int hdb_txn_delete(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
                    struct hdb_err *err)
 {
-    return buffer_write(t, tb, key, klen, NULL, 0, true, err);
+    return buffer_write(t, tb, UINT32_MAX, key, klen, NULL, 0, true, err);
+}
+
+int hdb_txn_put_at(struct hdb_txn *t, struct hdb_table *tb, uint32_t shard, const void *key,
+                   uint32_t klen, const void *val, uint32_t vlen, struct hdb_err *err)
+{
+    return buffer_write(t, tb, shard, key, klen, val != NULL ? val : "", vlen, false, err);
+}
+
+int hdb_txn_delete_at(struct hdb_txn *t, struct hdb_table *tb, uint32_t shard, const void *key,
+                      uint32_t klen, struct hdb_err *err)
+{
+    return buffer_write(t, tb, shard, key, klen, NULL, 0, true, err);
 }
 
 /* --- scans --- */

@@ -160,6 +160,16 @@ int hdb_txn_put(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32
                 const void *val, uint32_t vlen, struct hdb_err *err);
 int hdb_txn_delete(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
                    struct hdb_err *err);
+/*
+ * Writes placed on a given shard instead of the one the key hashes to, for a table whose keys are
+ * only ever found by scans (which read every shard): the SQL layer keeps a row's non-unique index
+ * entries on the row's shard, so writing a row and its entries stays a one-shard commit. A key
+ * must always be written at the same shard; point reads of such keys find nothing elsewhere.
+ */
+int hdb_txn_put_at(struct hdb_txn *t, struct hdb_table *tb, uint32_t shard, const void *key,
+                   uint32_t klen, const void *val, uint32_t vlen, struct hdb_err *err);
+int hdb_txn_delete_at(struct hdb_txn *t, struct hdb_table *tb, uint32_t shard, const void *key,
+                      uint32_t klen, struct hdb_err *err);
 /* Called per row in key order; return false to stop. Pointers are valid during the call. */
 typedef bool (*hdb_scan_row_fn)(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
                                 uint32_t vlen);

@@ -1631,15 +1631,6 @@ static bool is_ddl(enum hdb_sql_stmt_kind k)
  * statements of an explicit transaction. */
 /* `cached`: the explicit transaction's schema (kept after the statement unless it was DDL);
  * `committed`: an autocommit statement's cache of committed schemas (see the session). */
-/* Makes the transaction depend on the catalog version without reading it (see the session's
- * `committed_seq`): a DDL that commits later still makes this transaction conflict. */
-static int note_catalog(struct exec *x)
-{
-    struct hdb_table *cat = NULL;
-    int rc = hdb_kv_table(x->conn, HDB_CATALOG_TABLE, true, &cat, x->err);
-    return rc == HDB_OK ? hdb_txn_note_read(x->t, cat, "v", 1, x->err) : rc;
-}
-
 static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sql_result *res,
                     struct hdb_schema **cached, struct hdb_sql_session *sess)
 {
@@ -1650,10 +1641,11 @@ static int run_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct hdb_sq
         x->schema = *cached;
     } else if (committed != NULL && *committed != NULL && (x->ddl_seq & 1) == 0 &&
                sess->committed_seq == x->ddl_seq) {
-        /* No DDL committed since the cached schema was loaded: it is this snapshot's. */
+        /* No DDL committed since the cached schema was loaded: it is this snapshot's. The commit
+         * checks that none committed since either (commit_checked), instead of a read of the
+         * catalog version that would make every writing statement a two-shard commit. */
         x->schema = *committed;
         borrowed = true;
-        rc = note_catalog(x);
     } else if (committed != NULL && *committed != NULL) {
         uint64_t v = 0;
         rc = hdb_schema_version(x->conn, x->t, &v, x->err);
@@ -1842,6 +1834,28 @@ static int begin_stable(struct hdb_sql_session *s, struct hdb_txn **t, uint64_t 
     return rc;
 }
 
+/*
+ * Commits a transaction that changed no schema. Planned at an even DDL sequence `seq` (without
+ * reading the catalog), it commits only if no DDL committed since, and holds DDL commits off
+ * while it does; otherwise (odd: it read the catalog version, which validation covers) it just
+ * commits. HDB_CONFLICT: retry with the new schema.
+ */
+static int commit_checked(struct hdb_sql_session *s, struct hdb_txn *t, uint64_t seq,
+                          struct hdb_err *err)
+{
+    if ((seq & 1) != 0 || hdb_txn_write_shards(t) == 0) {
+        return hdb_txn_commit(t, err); /* read the catalog itself, or wrote nothing */
+    }
+    if (!hdb_sql_commit_enter(s->db, seq)) {
+        hdb_txn_rollback(t);
+        return hdb_err_set(err, HDB_CONFLICT,
+                           "the schema changed while the transaction ran: retry it");
+    }
+    int rc = hdb_txn_commit(t, err);
+    hdb_sql_commit_leave(s->db);
+    return rc;
+}
+
 static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
                        struct hdb_err *err)
 {
@@ -1869,7 +1883,7 @@ static int txn_control(struct hdb_sql_session *s, const struct hdb_sql_stmt *st,
                                  "the transaction failed earlier and was rolled back");
     }
     if (!s->txn_ddl) {
-        return hdb_txn_commit(t, err);
+        return commit_checked(s, t, s->txn_seq, err);
     }
     hdb_sql_ddl_enter(s->db);
     int rc = hdb_txn_commit(t, err);
@@ -1928,7 +1942,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
             rc = hdb_txn_commit(x.t, err);
             hdb_sql_ddl_leave(s->db);
         } else if (rc == HDB_OK) {
-            rc = hdb_txn_commit(x.t, err);
+            rc = commit_checked(s, x.t, x.ddl_seq, err);
         } else if (x.t != NULL) {
             hdb_txn_rollback(x.t);
         }

@@ -34,10 +34,11 @@ static int buf_add(struct exec *x, struct hdb_buf *b, const void *p, size_t n)
     return HDB_OK;
 }
 
-/* The entry key of `row` (not NULL) in `ix`; *held is false when a partial index leaves it out. */
+/* The entry key of `row` (not NULL) in `ix`; *held is false when a partial index leaves it out;
+ * *local (may be NULL) says it carries the row key and so lives on the row's shard. */
 static int entry_key(struct exec *x, const struct hdb_table_def *d, const struct hdb_schema_ix *ix,
                      const struct hdb_value *row, const uint8_t *rk, uint32_t rklen,
-                     struct hdb_buf *out, bool *held)
+                     struct hdb_buf *out, bool *held, bool *local)
 {
     out->len = 0;
     int rc = in_partial(x, d, ix->where, row, held);
@@ -49,6 +50,9 @@ static int entry_key(struct exec *x, const struct hdb_table_def *d, const struct
         const struct hdb_value *v = &row[ix->key->cols[i]];
         nulls = nulls || v->type == HDB_V_NULL;
         rc = hdb_key_append(out, v, ix->key->desc[i], x->err);
+    }
+    if (local != NULL) {
+        *local = !ix->unique || nulls;
     }
     if (rc == HDB_OK && (!ix->unique || nulls)) {
         rc = buf_add(x, out, rk, rklen);
@@ -69,20 +73,30 @@ int index_update_row(struct exec *x, const struct hdb_schema_table *t, const str
     int rc = HDB_OK;
     for (uint32_t i = 0; rc == HDB_OK && i < t->nix; i++) {
         const struct hdb_schema_ix *ix = &t->ix[i];
-        bool had = false, has = false;
-        rc = old != NULL ? entry_key(x, t->def, ix, old, okey, oklen, &a, &had) : HDB_OK;
+        bool had = false, has = false, old_local = false, new_local = false;
         rc =
-            rc == HDB_OK && row != NULL ? entry_key(x, t->def, ix, row, nkey, nklen, &b, &has) : rc;
+            old != NULL ? entry_key(x, t->def, ix, old, okey, oklen, &a, &had, &old_local) : HDB_OK;
+        rc = rc == HDB_OK && row != NULL
+                 ? entry_key(x, t->def, ix, row, nkey, nklen, &b, &has, &new_local)
+                 : rc;
         bool same_key = had && has && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
         bool same_val = oklen == nklen && (oklen == 0 || memcmp(okey, nkey, oklen) == 0);
         if (rc != HDB_OK || (same_key && same_val)) {
             continue;
         }
+        /* Entries that carry the row key live on the row's shard (a one-shard commit with the
+         * row); a unique entry lives where its own key hashes, where its check reads it. */
         if (had && !same_key) {
-            rc = hdb_txn_delete(x->t, ix->entries, a.data, (uint32_t)a.len, x->err);
+            rc = old_local
+                     ? hdb_txn_delete_at(x->t, ix->entries, hdb_kv_shard_of(x->db, okey, oklen),
+                                         a.data, (uint32_t)a.len, x->err)
+                     : hdb_txn_delete(x->t, ix->entries, a.data, (uint32_t)a.len, x->err);
         }
         if (rc == HDB_OK && has) {
-            rc = hdb_txn_put(x->t, ix->entries, b.data, (uint32_t)b.len, nkey, nklen, x->err);
+            rc = new_local
+                     ? hdb_txn_put_at(x->t, ix->entries, hdb_kv_shard_of(x->db, nkey, nklen),
+                                      b.data, (uint32_t)b.len, nkey, nklen, x->err)
+                     : hdb_txn_put(x->t, ix->entries, b.data, (uint32_t)b.len, nkey, nklen, x->err);
         }
     }
     free(a.data);
@@ -196,7 +210,7 @@ int index_check_unique(struct exec *x, const struct hdb_schema_table *t,
         if (!ix->unique || nulls) {
             continue;
         }
-        rc = entry_key(x, d, ix, row, NULL, 0, &k, &held);
+        rc = entry_key(x, d, ix, row, NULL, 0, &k, &held, NULL);
         if (rc != HDB_OK || !held) {
             continue;
         }

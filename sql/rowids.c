@@ -34,6 +34,7 @@ struct lease {
 
 struct shared {
     _Atomic uint64_t ddl_seq; /* odd while a DDL transaction commits (hdb_sql_ddl_enter) */
+    pthread_rwlock_t commits; /* DDL commits exclusive, the others shared */
     pthread_mutex_t mu;
     struct hdb_conn *conn; /* lease transactions, under mu */
     struct lease *leases;
@@ -49,6 +50,12 @@ static void *shared_make(struct hdb_db *db)
         return NULL;
     }
     pthread_mutex_init(&sh->mu, NULL);
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    /* a DDL must not wait behind an endless stream of other commits */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&sh->commits, &ra);
+    pthread_rwlockattr_destroy(&ra);
     return sh;
 }
 
@@ -89,6 +96,7 @@ static void shared_drop(void *p)
     }
     hdb_db_disconnect(sh->conn);
     pthread_mutex_destroy(&sh->mu);
+    pthread_rwlock_destroy(&sh->commits);
     free(sh->leases);
     free(sh);
 }
@@ -218,6 +226,7 @@ void hdb_sql_ddl_enter(struct hdb_db *db)
 {
     struct shared *sh = shared_of(db);
     if (sh != NULL) {
+        pthread_rwlock_wrlock(&sh->commits);
         atomic_fetch_add(&sh->ddl_seq, 1);
     }
 }
@@ -227,5 +236,28 @@ void hdb_sql_ddl_leave(struct hdb_db *db)
     struct shared *sh = shared_of(db);
     if (sh != NULL) {
         atomic_fetch_add(&sh->ddl_seq, 1);
+        pthread_rwlock_unlock(&sh->commits);
+    }
+}
+
+bool hdb_sql_commit_enter(struct hdb_db *db, uint64_t seq)
+{
+    struct shared *sh = shared_of(db);
+    if (sh == NULL) {
+        return false;
+    }
+    pthread_rwlock_rdlock(&sh->commits);
+    if (atomic_load(&sh->ddl_seq) != seq) {
+        pthread_rwlock_unlock(&sh->commits);
+        return false;
+    }
+    return true;
+}
+
+void hdb_sql_commit_leave(struct hdb_db *db)
+{
+    struct shared *sh = shared_of(db);
+    if (sh != NULL) {
+        pthread_rwlock_unlock(&sh->commits);
     }
 }

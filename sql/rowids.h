@@ -5,6 +5,7 @@
 #ifndef HDB_SQL_ROWIDS_H
 #define HDB_SQL_ROWIDS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "shards/kv.h"
@@ -26,7 +27,15 @@ void hdb_sql_rowid_seen(struct hdb_db *db, uint32_t table, int64_t rowid);
  * between: the schema it loaded at that value is the schema of its snapshot.
  */
 uint64_t hdb_sql_ddl_seq(struct hdb_db *db);
+/* Around a DDL transaction's commit: excludes every other commit (hdb_sql_commit_enter). */
 void hdb_sql_ddl_enter(struct hdb_db *db);
 void hdb_sql_ddl_leave(struct hdb_db *db);
+/*
+ * Around the commit of a transaction that planned against the schema of DDL sequence `seq`
+ * without reading the catalog: true (and DDL commits held off until hdb_sql_commit_leave) if no
+ * DDL committed since; false (nothing held) if one did, and the transaction must be retried.
+ */
+bool hdb_sql_commit_enter(struct hdb_db *db, uint64_t seq);
+void hdb_sql_commit_leave(struct hdb_db *db);
 
 #endif
