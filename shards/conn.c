@@ -452,20 +452,6 @@ int hdb_txn_get(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32
     return rrc != HDB_OK ? fail(t, rrc) : rc;
 }
 
-int hdb_txn_note_read(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
-                      struct hdb_err *err)
-{
-    int rc = txn_check(t, err);
-    rc = rc == HDB_OK ? check_key(key, klen, err) : rc;
-    if (rc != HDB_OK || t->snap != 0) {
-        return rc;
-    }
-    struct hdb_conn *c = t->conn;
-    uint32_t shard = hdb_kv_shard_of(c->db, key, klen), tree = tb->ids[shard];
-    rc = add_read(t, shard, tree, key_hash(tree, key, klen), key, klen, err);
-    return rc != HDB_OK ? fail(t, rc) : HDB_OK;
-}
-
 /* Requests one batch of hdb_txn_get_many keeps in flight at each shard (of CONN_RING_CAPACITY). */
 #define GET_MANY_PER_SHARD 32u
 

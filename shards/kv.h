@@ -141,14 +141,6 @@ int hdb_txn_begin(struct hdb_conn *c, struct hdb_txn **out, struct hdb_err *err)
 int hdb_txn_get(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
                 struct hdb_buf *val, struct hdb_err *err);
 /*
- * Makes the transaction depend on `key` as if it had read it, without reading it (no message):
- * a write to the key committed after the snapshot makes this transaction's commit fail with
- * HDB_CONFLICT. For a caller that knows the value by other means (the SQL layer's catalog
- * version).
- */
-int hdb_txn_note_read(struct hdb_txn *t, struct hdb_table *tb, const void *key, uint32_t klen,
-                      struct hdb_err *err);
-/*
  * Reads `n` keys of one table at once: the requests go to their shards together (at most 32 per
  * shard in flight), so a batch costs about one round trip instead of n. found[i] says whether
  * key i exists; vals[i] then holds its value. Validation covers every key, as for hdb_txn_get.
