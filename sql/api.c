@@ -522,12 +522,15 @@ int heliosdb_column_bytes(heliosdb_stmt *st, int col)
     return v == NULL || v->type == HDB_V_NULL ? 0 : (int)v->u.s.len;
 }
 
-int heliosdb_checkpoint(heliosdb_conn *c, heliosdb_error *err)
+/* Runs `op` on a connection of its own (the caller's may be inside a transaction). */
+static int on_own_conn(heliosdb_conn *c,
+                       int (*op)(struct hdb_conn *kc, void *ctx, struct hdb_err *e), void *ctx,
+                       heliosdb_error *err)
 {
     struct hdb_conn *kc = NULL;
     struct hdb_err e = {0};
     int rc = hdb_db_connect(c->db->db, &kc, &e);
-    rc = rc == HDB_OK ? hdb_db_checkpoint(kc, &e) : rc;
+    rc = rc == HDB_OK ? op(kc, ctx, &e) : rc;
     if (kc != NULL) {
         hdb_db_disconnect(kc);
     }
@@ -536,40 +539,40 @@ int heliosdb_checkpoint(heliosdb_conn *c, heliosdb_error *err)
     }
     ok(err);
     return HELIOSDB_OK;
+}
+
+static int op_checkpoint(struct hdb_conn *kc, void *ctx, struct hdb_err *e)
+{
+    (void)ctx;
+    return hdb_db_checkpoint(kc, e);
+}
+
+int heliosdb_checkpoint(heliosdb_conn *c, heliosdb_error *err)
+{
+    return on_own_conn(c, op_checkpoint, NULL, err);
 }
 
 /* --- snapshots --- */
 
+static int op_snapshot_create(struct hdb_conn *kc, void *ctx, struct hdb_err *e)
+{
+    struct hdb_snapshot_info info;
+    int rc = hdb_snapshot_create(kc, &info, e);
+    *(uint64_t *)ctx = rc == HDB_OK ? info.id : 0;
+    return rc;
+}
+
 int heliosdb_snapshot_create(heliosdb_conn *c, uint64_t *id, heliosdb_error *err)
 {
-    struct hdb_conn *kc = NULL;
-    struct hdb_err e = {0};
-    struct hdb_snapshot_info info;
-    int rc = hdb_db_connect(c->db->db, &kc, &e);
-    rc = rc == HDB_OK ? hdb_snapshot_create(kc, &info, &e) : rc;
-    if (kc != NULL) {
-        hdb_db_disconnect(kc);
-    }
-    if (rc != HDB_OK) {
-        return fail(err, &e, -1);
-    }
-    *id = info.id;
-    ok(err);
-    return HELIOSDB_OK;
+    return on_own_conn(c, op_snapshot_create, id, err);
+}
+
+static int op_snapshot_drop(struct hdb_conn *kc, void *ctx, struct hdb_err *e)
+{
+    return hdb_snapshot_drop(kc, *(const uint64_t *)ctx, e);
 }
 
 int heliosdb_snapshot_drop(heliosdb_conn *c, uint64_t id, heliosdb_error *err)
 {
-    struct hdb_conn *kc = NULL;
-    struct hdb_err e = {0};
-    int rc = hdb_db_connect(c->db->db, &kc, &e);
-    rc = rc == HDB_OK ? hdb_snapshot_drop(kc, id, &e) : rc;
-    if (kc != NULL) {
-        hdb_db_disconnect(kc);
-    }
-    if (rc != HDB_OK) {
-        return fail(err, &e, -1);
-    }
-    ok(err);
-    return HELIOSDB_OK;
+    return on_own_conn(c, op_snapshot_drop, &id, err);
 }
