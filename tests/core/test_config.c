@@ -291,7 +291,8 @@ Test(config, schema_rows_are_unique_documented_and_env_names_distinct)
     cr_assert_eq(active, 24, "the keys the engine acts on today");
     const char *must_be_active[] = {"database.path",
                                     "database.transaction_idle_timeout_ms",
-                                    "observability.log_level", "database.statement_timeout_ms",
+                                    "observability.log_level",
+                                    "database.statement_timeout_ms",
                                     "database.page_size",
                                     "database.cache_size_mb",
                                     "wal.mode",
