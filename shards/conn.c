@@ -183,6 +183,7 @@ void hdb_db_disconnect(struct hdb_conn *c)
         free(c->txn->reads);
         free(c->txn->ranges);
         free(c->txn->writes);
+        free(c->txn->widx);
     }
     free(c->txn);
     free(c->to_shard);
@@ -310,6 +311,13 @@ static void txn_reset(struct hdb_txn *t)
         free(t->writes[i].val);
     }
     t->nreads = t->nranges = t->nwrites = 0;
+    if (t->widx_cap > 1024) { /* a big transaction's index is not kept for the next one */
+        free(t->widx);
+        t->widx = NULL;
+        t->widx_cap = 0;
+    } else if (t->widx != NULL) {
+        memset(t->widx, 0, t->widx_cap * sizeof *t->widx);
+    }
     t->open = false;
     t->failed = false;
     t->snap = 0;
@@ -361,9 +369,57 @@ static int check_key(const void *key, uint32_t klen, struct hdb_err *err)
     return HDB_OK;
 }
 
+#define WIDX_FROM 16u /* writes before the index is built */
+
+static void widx_put(struct hdb_txn *t, uint32_t i)
+{
+    uint32_t at = (uint32_t)t->writes[i].k.hash & (t->widx_cap - 1);
+    while (t->widx[at] != 0) {
+        at = (at + 1) & (t->widx_cap - 1);
+    }
+    t->widx[at] = i + 1;
+}
+
+/* Before write `n` is added: at WIDX_FROM writes the index is filled with those already there
+ * (a kept table was zeroed at reset), later it doubles when half full. Out of memory: no index,
+ * the linear search still works. */
+static void widx_grow(struct hdb_txn *t, uint32_t n)
+{
+    if (n + 1 < WIDX_FROM) {
+        return;
+    }
+    bool fits = t->widx != NULL && (n + 1) * 2 <= t->widx_cap;
+    if (fits && n + 1 > WIDX_FROM) {
+        return; /* already holds writes 0 .. n-1 */
+    }
+    if (!fits) {
+        uint32_t cap = t->widx_cap == 0 ? 64 : t->widx_cap;
+        while ((n + 1) * 2 > cap) {
+            cap *= 2;
+        }
+        free(t->widx);
+        t->widx = calloc(cap, sizeof *t->widx);
+        t->widx_cap = t->widx != NULL ? cap : 0;
+    }
+    for (uint32_t i = 0; t->widx != NULL && i < n; i++) {
+        widx_put(t, i);
+    }
+}
+
 static struct txn_write *find_write(struct hdb_txn *t, uint64_t hash, uint32_t shard, uint32_t tree,
                                     const void *key, uint32_t klen)
 {
+    if (t->widx != NULL && t->nwrites >= WIDX_FROM) {
+        for (uint32_t at = (uint32_t)hash & (t->widx_cap - 1); t->widx[at] != 0;
+             at = (at + 1) & (t->widx_cap - 1)) {
+            struct txn_write *w = &t->writes[t->widx[at] - 1];
+            if (w->k.hash == hash && w->k.shard == shard && w->k.tree == tree &&
+                w->k.klen == klen && memcmp(w->k.key, key, klen) == 0) {
+                return w;
+            }
+        }
+        return NULL;
+    }
     for (uint32_t i = t->nwrites; i > 0; i--) {
         struct txn_write *w = &t->writes[i - 1];
         if (w->k.hash == hash && w->k.shard == shard && w->k.tree == tree && w->k.klen == klen &&
@@ -571,11 +627,15 @@ static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, uint32_t at, co
         return fail(t, hdb_err_set(err, rc != HDB_OK ? rc : HDB_NOMEM,
                                    "a transaction writes at most %u keys", HDB_TXN_WRITES_MAX));
     }
+    widx_grow(t, t->nwrites);
     t->writes[t->nwrites++] = (struct txn_write){
         .k = {.shard = shard, .tree = tree, .hash = hash, .key = kcopy, .klen = klen},
         .del = del,
         .val = vcopy,
         .vlen = del ? 0 : vlen};
+    if (t->widx != NULL && t->nwrites >= WIDX_FROM) {
+        widx_put(t, t->nwrites - 1);
+    }
     return HDB_OK;
 }
 

@@ -164,6 +164,10 @@ struct hdb_txn {
     uint32_t nranges, ranges_cap;
     struct txn_write *writes;
     uint32_t nwrites, writes_cap;
+    /* Once a transaction has many writes: an open-addressing index of them by hash (slot value
+     * = write index + 1, 0 = empty), so finding its own writes stays O(1). */
+    uint32_t *widx;
+    uint32_t widx_cap;
 };
 
 struct thread {

@@ -630,3 +630,44 @@ Test(kv, checkpoint_on_request_and_table_drop)
         free(sub);
     }
 }
+
+/* A transaction's own writes are found through its write index once it has many: overwrites,
+ * deletes and reads of 3,000 keys, then smaller transactions on the same connection (which reuse
+ * or drop the index) still see exactly their own writes. */
+Test(kv, many_own_writes_are_found_again)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 2);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db);
+    struct hdb_table *tb = table(c, "w");
+    for (int round = 0; round < 3; round++) {
+        int n = round == 0 ? 3000 : round == 1 ? 20 : 600;
+        struct hdb_txn *t = begin(c);
+        char k[32];
+        for (int i = 0; i < n; i++) {
+            snprintf(k, sizeof k, "r%d-k%05d", round, i);
+            put(t, tb, k, i);
+        }
+        for (int i = 0; i < n; i += 3) { /* overwrite every third */
+            snprintf(k, sizeof k, "r%d-k%05d", round, i);
+            put(t, tb, k, -i);
+        }
+        struct hdb_err err = {0};
+        for (int i = 1; i < n; i += 5) {
+            snprintf(k, sizeof k, "r%d-k%05d", round, i);
+            cr_assert_eq(hdb_txn_delete(t, tb, k, (uint32_t)strlen(k), &err), HDB_OK);
+        }
+        for (int i = 0; i < n; i++) {
+            snprintf(k, sizeof k, "r%d-k%05d", round, i);
+            int64_t want = i % 5 == 1 ? -1 : i % 3 == 0 ? -i : i;
+            cr_assert_eq(get(t, tb, k), want, "round %d key %d", round, i);
+        }
+        snprintf(k, sizeof k, "r%d-k%05d", round - 1, 7); /* an earlier round's key, committed */
+        cr_assert_eq(get(t, tb, k), round == 0 ? -1 : 7);
+        cr_assert_eq(commit(t), HDB_OK);
+    }
+    hdb_db_disconnect(c);
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}
