@@ -426,7 +426,7 @@ static uint32_t utf8_encode(uint32_t cp, char out[4])
     return 4;
 }
 
-/* \uXXXX or \UXXXXXXXX with P->p after the 'u'/'U'. */
+/* \u and four hex digits, or \U and eight, with P->p after the 'u'/'U'. */
 static int unicode_escape(struct parser *P, uint32_t digits)
 {
     const char *start = P->p - 2;

@@ -815,18 +815,17 @@ int hdb_db_open(const char *path, const struct hdb_db_opts *opts, struct hdb_db 
 
 void *hdb_db_attachment(struct hdb_db *db, void *(*make)(struct hdb_db *), void (*drop)(void *))
 {
-    pthread_mutex_lock(&db->admin);
-    void *a = db->attachment;
-    pthread_mutex_unlock(&db->admin);
+    void *a = atomic_load_explicit(&db->attachment, memory_order_acquire);
     if (a != NULL || make == NULL) {
-        return a;
+        return a; /* the common case takes no lock */
     }
     void *made = make(db); /* outside the lock: it may connect */
     pthread_mutex_lock(&db->admin);
-    a = db->attachment;
+    a = atomic_load_explicit(&db->attachment, memory_order_acquire);
     if (a == NULL && made != NULL) {
-        db->attachment = a = made;
         db->attachment_drop = drop;
+        atomic_store_explicit(&db->attachment, made, memory_order_release);
+        a = made;
         made = NULL;
     }
     pthread_mutex_unlock(&db->admin);
@@ -838,10 +837,10 @@ void *hdb_db_attachment(struct hdb_db *db, void *(*make)(struct hdb_db *), void 
 
 int hdb_db_close(struct hdb_db *db, struct hdb_err *err)
 {
-    if (db->attachment != NULL && db->attachment_drop != NULL) {
-        db->attachment_drop(db->attachment); /* while the shards still serve */
+    void *attached = atomic_exchange(&db->attachment, NULL);
+    if (attached != NULL && db->attachment_drop != NULL) {
+        db->attachment_drop(attached); /* while the shards still serve */
     }
-    db->attachment = NULL;
     snap_auto_stop(db);
     for (uint32_t i = 0; i < HDB_CONNS_MAX; i++) {
         if (atomic_load(&db->conns[i]) != NULL) {

@@ -214,7 +214,8 @@ struct hdb_db {
     pthread_mutex_t auto_mu;
     pthread_cond_t auto_cv;
     uint64_t conn_txn_seq[HDB_CONNS_MAX];
-    void *attachment; /* the layer above's shared state (hdb_db_attachment) */
+    /* the layer above's shared state (hdb_db_attachment); set once, read on every statement */
+    _Atomic(void *) attachment;
     void (*attachment_drop)(void *);
 };
 

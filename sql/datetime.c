@@ -1059,16 +1059,21 @@ static void put_time(struct writer *w, const struct dt_state *st)
 
 enum text_kind { TEXT_DATE, TEXT_TIME, TEXT_DATETIME };
 
-static int render_text(const struct hdb_dt_arg *args, uint32_t n, int64_t now_ms,
-                       struct hdb_dt_result *out, struct hdb_err *err, enum text_kind kind)
+/* A NULL result, then the moment the arguments name in *st (st->failed: none). */
+static int start(const struct hdb_dt_arg *args, uint32_t n, int64_t now_ms,
+                 struct hdb_dt_result *out, struct dt_state *st, struct hdb_err *err)
 {
     assert(out != NULL);
     set_null(out);
-    struct dt_state st;
     int rc = check_args(args, n, err);
-    if (rc == HDB_OK) {
-        rc = evaluate(args, n, now_ms, &st, err);
-    }
+    return rc == HDB_OK ? evaluate(args, n, now_ms, st, err) : rc;
+}
+
+static int render_text(const struct hdb_dt_arg *args, uint32_t n, int64_t now_ms,
+                       struct hdb_dt_result *out, struct hdb_err *err, enum text_kind kind)
+{
+    struct dt_state st;
+    int rc = start(args, n, now_ms, out, &st, err);
     if (rc != HDB_OK) {
         return rc;
     }
@@ -1110,13 +1115,8 @@ int hdb_dt_datetime(const struct hdb_dt_arg *args, uint32_t n, int64_t now_ms,
 int hdb_dt_julianday(const struct hdb_dt_arg *args, uint32_t n, int64_t now_ms,
                      struct hdb_dt_result *out, struct hdb_err *err)
 {
-    assert(out != NULL);
-    set_null(out);
     struct dt_state st;
-    int rc = check_args(args, n, err);
-    if (rc == HDB_OK) {
-        rc = evaluate(args, n, now_ms, &st, err);
-    }
+    int rc = start(args, n, now_ms, out, &st, err);
     if (rc == HDB_OK && !st.failed) {
         out->type = HDB_DT_REAL;
         out->r = (double)st.jd_ms / 86400000.0;
@@ -1127,13 +1127,8 @@ int hdb_dt_julianday(const struct hdb_dt_arg *args, uint32_t n, int64_t now_ms,
 int hdb_dt_unixepoch(const struct hdb_dt_arg *args, uint32_t n, int64_t now_ms,
                      struct hdb_dt_result *out, struct hdb_err *err)
 {
-    assert(out != NULL);
-    set_null(out);
     struct dt_state st;
-    int rc = check_args(args, n, err);
-    if (rc == HDB_OK) {
-        rc = evaluate(args, n, now_ms, &st, err);
-    }
+    int rc = start(args, n, now_ms, out, &st, err);
     if (rc != HDB_OK || st.failed) {
         return rc;
     }

@@ -140,8 +140,7 @@ struct scan_ctx {
     struct exec *x;
     const struct hdb_table_def *def;
     struct rows *out, *keys;
-    uint32_t ncols, seen;
-    struct hdb_buf last;
+    uint32_t ncols;
     int rc;
 };
 
@@ -152,10 +151,7 @@ static bool scan_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t
     struct exec *x = s->x;
     struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
     uint32_t n = 0;
-    s->seen++;
-    s->rc = hdb_buf_set(&s->last, key, klen) == HDB_OK
-                ? hdb_row_decode(val, vlen, row, HDB_TABLE_COLUMNS_MAX, &n, x->err)
-                : exec_fail(x, HDB_NOMEM, "out of memory");
+    s->rc = hdb_row_decode(val, vlen, row, HDB_TABLE_COLUMNS_MAX, &n, x->err);
     for (uint32_t i = n; s->rc == HDB_OK && i < s->ncols; i++) {
         /* A column added after the row was written: its DEFAULT (a literal, see ADD COLUMN). */
         const struct hdb_column *c = &s->def->cols[i];
@@ -191,40 +187,69 @@ int table_scan_first(struct exec *x, const struct hdb_schema_table *st, uint64_t
     return table_scan_range(x, st, NULL, 0, NULL, 0, max, out, keys);
 }
 
+/* Wraps a scan callback: keeps the last key (where the next page starts) and counts rows. */
+struct paged {
+    hdb_scan_row_fn row;
+    void *ctx;
+    struct hdb_buf last;
+    uint32_t seen;
+    uint64_t total;
+    bool stopped, nomem;
+};
+
+static bool paged_row(void *p, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen)
+{
+    struct paged *pg = p;
+    pg->seen++;
+    pg->total++;
+    if (hdb_buf_set(&pg->last, key, klen) != HDB_OK) {
+        pg->nomem = true;
+        return false;
+    }
+    pg->stopped = !pg->row(pg->ctx, key, klen, val, vlen);
+    return !pg->stopped;
+}
+
+int scan_paged(struct exec *x, struct hdb_table *tb, const uint8_t *lo, uint32_t lolen,
+               const uint8_t *hi, uint32_t hilen, uint64_t max, hdb_scan_row_fn row, void *ctx)
+{
+    struct paged pg = {.row = row, .ctx = ctx};
+    int rc = HDB_OK;
+    for (bool first = true; rc == HDB_OK; first = false) {
+        uint8_t from[HDB_KEY_BYTES_MAX + 1];
+        uint32_t from_len = 0;
+        if (first && lo != NULL) {
+            memcpy(from, lo, lolen);
+            from_len = lolen;
+        } else if (!first) { /* the smallest key after the last one */
+            memcpy(from, pg.last.data, pg.last.len);
+            from[pg.last.len] = 0;
+            from_len = (uint32_t)pg.last.len + 1;
+        }
+        pg.seen = 0;
+        uint32_t page = max != 0 && max - pg.total < SCAN_PAGE_ROWS ? (uint32_t)(max - pg.total)
+                                                                    : SCAN_PAGE_ROWS;
+        rc = hdb_txn_scan(x->t, tb, from, from_len, hi, hilen, page, paged_row, &pg, x->err);
+        rc = rc == HDB_OK && pg.nomem ? exec_fail(x, HDB_NOMEM, "out of memory") : rc;
+        if (pg.stopped || pg.seen < page || (max != 0 && pg.total >= max)) {
+            break;
+        }
+    }
+    free(pg.last.data);
+    return rc;
+}
+
 int table_scan_range(struct exec *x, const struct hdb_schema_table *st, const uint8_t *lo,
                      uint32_t lolen, const uint8_t *hi, uint32_t hilen, uint64_t max,
                      struct rows *out, struct rows *keys)
 {
     struct scan_ctx s = {.x = x, .def = st->def, .out = out, .keys = keys, .ncols = st->def->ncols};
-    uint64_t base = out->n;
     out->ncols = st->def->ncols;
     if (keys != NULL) {
         keys->ncols = 1;
     }
-    int rc = HDB_OK;
-    for (bool first = true;; first = false) {
-        uint8_t lo_buf[HDB_KEY_BYTES_MAX + 1];
-        uint32_t from_len = 0;
-        if (first && lo != NULL) {
-            memcpy(lo_buf, lo, lolen);
-            from_len = lolen;
-        } else if (!first) { /* the smallest key after the last one */
-            memcpy(lo_buf, s.last.data, s.last.len);
-            lo_buf[s.last.len] = 0;
-            from_len = (uint32_t)s.last.len + 1;
-        }
-        s.seen = 0;
-        uint64_t got = out->n - base;
-        uint32_t page =
-            max != 0 && max - got < SCAN_PAGE_ROWS ? (uint32_t)(max - got) : SCAN_PAGE_ROWS;
-        rc = hdb_txn_scan(x->t, st->rows, lo_buf, from_len, hi, hilen, page, scan_row, &s, x->err);
-        rc = rc == HDB_OK ? s.rc : rc;
-        if (rc != HDB_OK || s.seen < page || (max != 0 && out->n - base >= max)) {
-            break;
-        }
-    }
-    free(s.last.data);
-    return rc;
+    int rc = scan_paged(x, st->rows, lo, lolen, hi, hilen, max, scan_row, &s);
+    return rc == HDB_OK ? s.rc : rc;
 }
 
 /* --- primary-key point reads --- */
@@ -437,7 +462,6 @@ int table_get_row(struct exec *x, const struct hdb_schema_table *t, const uint8_
             .x = x, .def = t->def, .out = out, .keys = keys, .ncols = t->def->ncols};
         scan_row(&sc, key, klen, val.data, (uint32_t)val.len);
         rc = sc.rc;
-        free(sc.last.data);
     }
     hdb_buf_free(&val);
     return rc;
@@ -475,7 +499,6 @@ int table_get_rows(struct exec *x, const struct hdb_schema_table *t, const struc
         scan_row(&sc, kp[i], kl[i], vals[i].data, (uint32_t)vals[i].len);
         rc = sc.rc;
     }
-    free(sc.last.data);
     for (uint32_t i = 0; vals != NULL && i < rks->n; i++) {
         hdb_buf_free(&vals[i]);
     }

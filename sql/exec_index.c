@@ -20,8 +20,6 @@
 #include "sql/exec_int.h"
 #include "sql/parser.h"
 
-#define INDEX_PAGE_ROWS 4096u
-
 static int buf_add(struct exec *x, struct hdb_buf *b, const void *p, size_t n)
 {
     if (hdb_buf_reserve(b, b->len + n) != HDB_OK) {
@@ -125,8 +123,6 @@ static bool prefix_end(const struct hdb_buf *p, struct hdb_buf *out)
 struct entry_ctx {
     struct exec *x;
     struct rows *keys; /* the row keys the entries point to */
-    struct hdb_buf last;
-    uint32_t seen;
     int rc;
 };
 
@@ -135,45 +131,23 @@ static bool entry_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_
 {
     struct entry_ctx *e = ctx;
     struct hdb_value k = {.type = HDB_V_BLOB, .u.s = {val, vlen}};
-    e->seen++;
-    e->rc = hdb_buf_set(&e->last, key, klen) == HDB_OK
-                ? value_keep(e->x, &k)
-                : exec_fail(e->x, HDB_NOMEM, "out of memory");
+    (void)key;
+    (void)klen;
+    e->rc = value_keep(e->x, &k);
     e->rc = e->rc == HDB_OK ? rows_push(e->x, e->keys, &k) : e->rc;
     return e->rc == HDB_OK;
 }
 
-/* The row keys of the entries with lo <= key < hi (hi NULL: no end), at most `limit` (0: all),
- * in index order. Reads the whole range, so the transaction's validation covers it. */
+/* The row keys of the entries with lo <= key < hi (hi NULL: no end), in index order. Reads the
+ * whole range, so the transaction's validation covers it. */
 static int entries_in_range(struct exec *x, const struct hdb_schema_ix *ix,
-                            const struct hdb_buf *lo_key, const struct hdb_buf *hi, uint32_t limit,
-                            struct rows *keys)
+                            const struct hdb_buf *lo, const struct hdb_buf *hi, struct rows *keys)
 {
     struct entry_ctx e = {.x = x, .keys = keys};
     keys->ncols = 1;
-    int rc = HDB_OK;
-    for (bool first = true; rc == HDB_OK; first = false) {
-        struct hdb_buf lo = {0}; /* then the smallest key after the last one */
-        rc = buf_add(x, &lo, first ? lo_key->data : e.last.data, first ? lo_key->len : e.last.len);
-        rc = rc == HDB_OK && !first ? buf_add(x, &lo, "", 1) : rc;
-        if (rc != HDB_OK) {
-            free(lo.data);
-            break;
-        }
-        uint32_t page =
-            limit != 0 && limit - keys->n < INDEX_PAGE_ROWS ? limit - keys->n : INDEX_PAGE_ROWS;
-        e.seen = 0;
-        rc =
-            hdb_txn_scan(x->t, ix->entries, lo.data, (uint32_t)lo.len, hi != NULL ? hi->data : NULL,
-                         hi != NULL ? (uint32_t)hi->len : 0, page, entry_row, &e, x->err);
-        rc = rc == HDB_OK ? e.rc : rc;
-        free(lo.data);
-        if (e.seen < page || (limit != 0 && keys->n >= limit)) {
-            break;
-        }
-    }
-    free(e.last.data);
-    return rc;
+    int rc = scan_paged(x, ix->entries, lo->data, (uint32_t)lo->len, hi != NULL ? hi->data : NULL,
+                        hi != NULL ? (uint32_t)hi->len : 0, 0, entry_row, &e);
+    return rc == HDB_OK ? e.rc : rc;
 }
 
 /* --- uniqueness --- */
@@ -720,11 +694,10 @@ int table_index_read(struct exec *x, const struct hdb_schema_table *t, const cha
         uint32_t col = ix->key->cols[n];
         rc = range_keys(x, &p, &r, d->cols[col].affinity, ix->key->desc[n], &lo, &hi, &bounded,
                         &none);
-        rc = rc == HDB_OK && !none ? entries_in_range(x, ix, &lo, bounded ? &hi : NULL, 0, &rks)
-                                   : rc;
+        rc = rc == HDB_OK && !none ? entries_in_range(x, ix, &lo, bounded ? &hi : NULL, &rks) : rc;
     } else if (rc == HDB_OK && !none) {
         bounded = prefix_end(&p, &hi);
-        rc = entries_in_range(x, ix, &p, bounded ? &hi : NULL, 0, &rks);
+        rc = entries_in_range(x, ix, &p, bounded ? &hi : NULL, &rks);
     }
     bool reverse = false;
     if (rc == HDB_OK && hint != NULL && hint->usable &&

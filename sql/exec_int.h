@@ -93,6 +93,11 @@ int exec_fail(struct exec *x, int code, const char *fmt, ...) __attribute__((for
 /* Reads every row of a table into `out` (values copied into the arena). */
 int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,
                    struct rows *keys);
+/* Calls `row` for the keys lo <= key < hi of a key-value table (every shard, merged in key
+ * order), 4,096 rows a page, at most `max` (0: all); stops early when `row`
+ * returns false (its context then holds why). */
+int scan_paged(struct exec *x, struct hdb_table *tb, const uint8_t *lo, uint32_t lolen,
+               const uint8_t *hi, uint32_t hilen, uint64_t max, hdb_scan_row_fn row, void *ctx);
 /* The rows with lo <= key < hi (NULL: no bound), the first `max` of them (0: all). */
 int table_scan_range(struct exec *x, const struct hdb_schema_table *st, const uint8_t *lo,
                      uint32_t lolen, const uint8_t *hi, uint32_t hilen, uint64_t max,

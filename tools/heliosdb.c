@@ -185,17 +185,29 @@ static int64_t check_shards(struct hdb_db *db)
     return problems;
 }
 
-static int cmd_check(const struct tool_args *a)
+/* The configuration (kept in *cfg, free it), the database path (DBPATH or [database] path) and
+ * the open options it gives. Non-zero: the exit status of a configuration error. */
+static int load_database(const struct tool_args *a, struct hdb_config *cfg, char path[4096],
+                         struct hdb_db_opts *o)
 {
-    struct hdb_config cfg;
-    int rc = load_config(a, &cfg);
+    int rc = load_config(a, cfg);
     if (rc != 0) {
         return rc;
     }
+    snprintf(path, 4096, "%s", a->db_path != NULL ? a->db_path : cfg->database.path);
+    hdb_db_opts_from_config(cfg, o);
+    return 0;
+}
+
+static int cmd_check(const struct tool_args *a)
+{
+    struct hdb_config cfg;
     char path[4096];
-    snprintf(path, sizeof path, "%s", a->db_path != NULL ? a->db_path : cfg.database.path);
     struct hdb_db_opts o;
-    hdb_db_opts_from_config(&cfg, &o);
+    int rc = load_database(a, &cfg, path, &o);
+    if (rc != 0) {
+        return rc;
+    }
     hdb_config_free(&cfg);
     char manifest[4200];
     snprintf(manifest, sizeof manifest, "%s/MANIFEST", path);
@@ -230,14 +242,12 @@ static int cmd_check(const struct tool_args *a)
 static int cmd_shell(const struct tool_args *a)
 {
     struct hdb_config cfg;
-    int rc = load_config(a, &cfg);
+    char path[4096];
+    struct hdb_db_opts o;
+    int rc = load_database(a, &cfg, path, &o);
     if (rc != 0) {
         return rc;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s", a->db_path != NULL ? a->db_path : cfg.database.path);
-    struct hdb_db_opts o;
-    hdb_db_opts_from_config(&cfg, &o);
     uint32_t timeout_ms = (uint32_t)cfg.database.statement_timeout_ms;
     uint32_t work_mem_mb = (uint32_t)cfg.database.work_mem_mb;
     hdb_config_free(&cfg);
