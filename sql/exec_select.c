@@ -219,6 +219,12 @@ struct agg {
 struct group {
     struct agg *aggs;
     const struct hdb_value **rows; /* each source's current row when the group was last seen */
+    /* A streamed scan: the page (counted from 1) whose row rows[0] points at, and the group's
+     * own copy of it, overwritten when the page ends (bytes: its TEXT and BLOB values). */
+    uint32_t page;
+    struct hdb_value *copy;
+    uint8_t *bytes;
+    size_t bytes_cap;
 };
 
 static int agg_step(struct exec *x, struct scope *sc, const struct hdb_sql_expr *f, struct agg *a)
@@ -409,13 +415,17 @@ struct query {
     const char **names;
     struct rows out;
     struct hdb_value *scratch; /* one output row (not on the stack: subqueries recurse) */
-    /* grouping */
-    struct kset groups;
+    /* grouping, and SELECT DISTINCT's result rows so far */
+    struct kset groups, distinct;
     struct group *gv;
     uint32_t ngroups, gcap;
     struct hdb_value *null_row;
     bool *hit[JOIN_SOURCES_MAX]; /* RIGHT/FULL JOIN: which rows of that source found a match */
     bool ordered;                /* the one source gave its rows in ORDER BY order */
+    /* stream_scan: the page being read (from 1) and the groups that took one of its rows */
+    uint32_t page;
+    uint32_t *touched;
+    uint32_t ntouched, touched_cap;
 };
 
 static int add_source_columns(struct exec *x, struct source *s, const struct hdb_table_def *d)
@@ -494,6 +504,32 @@ static bool core_names(const struct hdb_sql_select_core *core, const struct hdb_
 static int limit_value(struct exec *x, const struct hdb_sql_expr *e, int64_t *out);
 static int row_key(struct exec *x, const struct hdb_value *v, uint32_t n, struct hdb_buf *key);
 
+/* Adds the rows a step of a recursive CTE gave that are new (UNION: not there yet), up to its
+ * LIMIT, copied into the statement's arena (the step's own is freed after). */
+static int recursive_keep(struct exec *x, const struct rows *got, bool all, int64_t limit,
+                          struct kset *seen, struct hdb_buf *key, struct source *s)
+{
+    int rc = HDB_OK;
+    for (uint32_t i = 0; rc == HDB_OK && i < got->n; i++) {
+        const struct hdb_value *row = got->v + (size_t)i * got->ncols;
+        bool found = false;
+        uint32_t idx;
+        if (!all) {
+            rc = row_key(x, row, got->ncols, key);
+            rc = rc == HDB_OK ? kset_add(x, seen, key, 0, &found, &idx) : rc;
+        }
+        if (rc != HDB_OK || found || (limit >= 0 && s->rows.n >= (uint64_t)limit)) {
+            continue;
+        }
+        rc = rows_push(x, &s->rows, row);
+        struct hdb_value *kept = s->rows.v + (size_t)(s->rows.n - 1) * s->rows.ncols;
+        for (uint32_t c = 0; rc == HDB_OK && c < s->rows.ncols; c++) {
+            rc = value_keep(x, &kept[c]);
+        }
+    }
+    return rc;
+}
+
 /*
  * WITH RECURSIVE name AS (initial SELECT UNION [ALL] recursive SELECT): the initial SELECTs give
  * the first rows; the recursive ones run again and again with `name` standing for the rows the
@@ -524,28 +560,19 @@ static int run_recursive(struct exec *x, const struct hdb_sql_cte *cte, uint32_t
                                            .n = sel->cores.n - split,
                                            .cap = sel->cores.n - split}};
     const char **names = NULL;
-    struct rows got = {0}, fresh = {0};
+    struct rows got = {0};
     rc = rc == HDB_OK ? select_run(x, &init, NULL, &got, &names) : rc;
     struct kset seen = {0};
     struct hdb_buf key = {0};
     s->rows = (struct rows){.ncols = got.ncols};
+    rc = rc == HDB_OK ? recursive_keep(x, &got, all, limit, &seen, &key, s) : rc;
     for (uint32_t start = 0; rc == HDB_OK;) {
-        /* keep the new rows (UNION: those not there yet), then run the step on them */
-        for (uint32_t i = 0; rc == HDB_OK && i < got.n; i++) {
-            const struct hdb_value *row = got.v + (size_t)i * got.ncols;
-            bool found = false;
-            uint32_t idx;
-            if (!all) {
-                rc = row_key(x, row, got.ncols, &key);
-                rc = rc == HDB_OK ? kset_add(x, &seen, &key, 0, &found, &idx) : rc;
-            }
-            if (rc == HDB_OK && !found && (limit < 0 || s->rows.n < (uint64_t)limit)) {
-                rc = rows_push(x, &s->rows, row);
-            }
-        }
-        if (rc != HDB_OK || s->rows.n == start || (limit >= 0 && s->rows.n >= (uint64_t)limit)) {
+        if (s->rows.n == start || (limit >= 0 && s->rows.n >= (uint64_t)limit)) {
             break;
         }
+        struct hdb_sql_arena mem = {.limit = x->arena->limit}, *outer = x->arena;
+        struct hdb_sql_arena *outer_keep = x->keep;
+        uint64_t held = x->rows_held;
         struct rows step_rows = {.ncols = s->rows.ncols,
                                  .n = s->rows.n - start,
                                  .cap = s->rows.n - start,
@@ -553,16 +580,25 @@ static int run_recursive(struct exec *x, const struct hdb_sql_cte *cte, uint32_t
         start = s->rows.n;
         struct cte_work w = {.cte = cte, .rows = &step_rows, .names = names, .up = x->work};
         x->work = &w;
-        fresh = (struct rows){0};
-        rc = select_run(x, &rec, NULL, &fresh, NULL);
+        x->arena = &mem; /* the step's own memory, freed once its new rows are kept */
+        x->keep = NULL;
+        got = (struct rows){0};
+        rc = select_run(x, &rec, NULL, &got, NULL);
+        x->arena = outer;
+        x->keep = outer_keep;
         x->work = w.up;
-        if (rc == HDB_OK && fresh.n > 0 && fresh.ncols != s->rows.ncols) {
+        if (rc == HDB_OK && got.n > 0 && got.ncols != s->rows.ncols) {
             rc = exec_fail(x, HDB_INVALID,
                            "SELECTs to the left and right of %s do not have the same number of "
                            "result columns",
                            all ? "UNION ALL" : "UNION");
         }
-        got = fresh;
+        x->rows_held = held; /* the step's rows go with its arena */
+        rc = rc == HDB_OK ? recursive_keep(x, &got, all, limit, &seen, &key, s) : rc;
+        if (mem.over_limit && rc != HDB_OK) {
+            outer->over_limit = true;
+        }
+        hdb_sql_arena_free(&mem);
     }
     free(key.data);
     return rc == HDB_OK ? cte_columns(x, cte, names, s) : rc;
@@ -762,6 +798,17 @@ static int output_row(struct query *q)
         }
     }
     int rc = HDB_OK;
+    if (q->core->distinct) { /* a row seen before is dropped now, not after holding them all */
+        struct hdb_buf key = {0};
+        bool found = false;
+        uint32_t idx;
+        rc = row_key(x, row, q->nvisible, &key);
+        IN_KEEP(x, rc = rc == HDB_OK ? kset_add(x, &q->distinct, &key, 0, &found, &idx) : rc);
+        free(key.data);
+        if (rc != HDB_OK || found) {
+            return rc;
+        }
+    }
     for (uint32_t i = 0; x->keep != NULL && i < q->ncols && rc == HDB_OK; i++) {
         IN_KEEP(x, rc = value_keep(x, &row[i])); /* out of the streamed page */
     }
@@ -816,6 +863,64 @@ static int group_of(struct query *q, struct group **out)
     return HDB_OK;
 }
 
+/* stream_scan: group `idx` took a row of this page, which must be copied before the page goes. */
+static int touch_group(struct query *q, uint32_t idx)
+{
+    if (q->ntouched == q->touched_cap) {
+        int rc = HDB_OK;
+        uint32_t cap = q->touched_cap == 0 ? 64 : q->touched_cap * 2;
+        uint32_t *t = hdb_sql_arena_alloc(q->x->arena, cap * sizeof *t, &rc);
+        if (t == NULL) {
+            return exec_fail(q->x, rc, "out of memory grouping rows");
+        }
+        if (q->ntouched > 0) {
+            memcpy(t, q->touched, q->ntouched * sizeof *t);
+        }
+        q->touched = t;
+        q->touched_cap = cap;
+    }
+    q->touched[q->ntouched++] = idx;
+    return HDB_OK;
+}
+
+/* Copies the page row group g points at into the group's own storage (in the arena, which is
+ * the statement's: reused by the group's later copies, so memory follows the groups). */
+static int keep_group_row(struct query *q, struct group *g, uint32_t ncols)
+{
+    struct exec *x = q->x;
+    const struct hdb_value *row = g->rows[0];
+    if (row == NULL || row == q->null_row) {
+        return HDB_OK;
+    }
+    int rc = HDB_OK;
+    size_t need = 0;
+    for (uint32_t c = 0; c < ncols; c++) {
+        bool bytes = row[c].type == HDB_V_TEXT || row[c].type == HDB_V_BLOB;
+        need += bytes ? row[c].u.s.len + 1 : 0;
+    }
+    if (g->copy == NULL) {
+        g->copy = hdb_sql_arena_alloc(x->arena, (ncols + 1) * sizeof *g->copy, &rc);
+    }
+    if (g->copy != NULL && need > g->bytes_cap) {
+        size_t cap = need > 2 * g->bytes_cap ? need : 2 * g->bytes_cap;
+        g->bytes = hdb_sql_arena_alloc(x->arena, cap, &rc);
+        g->bytes_cap = g->bytes != NULL ? cap : 0;
+    }
+    if (g->copy == NULL || (need > 0 && g->bytes == NULL)) {
+        return exec_fail(x, rc, "out of memory grouping rows");
+    }
+    for (size_t c = 0, at = 0; c < ncols; c++) {
+        g->copy[c] = row[c];
+        if ((row[c].type == HDB_V_TEXT || row[c].type == HDB_V_BLOB) && row[c].u.s.len > 0) {
+            memcpy(g->bytes + at, row[c].u.s.p, row[c].u.s.len);
+            g->copy[c].u.s.p = g->bytes + at;
+            at += row[c].u.s.len + 1;
+        }
+    }
+    g->rows[0] = g->copy;
+    return HDB_OK;
+}
+
 /* A joined row that passed WHERE. */
 static int emit(struct query *q)
 {
@@ -827,6 +932,10 @@ static int emit(struct query *q)
     IN_KEEP(q->x, rc = group_of(q, &g));
     for (uint32_t s = 0; rc == HDB_OK && s < q->sc.nsrc; s++) {
         g->rows[s] = q->sc.src[s].cur;
+    }
+    if (rc == HDB_OK && q->page > 0 && g->page != q->page) {
+        g->page = q->page;
+        IN_KEEP(q->x, rc = touch_group(q, (uint32_t)(g - q->gv)));
     }
     for (uint32_t i = 0; rc == HDB_OK && i < q->aggs.n; i++) {
         rc = agg_step(q->x, &q->sc, q->aggs.e[i], &g->aggs[i]);
@@ -1131,9 +1240,10 @@ static int query_hint(struct exec *x, const struct hdb_sql_select *sel, const st
 #define STREAM_PAGE_ROWS 1024u
 
 /*
- * A one-table query without GROUP BY or DISTINCT that scans the whole table: the rows come a page
- * at a time into an arena of their own, go through WHERE and into the result or the aggregates
- * (copied out of the page), and the page is freed: memory follows the result, not the table.
+ * A one-table query that scans the whole table: the rows come a page at a time into an arena of
+ * their own, go through WHERE and into the result or the groups and their aggregates (copied out
+ * of the page: a group keeps one row of its own, overwritten by later pages), and the page is
+ * freed: memory follows the result and the groups, not the table.
  */
 static int stream_scan(struct query *q, struct hdb_table *tb)
 {
@@ -1162,17 +1272,11 @@ static int stream_scan(struct query *q, struct hdb_table *tb)
             last[k->u.s.len] = 0;
             lastlen = k->u.s.len + 1;
         }
+        q->page++;
+        q->ntouched = 0;
         rc = rc == HDB_OK ? join(q, 0) : rc;
-        for (uint32_t g = 0; rc == HDB_OK && g < q->ngroups; g++) {
-            struct hdb_value *copy = NULL; /* the group's row outlives the page */
-            const struct hdb_value *row = q->gv[g].rows[0];
-            IN_KEEP(x, copy = hdb_sql_arena_alloc(x->arena, (s->ncols + 1) * sizeof *copy, &rc));
-            for (uint32_t c = 0; copy != NULL && row != NULL && c < s->ncols && rc == HDB_OK; c++) {
-                copy[c] = row[c];
-                IN_KEEP(x, rc = value_keep(x, &copy[c]));
-            }
-            q->gv[g].rows[0] = row != NULL ? copy : NULL;
-            rc = copy == NULL && rc == HDB_OK ? exec_fail(x, HDB_NOMEM, "out of memory") : rc;
+        for (uint32_t i = 0; rc == HDB_OK && i < q->ntouched; i++) {
+            IN_KEEP(x, rc = keep_group_row(q, &q->gv[q->touched[i]], s->ncols));
         }
         x->rows_held -= s->rows.cap + keys.cap;
         if (rc != HDB_OK && page.over_limit) {
@@ -1187,6 +1291,7 @@ static int stream_scan(struct query *q, struct hdb_table *tb)
             break;
         }
     }
+    q->page = 0;
     return rc;
 }
 
@@ -1216,7 +1321,7 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
         const struct hdb_sql_source *fs = q->from[i].src;
         /* With one source, WHERE may pin its primary key: a point read instead of a scan. */
         const struct hdb_sql_expr *where = q->nfrom == 1 ? core->where : NULL;
-        bool stream = q->nfrom == 1 && core->group_by.n == 0 && !core->distinct;
+        bool stream = q->nfrom == 1;
         x->stream_table = NULL;
         rc = open_source(x, fs, outer, where, q->nfrom == 1 ? &hint : NULL, stream, &q->sc.src[i]);
         streamed = q->nfrom == 1 ? x->stream_table : NULL;

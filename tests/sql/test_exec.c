@@ -990,6 +990,11 @@ Test(exec, recursive_common_table_expressions)
           "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n, n FROM c WHERE n < 3) SELECT * "
           "FROM c",
           HDB_INVALID, "do not have the same number of result columns");
+    hdb_sql_session_set_work_mem(s, 64); /* a step's own memory goes when the step is done */
+    query_is(s,
+             "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 200000) "
+             "SELECT count(*), sum(n) FROM c",
+             "200000|20000100000\n");
     hdb_sql_session_set_work_mem(s, 1); /* what stops one that never ends */
     fails(s,
           "WITH RECURSIVE forever(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM forever) SELECT "
@@ -1000,9 +1005,9 @@ Test(exec, recursive_common_table_expressions)
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
 
-/* A scan of a whole table streams page by page: aggregates and filters over a table bigger than
- * work_mem_mb work, with the same answers; what must hold every row (a sort of all of them,
- * grouping) still fails naming the limit. */
+/* A scan of a whole table streams page by page: aggregates, filters, GROUP BY and DISTINCT over a
+ * table bigger than work_mem_mb work, with the same answers; what must hold every row (a sort of
+ * all of them, a group per row) still fails naming the limit. */
 Test(exec, scans_stream_past_work_mem)
 {
     struct hdb_db *db = open_db();
@@ -1027,9 +1032,16 @@ Test(exec, scans_stream_past_work_mem)
              "7|5,6,0,1,2,3,4\n");
     query_is(s, "SELECT max(length(pad || pad)) FROM big", "300\n");
     fails(s, "SELECT pad FROM big ORDER BY pad DESC LIMIT 1", HDB_TOOBIG, "work_mem_mb (2 MiB)");
-    fails(s, "SELECT g, count(*) FROM big GROUP BY g", HDB_TOOBIG, "work_mem_mb (2 MiB)");
+    query_is(s, "SELECT g, count(*), max(id), length(pad) FROM big GROUP BY g ORDER BY g LIMIT 2",
+             "0|2858|20000|150\n1|2857|19994|150\n");
+    query_is(s, "SELECT g, substr(pad, 147) FROM big WHERE id > 19995 GROUP BY g ORDER BY g",
+             "0|9999\n3|9995\n4|9996\n5|9997\n6|9998\n");
+    query_is(s, "SELECT DISTINCT g * 2 FROM big ORDER BY 1 DESC LIMIT 2", "12\n10\n");
+    fails(s, "SELECT pad, count(*) FROM big GROUP BY pad", HDB_TOOBIG, "work_mem_mb (2 MiB)");
+    fails(s, "SELECT DISTINCT pad FROM big", HDB_TOOBIG, "work_mem_mb (2 MiB)");
     hdb_sql_session_set_work_mem(s, 256);
     query_is(s, "SELECT g, count(*) FROM big GROUP BY g ORDER BY g LIMIT 2", "0|2858\n1|2857\n");
+    query_is(s, "SELECT count(*) FROM (SELECT pad, count(*) FROM big GROUP BY pad)", "20000\n");
     hdb_sql_session_close(s);
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
