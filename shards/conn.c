@@ -845,6 +845,98 @@ int hdb_txn_scan(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32
     return fail(t, rc);
 }
 
+/* --- folds --- */
+
+bool hdb_txn_wrote(const struct hdb_txn *t, const struct hdb_table *tb)
+{
+    for (uint32_t i = 0; i < t->nwrites; i++) {
+        if (t->writes[i].k.tree == tb->ids[t->writes[i].k.shard]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Sends the next turn of each shard's fold that has rows left (from[s]); returns how many. */
+static uint32_t fold_turn(struct hdb_txn *t, struct hdb_table *tb, struct req *reqs,
+                          struct hdb_buf *from, const bool *more)
+{
+    struct hdb_conn *c = t->conn;
+    uint32_t sent = 0;
+    for (uint32_t s = 0; s < c->db->nshards; s++) {
+        if (!more[s]) {
+            continue;
+        }
+        struct req r = reqs[s];
+        r.type = MSG_FOLD;
+        r.ts = t->snapshot_ts;
+        r.snap = t->snap;
+        r.tree = tb->ids[s];
+        r.key = from[s].data != NULL ? from[s].data : (const uint8_t *)"";
+        r.klen = (uint32_t)from[s].len;
+        reqs[s] = r;
+        conn_send(c, s, &reqs[s]);
+        sent++;
+    }
+    if (sent > 0) {
+        conn_wait_all(c);
+    }
+    return sent;
+}
+
+int hdb_txn_fold(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32_t lolen,
+                 const void *hi, uint32_t hilen, hdb_fold_fn fold, void *const *ctxs,
+                 struct hdb_err *err)
+{
+    int rc = txn_check(t, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    if (hdb_txn_wrote(t, tb)) {
+        return hdb_err_set(err, HDB_INVALID, "a fold does not see the transaction's own writes");
+    }
+    uint32_t n = t->conn->db->nshards;
+    struct req *reqs = calloc(n, sizeof *reqs);
+    struct hdb_buf *from = calloc(n, sizeof *from);
+    bool *more = calloc(n, sizeof *more);
+    for (uint32_t s = 0; reqs != NULL && from != NULL && more != NULL && s < n && rc == HDB_OK;
+         s++) {
+        reqs[s] = (struct req){.hi = hi, .hilen = hilen, .fold = fold, .fold_ctx = ctxs[s]};
+        more[s] = true;
+        rc = lo != NULL ? hdb_buf_set(&from[s], lo, lolen) : HDB_OK;
+    }
+    if (reqs == NULL || from == NULL || more == NULL || rc != HDB_OK) {
+        rc = hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    while (rc == HDB_OK && fold_turn(t, tb, reqs, from, more) > 0) {
+        for (uint32_t s = 0; s < n; s++) {
+            if (!more[s]) {
+                continue;
+            }
+            int src = req_status(&reqs[s], err);
+            rc = rc == HDB_OK ? src : rc;
+            more[s] = src == HDB_OK && reqs[s].more;
+            if (more[s] && hdb_buf_set(&from[s], reqs[s].val.data, reqs[s].val.len) != HDB_OK) {
+                rc = rc == HDB_OK ? hdb_err_set(err, HDB_NOMEM, "out of memory") : rc;
+            }
+        }
+        for (uint32_t s = 0; rc != HDB_OK && s < n; s++) {
+            more[s] = false; /* one failed: the others stop too */
+        }
+    }
+    if (rc == HDB_OK && t->snap == 0) {
+        rc = add_ranges(t, tb, lo != NULL ? lo : "", lolen, hi, hilen, err);
+    }
+    for (uint32_t s = 0; reqs != NULL && from != NULL && s < n; s++) {
+        hdb_buf_free(&reqs[s].val);
+        hdb_buf_free(&from[s]);
+    }
+    free(reqs);
+    free(from);
+    free(more);
+    return fail(t, rc);
+}
+
 /* --- commit --- */
 
 struct commit_plan {

@@ -41,6 +41,7 @@
 #define HDB_TXN_WRITES_MAX       HDB_COMMIT_WRITES_MAX
 #define HDB_SCAN_ROWS_MAX        100000u
 #define HDB_SCAN_REPLY_BYTES_MAX (64u << 20)
+#define HDB_FOLD_TURN_ROWS       8192u /* rows a shard folds before it serves others */
 
 struct hdb_db_opts {
     struct hdb_store_opts store;   /* every shard's store; store.cache_bytes is the total */
@@ -169,6 +170,25 @@ typedef bool (*hdb_scan_row_fn)(void *ctx, const uint8_t *key, uint32_t klen, co
 int hdb_txn_scan(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32_t lolen,
                  const void *hi, uint32_t hilen, uint32_t limit, hdb_scan_row_fn row, void *ctx,
                  struct hdb_err *err);
+/*
+ * Partial work on the shards' own threads (the SQL layer's aggregates): shard s calls
+ * fold(ctxs[s], key, klen, val, vlen, err) for each of its rows with lo <= key < hi (hi NULL: no
+ * upper end) in key order, at the transaction's snapshot, and fold(ctxs[s], NULL, 0, NULL, 0,
+ * err) after the last row of each turn (a shard folds HDB_FOLD_TURN_ROWS rows per turn, then serves
+ * other requests before it goes on). The shards run at once; each ctx is touched only by its
+ * shard, one call at a time, and the caller waits meanwhile. A status other than HDB_OK from
+ * fold stops it (the others at their next turn) and is returned with the message fold put in
+ * err. The range joins the read set as a scan's does. The transaction's own writes are not
+ * folded: HDB_INVALID if it has written to `tb` (see hdb_txn_wrote). fold runs on a shard's
+ * thread: it may not use connections or transactions, and should be quick per row.
+ */
+typedef int (*hdb_fold_fn)(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                           uint32_t vlen, struct hdb_err *err);
+int hdb_txn_fold(struct hdb_txn *t, struct hdb_table *tb, const void *lo, uint32_t lolen,
+                 const void *hi, uint32_t hilen, hdb_fold_fn fold, void *const *ctxs,
+                 struct hdb_err *err);
+/* Has the transaction buffered a write to `tb`? */
+bool hdb_txn_wrote(const struct hdb_txn *t, const struct hdb_table *tb);
 /* Validates and commits; the transaction is over whatever this returns. */
 int hdb_txn_commit(struct hdb_txn *t, struct hdb_err *err);
 void hdb_txn_rollback(struct hdb_txn *t);

@@ -668,12 +668,69 @@ static void serve_snap_create(struct shard *sh, struct req *r)
     reply(sh, r);
 }
 
+/* One turn of a MSG_FOLD: up to HDB_FOLD_TURN_ROWS rows from r->key, then the turn's end call. */
+static int fold_version(struct shard *sh, struct hdb_version *v, struct req *r, struct hdb_err *e)
+{
+    struct hdb_cursor c;
+    int rc = hdb_store_cursor(sh->store, v, r->tree, &c, e);
+    if (rc == HDB_NOTFOUND) {
+        return HDB_OK; /* the tree did not exist at this snapshot */
+    }
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    struct hdb_buf val = {0};
+    uint32_t n = 0;
+    rc = hdb_cursor_seek(&c, r->key, r->klen, HDB_SEEK_GE, e);
+    while (rc == HDB_OK && hdb_cursor_valid(&c)) {
+        const uint8_t *k;
+        uint32_t klen;
+        hdb_cursor_key(&c, &k, &klen);
+        if (r->hi != NULL && cmp_keys(k, klen, r->hi, r->hilen) >= 0) {
+            break;
+        }
+        if (n == HDB_FOLD_TURN_ROWS) { /* the rest in the next turn, from this key */
+            r->more = true;
+            rc = hdb_buf_set(&r->val, k, klen);
+            rc = rc == HDB_OK ? rc : hdb_err_set(e, rc, "out of memory");
+            break;
+        }
+        rc = hdb_cursor_value(&c, &val, e);
+        if (rc == HDB_OK) {
+            hdb_cursor_key(&c, &k, &klen);
+            rc = r->fold(r->fold_ctx, k, klen, val.data, (uint32_t)val.len, e);
+            n++;
+        }
+        rc = rc == HDB_OK ? hdb_cursor_next(&c, e) : rc;
+    }
+    hdb_buf_free(&val);
+    hdb_cursor_close(&c);
+    rc = rc == HDB_NOTFOUND ? HDB_OK : rc; /* the cursor ran off the end */
+    return rc == HDB_OK ? r->fold(r->fold_ctx, NULL, 0, NULL, 0, e) : rc;
+}
+
+static void serve_fold(struct shard *sh, struct req *r)
+{
+    struct hdb_version *v = read_version(sh, r);
+    r->more = false;
+    if (v != NULL) {
+        struct hdb_err e = {0};
+        r->status = fold_version(sh, v, r, &e);
+        if (r->status != HDB_OK) {
+            snprintf(r->msg, sizeof r->msg, "%s", e.msg);
+        }
+    }
+    reply(sh, r);
+}
+
 static void serve_read(struct shard *sh, struct req *r)
 {
     if (r->type == MSG_GET) {
         serve_get(sh, r);
     } else if (r->type == MSG_SCAN) {
         serve_scan(sh, r);
+    } else if (r->type == MSG_FOLD) {
+        serve_fold(sh, r);
     } else {
         serve_snap_create(sh, r);
     }
@@ -1288,6 +1345,7 @@ static void handle(struct shard *sh, const struct hdb_msg *m)
     switch (m->type) {
     case MSG_GET:
     case MSG_SCAN:
+    case MSG_FOLD:
     case MSG_SNAP_CREATE:
         handle_read(sh, r);
         break;

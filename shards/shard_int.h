@@ -52,6 +52,7 @@ enum msg_type {
     MSG_SNAP_TREES, /* the snapshot's user trees: rows of name -> u32 id */
     MSG_TREE_DROP,  /* drop a tree (missing: fine) */
     MSG_CHECKPOINT, /* checkpoint now (async mode: through the freeze), reply when done */
+    MSG_FOLD,       /* a read: run the caller's fold over a key range, one turn's worth */
 };
 
 /* A key read by a transaction, or a write it buffered. */
@@ -123,6 +124,9 @@ struct req {
     struct hdb_verify_report *verify;
     void (*problem)(void *ctx, const char *msg); /* MSG_VERIFY: called on the shard's thread */
     void *problem_ctx;
+    hdb_fold_fn fold; /* MSG_FOLD: called on the shard's thread; `val` gets where to go on */
+    void *fold_ctx;
+    bool more;             /* MSG_FOLD out: rows are left from `val` on */
     struct req *next_wait; /* shard's list of reads waiting for a timestamp */
 };
 

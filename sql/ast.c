@@ -94,3 +94,67 @@ int hdb_sql_list_push(struct hdb_sql_arena *a, struct hdb_sql_list *l, void *ite
     l->items[l->n++] = item;
     return HDB_OK;
 }
+
+/* --- expression walks --- */
+
+static int walk_list(const struct hdb_sql_list *l, hdb_sql_expr_visit_fn fn, void *ctx,
+                     struct hdb_err *err)
+{
+    int rc = HDB_OK;
+    for (uint32_t i = 0; i < l->n && rc == HDB_OK; i++) {
+        rc = hdb_sql_expr_walk(l->items[i], fn, ctx, err);
+    }
+    return rc;
+}
+
+int hdb_sql_expr_walk(const struct hdb_sql_expr *e, hdb_sql_expr_visit_fn fn, void *ctx,
+                      struct hdb_err *err)
+{
+    if (e == NULL) {
+        return HDB_OK;
+    }
+    int rc = fn(e, ctx, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    switch (e->kind) {
+    case HDB_EXPR_UNARY:
+        return hdb_sql_expr_walk(e->u.unary.operand, fn, ctx, err);
+    case HDB_EXPR_BINARY:
+        rc = hdb_sql_expr_walk(e->u.binary.left, fn, ctx, err);
+        return rc == HDB_OK ? hdb_sql_expr_walk(e->u.binary.right, fn, ctx, err) : rc;
+    case HDB_EXPR_LIKE:
+        rc = hdb_sql_expr_walk(e->u.like.left, fn, ctx, err);
+        rc = rc == HDB_OK ? hdb_sql_expr_walk(e->u.like.pattern, fn, ctx, err) : rc;
+        return rc == HDB_OK ? hdb_sql_expr_walk(e->u.like.escape, fn, ctx, err) : rc;
+    case HDB_EXPR_BETWEEN:
+        rc = hdb_sql_expr_walk(e->u.between.operand, fn, ctx, err);
+        rc = rc == HDB_OK ? hdb_sql_expr_walk(e->u.between.low, fn, ctx, err) : rc;
+        return rc == HDB_OK ? hdb_sql_expr_walk(e->u.between.high, fn, ctx, err) : rc;
+    case HDB_EXPR_IN:
+        rc = hdb_sql_expr_walk(e->u.in.operand, fn, ctx, err);
+        return rc == HDB_OK ? walk_list(&e->u.in.list, fn, ctx, err) : rc;
+    case HDB_EXPR_ISNULL:
+        return hdb_sql_expr_walk(e->u.isnull.operand, fn, ctx, err);
+    case HDB_EXPR_CASE:
+        rc = hdb_sql_expr_walk(e->u.case_.base, fn, ctx, err);
+        rc = rc == HDB_OK ? walk_list(&e->u.case_.whens, fn, ctx, err) : rc;
+        return rc == HDB_OK ? hdb_sql_expr_walk(e->u.case_.else_, fn, ctx, err) : rc;
+    case HDB_EXPR_CAST:
+        return hdb_sql_expr_walk(e->u.cast.operand, fn, ctx, err);
+    case HDB_EXPR_FUNCTION:
+        return walk_list(&e->u.function.args, fn, ctx, err);
+    case HDB_EXPR_COLLATE:
+        return hdb_sql_expr_walk(e->u.collate.operand, fn, ctx, err);
+    case HDB_EXPR_ROW:
+        return walk_list(&e->u.row, fn, ctx, err);
+    default:
+        return HDB_OK;
+    }
+}
+
+bool hdb_sql_expr_is_subquery(const struct hdb_sql_expr *e)
+{
+    return e->kind == HDB_EXPR_SUBQUERY || e->kind == HDB_EXPR_EXISTS ||
+           (e->kind == HDB_EXPR_IN && (e->u.in.select != NULL || e->u.in.table.ptr != NULL));
+}

@@ -497,4 +497,15 @@ struct hdb_sql_stmt {
     } u;
 };
 
+/*
+ * Calls fn on `e` and on every expression under it, depth-first (not into subqueries' SELECTs),
+ * and stops at the first status other than HDB_OK, which it returns. The depth follows the tree,
+ * whose height the parser bounds.
+ */
+typedef int (*hdb_sql_expr_visit_fn)(const struct hdb_sql_expr *e, void *ctx, struct hdb_err *err);
+int hdb_sql_expr_walk(const struct hdb_sql_expr *e, hdb_sql_expr_visit_fn fn, void *ctx,
+                      struct hdb_err *err);
+/* Is `e` itself a subquery, EXISTS or IN (SELECT ...) / IN table? */
+bool hdb_sql_expr_is_subquery(const struct hdb_sql_expr *e);
+
 #endif

@@ -44,70 +44,9 @@ static void *alloc(struct hdb_table_def *def, size_t bytes, struct hdb_err *err)
     return p;
 }
 
-/* --- expression walks --- */
-
-typedef int (*expr_visit_fn)(const struct hdb_sql_expr *e, void *ctx, struct hdb_err *err);
-
-static int walk(const struct hdb_sql_expr *e, expr_visit_fn fn, void *ctx, struct hdb_err *err);
-
-static int walk_list(const struct hdb_sql_list *l, expr_visit_fn fn, void *ctx, struct hdb_err *err)
-{
-    int rc = HDB_OK;
-    for (uint32_t i = 0; i < l->n && rc == HDB_OK; i++) {
-        rc = walk(l->items[i], fn, ctx, err);
-    }
-    return rc;
-}
-
-static int walk(const struct hdb_sql_expr *e, expr_visit_fn fn, void *ctx, struct hdb_err *err)
-{
-    if (e == NULL) {
-        return HDB_OK;
-    }
-    int rc = fn(e, ctx, err);
-    if (rc != HDB_OK) {
-        return rc;
-    }
-    switch (e->kind) {
-    case HDB_EXPR_UNARY:
-        return walk(e->u.unary.operand, fn, ctx, err);
-    case HDB_EXPR_BINARY:
-        rc = walk(e->u.binary.left, fn, ctx, err);
-        return rc == HDB_OK ? walk(e->u.binary.right, fn, ctx, err) : rc;
-    case HDB_EXPR_LIKE:
-        rc = walk(e->u.like.left, fn, ctx, err);
-        rc = rc == HDB_OK ? walk(e->u.like.pattern, fn, ctx, err) : rc;
-        return rc == HDB_OK ? walk(e->u.like.escape, fn, ctx, err) : rc;
-    case HDB_EXPR_BETWEEN:
-        rc = walk(e->u.between.operand, fn, ctx, err);
-        rc = rc == HDB_OK ? walk(e->u.between.low, fn, ctx, err) : rc;
-        return rc == HDB_OK ? walk(e->u.between.high, fn, ctx, err) : rc;
-    case HDB_EXPR_IN:
-        rc = walk(e->u.in.operand, fn, ctx, err);
-        return rc == HDB_OK ? walk_list(&e->u.in.list, fn, ctx, err) : rc;
-    case HDB_EXPR_ISNULL:
-        return walk(e->u.isnull.operand, fn, ctx, err);
-    case HDB_EXPR_CASE:
-        rc = walk(e->u.case_.base, fn, ctx, err);
-        rc = rc == HDB_OK ? walk_list(&e->u.case_.whens, fn, ctx, err) : rc;
-        return rc == HDB_OK ? walk(e->u.case_.else_, fn, ctx, err) : rc;
-    case HDB_EXPR_CAST:
-        return walk(e->u.cast.operand, fn, ctx, err);
-    case HDB_EXPR_FUNCTION:
-        return walk_list(&e->u.function.args, fn, ctx, err);
-    case HDB_EXPR_COLLATE:
-        return walk(e->u.collate.operand, fn, ctx, err);
-    case HDB_EXPR_ROW:
-        return walk_list(&e->u.row, fn, ctx, err);
-    default:
-        return HDB_OK;
-    }
-}
-
 static bool has_subquery(const struct hdb_sql_expr *e)
 {
-    return e->kind == HDB_EXPR_SUBQUERY || e->kind == HDB_EXPR_EXISTS ||
-           (e->kind == HDB_EXPR_IN && (e->u.in.select != NULL || e->u.in.table.ptr != NULL));
+    return hdb_sql_expr_is_subquery(e);
 }
 
 struct default_ctx {
@@ -265,7 +204,7 @@ static int column_constraint(struct hdb_table_def *def, uint32_t at,
     case HDB_CONS_DEFAULT: {
         struct default_ctx d = {.column = col->name};
         col->default_expr = c->expr;
-        return walk(c->expr, default_visit, &d, err);
+        return hdb_sql_expr_walk(c->expr, default_visit, &d, err);
     }
     case HDB_CONS_CHECK:
         return add_check(def, c, err);
@@ -389,7 +328,7 @@ static int build(struct hdb_table_def *def, const struct hdb_sql_stmt *stmt, str
         rc = table_constraint(def, stmt->u.create_table.constraints.items[k], err);
     }
     for (uint32_t k = 0; rc == HDB_OK && k < def->nchecks; k++) {
-        rc = walk(def->checks[k].expr, check_visit, def, err);
+        rc = hdb_sql_expr_walk(def->checks[k].expr, check_visit, def, err);
     }
     return rc;
 }

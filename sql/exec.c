@@ -140,33 +140,38 @@ struct scan_ctx {
     struct exec *x;
     const struct hdb_table_def *def;
     struct rows *out, *keys;
-    uint32_t ncols;
     int rc;
 };
+
+int row_decode_push(struct exec *x, const struct hdb_table_def *def, const uint8_t *val,
+                    uint32_t vlen, struct rows *out)
+{
+    struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
+    uint32_t n = 0, ncols = def->ncols;
+    int rc = hdb_row_decode(val, vlen, row, HDB_TABLE_COLUMNS_MAX, &n, x->err);
+    for (uint32_t i = n; rc == HDB_OK && i < ncols; i++) {
+        /* A column added after the row was written: its DEFAULT (a literal, see ADD COLUMN). */
+        const struct hdb_column *c = &def->cols[i];
+        row[i] = (struct hdb_value){.type = HDB_V_NULL};
+        if (c->default_expr != NULL) {
+            char buf[32];
+            rc = scope_eval(x, NULL, c->default_expr, &row[i]);
+            hdb_value_apply(&row[i], c->affinity, buf);
+            rc = rc == HDB_OK ? value_keep(x, &row[i]) : rc;
+        }
+    }
+    for (uint32_t i = 0; rc == HDB_OK && i < ncols; i++) {
+        rc = value_keep(x, &row[i]);
+    }
+    return rc == HDB_OK ? rows_push(x, out, row) : rc;
+}
 
 static bool scan_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
                      uint32_t vlen)
 {
     struct scan_ctx *s = ctx;
     struct exec *x = s->x;
-    struct hdb_value row[HDB_TABLE_COLUMNS_MAX];
-    uint32_t n = 0;
-    s->rc = hdb_row_decode(val, vlen, row, HDB_TABLE_COLUMNS_MAX, &n, x->err);
-    for (uint32_t i = n; s->rc == HDB_OK && i < s->ncols; i++) {
-        /* A column added after the row was written: its DEFAULT (a literal, see ADD COLUMN). */
-        const struct hdb_column *c = &s->def->cols[i];
-        row[i] = (struct hdb_value){.type = HDB_V_NULL};
-        if (c->default_expr != NULL) {
-            char buf[32];
-            s->rc = scope_eval(x, NULL, c->default_expr, &row[i]);
-            hdb_value_apply(&row[i], c->affinity, buf);
-            s->rc = s->rc == HDB_OK ? value_keep(x, &row[i]) : s->rc;
-        }
-    }
-    for (uint32_t i = 0; s->rc == HDB_OK && i < s->ncols; i++) {
-        s->rc = value_keep(x, &row[i]);
-    }
-    s->rc = s->rc == HDB_OK ? rows_push(x, s->out, row) : s->rc;
+    s->rc = row_decode_push(x, s->def, val, vlen, s->out);
     if (s->rc == HDB_OK && s->keys != NULL) {
         struct hdb_value k = {.type = HDB_V_BLOB, .u.s = {key, klen}};
         s->rc = value_keep(x, &k);
@@ -243,7 +248,7 @@ int table_scan_range(struct exec *x, const struct hdb_schema_table *st, const ui
                      uint32_t lolen, const uint8_t *hi, uint32_t hilen, uint64_t max,
                      struct rows *out, struct rows *keys)
 {
-    struct scan_ctx s = {.x = x, .def = st->def, .out = out, .keys = keys, .ncols = st->def->ncols};
+    struct scan_ctx s = {.x = x, .def = st->def, .out = out, .keys = keys};
     out->ncols = st->def->ncols;
     if (keys != NULL) {
         keys->ncols = 1;
@@ -458,8 +463,7 @@ int table_get_row(struct exec *x, const struct hdb_schema_table *t, const uint8_
     }
     int rc = hdb_txn_get(x->t, t->rows, key, klen, &val, x->err);
     if (rc == HDB_OK) {
-        struct scan_ctx sc = {
-            .x = x, .def = t->def, .out = out, .keys = keys, .ncols = t->def->ncols};
+        struct scan_ctx sc = {.x = x, .def = t->def, .out = out, .keys = keys};
         scan_row(&sc, key, klen, val.data, (uint32_t)val.len);
         rc = sc.rc;
     }
@@ -490,7 +494,7 @@ int table_get_rows(struct exec *x, const struct hdb_schema_table *t, const struc
         kl[i] = rks->v[i].u.s.len;
     }
     rc = rc == HDB_OK ? hdb_txn_get_many(x->t, t->rows, rks->n, kp, kl, vals, found, x->err) : rc;
-    struct scan_ctx sc = {.x = x, .def = t->def, .out = out, .keys = keys, .ncols = t->def->ncols};
+    struct scan_ctx sc = {.x = x, .def = t->def, .out = out, .keys = keys};
     for (uint32_t i = 0; rc == HDB_OK && i < rks->n; i++) {
         if (!found[i]) {
             (*missing)++;
@@ -673,7 +677,15 @@ static int explain_select(struct exec *x, const struct hdb_sql_select *sel, stru
                 rc = explain_line(x, out, "JOIN (parenthesized list)");
             }
         }
-        if (rc == HDB_OK && (core->group_by.n > 0)) {
+        const struct hdb_sql_source *one = core->from.n == 1 ? core->from.items[0] : NULL;
+        bool scanned = one != NULL && one->select == NULL && one->table.ptr != NULL && out->n > 0 &&
+                       strstr((const char *)out->v[out->n - 1].u.s.p, "(full scan of all") != NULL;
+        if (rc == HDB_OK && scanned && core_folds(sel, core)) {
+            rc = explain_line(x, out,
+                              "AGGREGATE (partial on each shard's thread over its rows, merged at "
+                              "the coordinator%s)",
+                              core->group_by.n > 0 ? ": GROUP BY by hash" : "");
+        } else if (rc == HDB_OK && (core->group_by.n > 0)) {
             rc = explain_line(x, out, "GROUP BY (hash, at the coordinator)");
         }
     }
@@ -739,6 +751,7 @@ static int resolve_column(void *ctx, const struct hdb_sql_expr *col, struct hdb_
             }
             for (uint32_t c = 0; c < src->ncols; c++) {
                 if (strcasecmp(src->colnames[c], name) == 0) {
+                    env->x->outer_reads += sc->watched > 0;
                     if (found++ == 0) {
                         *out =
                             src->cur != NULL ? src->cur[c] : (struct hdb_value){.type = HDB_V_NULL};
@@ -783,6 +796,87 @@ int scope_eval(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
     return rc;
 }
 
+static int cmp_values(const void *a, const void *b)
+{
+    return hdb_value_cmp(a, b);
+}
+
+/* Marks the scopes a subquery may reach from inside (watched > 0 counts reads of them). */
+static void watch_scopes(struct scope *sc, int by)
+{
+    for (; sc != NULL; sc = sc->outer) {
+        sc->watched = (uint32_t)((int)sc->watched + by);
+    }
+}
+
+/* Keeps a subquery's rows for the rest of the statement (copied into its arena: they outlive any
+ * streamed page), for IN sorted without NULLs, for a value or EXISTS just the first. */
+static int subquery_keep(struct exec *x, const struct hdb_sql_expr *e, const struct rows *r)
+{
+    struct sub_result *k = &x->subs[x->nsubs];
+    struct hdb_sql_arena *page = x->arena;
+    x->arena = x->stmt_arena;
+    *k = (struct sub_result){.e = e, .rows = {.ncols = r->ncols}};
+    int rc = HDB_OK;
+    uint32_t n = e->kind == HDB_EXPR_IN ? r->n : r->n > 0; /* a value, EXISTS: the first row */
+    for (uint32_t i = 0; i < n && rc == HDB_OK; i++) {
+        const struct hdb_value *row = r->v + (size_t)i * r->ncols;
+        if (e->kind == HDB_EXPR_IN && r->ncols == 1 && row->type == HDB_V_NULL) {
+            k->has_null = true;
+            continue;
+        }
+        rc = rows_push(x, &k->rows, row);
+        struct hdb_value *kept = k->rows.v + (size_t)(k->rows.n - 1) * r->ncols;
+        for (uint32_t c = 0; rc == HDB_OK && c < r->ncols; c++) {
+            rc = value_keep(x, &kept[c]);
+        }
+    }
+    x->arena = page;
+    if (rc == HDB_OK && e->kind == HDB_EXPR_IN && r->ncols == 1 && k->rows.n > 1) {
+        qsort(k->rows.v, k->rows.n, sizeof *k->rows.v, cmp_values);
+    }
+    x->nsubs += rc == HDB_OK;
+    return rc;
+}
+
+/*
+ * The rows of a subquery, EXISTS or IN (SELECT ...) for the current outer row. One that reads no
+ * column of an outer query is run once per statement and kept (*kept: IN's rows sorted, NULLs
+ * only in *has_null), so `id IN (SELECT ...)` costs one run, not one per row, and UPDATE or
+ * DELETE see it as it was before they wrote (as SQLite does). Not inside a recursive CTE's step,
+ * whose table changes from step to step.
+ */
+static int subquery_rows(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
+                         struct rows *r, bool *has_null, bool *kept)
+{
+    for (uint32_t i = 0; i < x->nsubs; i++) {
+        if (x->subs[i].e == e) {
+            *r = x->subs[i].rows;
+            *has_null = x->subs[i].has_null;
+            *kept = e->kind == HDB_EXPR_IN;
+            return HDB_OK;
+        }
+    }
+    const struct hdb_sql_select *sub = e->kind == HDB_EXPR_SUBQUERY ? e->u.subquery
+                                       : e->kind == HDB_EXPR_EXISTS ? e->u.exists.select
+                                                                    : e->u.in.select;
+    uint64_t reads = x->outer_reads;
+    watch_scopes(sc, 1);
+    int rc = select_run(x, sub, sc, r, NULL);
+    watch_scopes(sc, -1);
+    if (rc != HDB_OK || x->outer_reads != reads || x->work != NULL || x->stmt_arena == NULL ||
+        x->nsubs == SUBQUERY_CACHE_MAX) {
+        return rc;
+    }
+    rc = subquery_keep(x, e, r);
+    if (rc == HDB_OK && e->kind == HDB_EXPR_IN) {
+        *r = x->subs[x->nsubs - 1].rows;
+        *has_null = x->subs[x->nsubs - 1].has_null;
+        *kept = true;
+    }
+    return rc;
+}
+
 static int eval_hook(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *out, bool *handled,
                      struct hdb_err *err)
 {
@@ -794,10 +888,8 @@ static int eval_hook(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *
     }
     *handled = true;
     struct rows r = {0};
-    const struct hdb_sql_select *sub = e->kind == HDB_EXPR_SUBQUERY ? e->u.subquery
-                                       : e->kind == HDB_EXPR_EXISTS ? e->u.exists.select
-                                                                    : e->u.in.select;
-    int rc = select_run(x, sub, env->sc, &r, NULL);
+    bool has_null = false, sorted = false;
+    int rc = subquery_rows(x, env->sc, e, &r, &has_null, &sorted);
     if (rc != HDB_OK) {
         return rc;
     }
@@ -817,8 +909,12 @@ static int eval_hook(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *
     if (rc != HDB_OK) {
         return rc;
     }
-    bool hit = false, saw_null = v.type == HDB_V_NULL && r.n > 0;
-    for (uint32_t i = 0; i < r.n && !hit && v.type != HDB_V_NULL; i++) {
+    bool hit = false, saw_null = v.type == HDB_V_NULL && (r.n > 0 || has_null);
+    if (sorted && v.type != HDB_V_NULL) { /* a kept result: binary search */
+        hit = bsearch(&v, r.v, r.n, sizeof *r.v, cmp_values) != NULL;
+        saw_null = saw_null || has_null;
+    }
+    for (uint32_t i = 0; !sorted && i < r.n && !hit && v.type != HDB_V_NULL; i++) {
         saw_null = saw_null || r.v[i].type == HDB_V_NULL;
         hit = r.v[i].type != HDB_V_NULL && hdb_value_cmp(&v, &r.v[i]) == 0;
     }
@@ -1934,6 +2030,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
     struct exec x = {.db = s->db,
                      .conn = s->conn,
                      .arena = &res->arena,
+                     .stmt_arena = &res->arena,
                      .src = src,
                      .params = params,
                      .nparams = nparams,
@@ -1958,6 +2055,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
         res->arena.limit = s->work_mem;
         x.arena = &res->arena;
         x.rows_held = 0;
+        x.nsubs = 0; /* the kept subqueries went with the arena */
         rc = begin_stable(s, &x.t, &x.ddl_seq, err);
         rc = rc == HDB_OK ? run_stmt(&x, st, res, NULL, s) : rc;
         if (rc == HDB_OK && is_ddl(st->kind)) {

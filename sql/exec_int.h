@@ -35,7 +35,8 @@ struct scope {
     struct source *src;
     uint32_t nsrc;
     struct scope *outer;
-    struct group *group;         /* during output of an aggregate query: the group's results */
+    struct group *group; /* during output of an aggregate query: the group's results */
+    uint32_t watched;    /* a subquery of this scope runs: reads of its columns are counted */
     const struct agg_list *aggs; /* the aggregate calls of this scope's query */
 };
 
@@ -53,6 +54,15 @@ struct cte_work {
     const struct rows *rows;
     const char **names; /* of the initial SELECT's result */
     struct cte_work *up;
+};
+
+/* A subquery that read nothing of an outer row: its rows, kept for the rest of the statement
+ * (IN: sorted by hdb_value_cmp without its NULLs, which has_null records). */
+#define SUBQUERY_CACHE_MAX 16u
+struct sub_result {
+    const struct hdb_sql_expr *e;
+    struct rows rows;
+    bool has_null;
 };
 
 /* One statement's execution. */
@@ -80,6 +90,12 @@ struct exec {
     struct hdb_sql_arena *keep;
     struct hdb_table *stream_table; /* set by open_source: the scan run_core streams */
     uint32_t cte_depth; /* CTE queries running inside each other (self reference is refused) */
+    /* Subqueries run once per statement, as SQLite runs them (exec.c, eval_hook); outer_reads
+     * counts columns read from a watched scope, which makes a subquery correlated. */
+    struct sub_result subs[SUBQUERY_CACHE_MAX];
+    uint32_t nsubs;
+    struct hdb_sql_arena *stmt_arena; /* where they are kept: lives as long as the statement */
+    uint64_t outer_reads;
     /* The stored row (and its key) a failed UNIQUE check met: an upsert updates it. */
     const struct hdb_value *conflict_row, *conflict_key;
     struct hdb_err *err;
@@ -90,6 +106,10 @@ int rows_push(struct exec *x, struct rows *r, const struct hdb_value *row);
 /* HDB_TIMEOUT once the statement is past its deadline (reads the clock every 256 calls). */
 int exec_tick(struct exec *x);
 int exec_fail(struct exec *x, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Decodes a stored row of `def` (columns added since get their DEFAULT) and pushes it onto
+ * `out`, its values copied into the arena. */
+int row_decode_push(struct exec *x, const struct hdb_table_def *def, const uint8_t *val,
+                    uint32_t vlen, struct rows *out);
 /* Reads every row of a table into `out` (values copied into the arena). */
 int table_scan_all(struct exec *x, const struct hdb_schema_table *st, struct rows *out,
                    struct rows *keys);
@@ -195,6 +215,9 @@ int table_index_read(struct exec *x, const struct hdb_schema_table *t, const cha
 /* The evaluator's hook for a function call: an aggregate's value in the group being output. */
 int group_value(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
                 struct hdb_value *out, bool *handled);
+/* Would the aggregates of this core, over one table read in full, be folded on the shards
+ * (partial aggregation on each shard's thread; not while the transaction has written to it)? */
+bool core_folds(const struct hdb_sql_select *sel, const struct hdb_sql_select_core *core);
 /* Runs a SELECT; names (may be NULL) gets the result column names. */
 int select_run(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
                struct rows *out, const char ***names);

@@ -212,6 +212,7 @@ struct agg {
     struct hdb_dec dsum;
     bool is_dec;
     struct hdb_value best; /* min / max */
+    bool took;             /* min / max: the last step (or merge) replaced `best` */
     struct hdb_buf text;   /* group_concat */
     struct kset distinct;
 };
@@ -231,6 +232,7 @@ static int agg_step(struct exec *x, struct scope *sc, const struct hdb_sql_expr 
 {
     const char *name = f->u.function.name.ptr;
     struct hdb_value v = {.type = HDB_V_INT, .u.i = 1};
+    a->took = false;
     if (f->u.function.star || f->u.function.args.n == 0) {
         if (strcasecmp(name, "count") != 0) {
             return exec_fail(x, HDB_INVALID, "wrong number of arguments to function %s()", name);
@@ -259,6 +261,7 @@ static int agg_step(struct exec *x, struct scope *sc, const struct hdb_sql_expr 
         if (!a->any || (name[1] == 'i' || name[1] == 'I' ? c < 0 : c > 0)) {
             IN_KEEP(x, rc = value_keep(x, &v));
             a->best = v;
+            a->took = true;
         }
         a->any = true;
         return rc;
@@ -384,6 +387,7 @@ int group_value(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
                 if (s->group == NULL) {
                     break;
                 }
+                x->outer_reads += s->watched > 0; /* an outer query's aggregate: correlated */
                 return agg_final(x, e, &s->group->aggs[i], out);
             }
         }
@@ -408,6 +412,7 @@ struct query {
     struct scope sc;
     struct agg_list aggs;
     bool aggregate;
+    int32_t minmax; /* the only min() or max() among the aggregates, or -1 */
     /* output: ncols values per row, the first nvisible are the result, the rest ORDER BY keys */
     uint32_t ncols, nvisible;
     const struct hdb_sql_expr **exprs; /* per output column; NULL: a star column */
@@ -816,26 +821,13 @@ static int output_row(struct query *q)
     return rc;
 }
 
-static int group_of(struct query *q, struct group **out)
+/* The group whose GROUP BY values encode to `key` (row_key), made if it is new. */
+static int group_at(struct query *q, const struct hdb_buf *key, struct group **out)
 {
     struct exec *x = q->x;
-    const struct hdb_sql_list *gb = &q->core->group_by;
-    struct hdb_value vals[64];
-    if (gb->n > 64) {
-        return exec_fail(x, HDB_TOOBIG, "GROUP BY has more than 64 terms");
-    }
-    for (uint32_t i = 0; i < gb->n; i++) {
-        int rc = scope_eval(x, &q->sc, gb->items[i], &vals[i]);
-        if (rc != HDB_OK) {
-            return rc;
-        }
-    }
-    struct hdb_buf key = {0};
     bool found = false;
     uint32_t idx = q->ngroups;
-    int rc = row_key(x, vals, gb->n, &key);
-    rc = rc == HDB_OK ? kset_add(x, &q->groups, &key, q->ngroups, &found, &idx) : rc;
-    free(key.data);
+    int rc = kset_add(x, &q->groups, key, q->ngroups, &found, &idx);
     if (rc != HDB_OK) {
         return rc;
     }
@@ -861,6 +853,27 @@ static int group_of(struct query *q, struct group **out)
     }
     *out = &q->gv[idx];
     return HDB_OK;
+}
+
+static int group_of(struct query *q, struct group **out)
+{
+    struct exec *x = q->x;
+    const struct hdb_sql_list *gb = &q->core->group_by;
+    struct hdb_value vals[64];
+    if (gb->n > 64) {
+        return exec_fail(x, HDB_TOOBIG, "GROUP BY has more than 64 terms");
+    }
+    for (uint32_t i = 0; i < gb->n; i++) {
+        int rc = scope_eval(x, &q->sc, gb->items[i], &vals[i]);
+        if (rc != HDB_OK) {
+            return rc;
+        }
+    }
+    struct hdb_buf key = {0};
+    int rc = row_key(x, vals, gb->n, &key);
+    rc = rc == HDB_OK ? group_at(q, &key, out) : rc;
+    free(key.data);
+    return rc;
 }
 
 /* stream_scan: group `idx` took a row of this page, which must be copied before the page goes. */
@@ -930,15 +943,20 @@ static int emit(struct query *q)
     struct group *g = NULL;
     int rc = HDB_OK;
     IN_KEEP(q->x, rc = group_of(q, &g));
-    for (uint32_t s = 0; rc == HDB_OK && s < q->sc.nsrc; s++) {
-        g->rows[s] = q->sc.src[s].cur;
-    }
-    if (rc == HDB_OK && q->page > 0 && g->page != q->page) {
-        g->page = q->page;
-        IN_KEEP(q->x, rc = touch_group(q, (uint32_t)(g - q->gv)));
-    }
     for (uint32_t i = 0; rc == HDB_OK && i < q->aggs.n; i++) {
         rc = agg_step(q->x, &q->sc, q->aggs.e[i], &g->aggs[i]);
+    }
+    /* The group's row for bare columns: the last one, or with a single min() or max() the one
+     * holding that value, as SQLite has it. */
+    if (rc != HDB_OK || (q->minmax >= 0 && g->rows[0] != NULL && !g->aggs[q->minmax].took)) {
+        return rc;
+    }
+    for (uint32_t s = 0; s < q->sc.nsrc; s++) {
+        g->rows[s] = q->sc.src[s].cur;
+    }
+    if (q->page > 0 && g->page != q->page) {
+        g->page = q->page;
+        IN_KEEP(q->x, rc = touch_group(q, (uint32_t)(g - q->gv)));
     }
     return rc;
 }
@@ -1103,6 +1121,13 @@ static void collect_aggs(struct query *q, const struct hdb_sql_select *sel)
         find_aggs(t->expr, &q->aggs);
     }
     q->aggregate = q->aggs.n > 0 || q->core->group_by.n > 0;
+    q->minmax = -1;
+    for (uint32_t i = 0, n = 0; i < q->aggs.n; i++) {
+        const char *name = q->aggs.e[i]->u.function.name.ptr;
+        if (strcasecmp(name, "min") == 0 || strcasecmp(name, "max") == 0) {
+            q->minmax = n++ == 0 ? (int32_t)i : -1;
+        }
+    }
 }
 
 static bool inner_like(enum hdb_sql_join j)
@@ -1245,15 +1270,22 @@ static int query_hint(struct exec *x, const struct hdb_sql_select *sel, const st
  * of the page: a group keeps one row of its own, overwritten by later pages), and the page is
  * freed: memory follows the result and the groups, not the table.
  */
+/* The schema's table whose rows are the key-value table `tb` (open_source found it there). */
+static const struct hdb_schema_table *schema_table_of(struct exec *x, const struct hdb_table *tb)
+{
+    const struct hdb_schema_table *st = NULL;
+    for (uint32_t i = 0; i < x->schema->ntables; i++) {
+        st = x->schema->tables[i].rows == tb ? &x->schema->tables[i] : st;
+    }
+    return st;
+}
+
 static int stream_scan(struct query *q, struct hdb_table *tb)
 {
     struct exec *x = q->x;
     struct source *s = &q->sc.src[0];
     struct hdb_sql_arena *keep = x->arena, *outer_keep = x->keep;
-    const struct hdb_schema_table *st = NULL;
-    for (uint32_t i = 0; i < x->schema->ntables; i++) {
-        st = x->schema->tables[i].rows == tb ? &x->schema->tables[i] : st;
-    }
+    const struct hdb_schema_table *st = schema_table_of(x, tb);
     uint8_t last[HDB_KEY_BYTES_MAX + 1];
     uint32_t lastlen = 0;
     int rc = st != NULL ? HDB_OK : exec_fail(x, HDB_ERROR, "streamed table not in the schema");
@@ -1292,6 +1324,229 @@ static int stream_scan(struct query *q, struct hdb_table *tb)
         }
     }
     q->page = 0;
+    return rc;
+}
+
+/* --- partial aggregation on the shards --- */
+
+/*
+ * An aggregate query over one whole table runs where the rows are (DESIGN.md section 2): each
+ * shard folds its own rows on its own thread into partial groups, a page of rows at a time, the
+ * way stream_scan does at the coordinator, and the coordinator merges the parts and outputs the
+ * groups. What needs the coordinator cannot go: subqueries (they read through the connection),
+ * group_concat (its order is the scan's) and DISTINCT aggregates.
+ */
+struct fold_part {
+    struct query q; /* the coordinator's query with groups of its own */
+    struct exec x;  /* the statement's, with arenas, error and clock of its own */
+    struct source src;
+    struct hdb_sql_arena keep, page;
+    struct hdb_err err;
+    const struct hdb_table_def *def;
+};
+
+static int no_subquery_visit(const struct hdb_sql_expr *e, void *ctx, struct hdb_err *err)
+{
+    (void)ctx;
+    (void)err;
+    return hdb_sql_expr_is_subquery(e) ? HDB_INVALID : HDB_OK;
+}
+
+static bool no_subquery(const struct hdb_sql_expr *e)
+{
+    return hdb_sql_expr_walk(e, no_subquery_visit, NULL, NULL) == HDB_OK;
+}
+
+static bool fold_eligible(const struct query *q)
+{
+    bool ok = q->aggregate && q->sc.nsrc == 1 && no_subquery(q->core->where);
+    for (uint32_t i = 0; ok && i < q->core->group_by.n; i++) {
+        ok = no_subquery(q->core->group_by.items[i]);
+    }
+    for (uint32_t i = 0; ok && i < q->aggs.n; i++) {
+        const struct hdb_sql_expr *f = q->aggs.e[i];
+        ok = !f->u.function.distinct && strcasecmp(f->u.function.name.ptr, "group_concat") != 0;
+        for (uint32_t a = 0; ok && a < f->u.function.args.n; a++) {
+            ok = no_subquery(f->u.function.args.items[a]);
+        }
+    }
+    return ok;
+}
+
+bool core_folds(const struct hdb_sql_select *sel, const struct hdb_sql_select_core *core)
+{
+    struct query q = {.core = core, .sc = {.nsrc = core->from.n == 1 ? 1 : 0}};
+    collect_aggs(&q, sel);
+    return fold_eligible(&q);
+}
+
+/* A page of a part's rows through WHERE into its groups; the page's memory is then freed. */
+static int fold_page(struct fold_part *p)
+{
+    struct query *q = &p->q;
+    struct exec *x = &p->x;
+    q->page++;
+    q->ntouched = 0;
+    int rc = join(q, 0);
+    for (uint32_t i = 0; rc == HDB_OK && i < q->ntouched; i++) {
+        IN_KEEP(x, rc = keep_group_row(q, &q->gv[q->touched[i]], p->src.ncols));
+    }
+    x->rows_held -= p->src.rows.cap;
+    if (rc != HDB_OK && p->page.over_limit) {
+        p->keep.over_limit = true;
+    }
+    hdb_sql_arena_free(&p->page);
+    p->src.rows = (struct rows){.ncols = p->src.ncols};
+    p->src.cur = NULL;
+    return rc;
+}
+
+/* hdb_txn_fold's callback, on the shard's thread: a row into the page, or a turn's end. */
+static int fold_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val, uint32_t vlen,
+                    struct hdb_err *err)
+{
+    struct fold_part *p = ctx;
+    (void)klen;
+    int rc = key != NULL ? row_decode_push(&p->x, p->def, val, vlen, &p->src.rows) : HDB_OK;
+    if (rc == HDB_OK && (key == NULL || p->src.rows.n == STREAM_PAGE_ROWS)) {
+        rc = fold_page(p);
+    }
+    if (rc != HDB_OK) {
+        *err = p->err.code != HDB_OK ? p->err : (struct hdb_err){.code = rc};
+    }
+    return rc;
+}
+
+static void fold_part_init(struct fold_part *p, const struct query *q, uint32_t shard,
+                           const struct hdb_table_def *def)
+{
+    struct exec *x = q->x;
+    p->def = def;
+    p->keep.limit = x->arena->limit;
+    p->page.limit = x->arena->limit;
+    p->x = *x;
+    p->x.arena = &p->page;
+    p->x.keep = &p->keep;
+    p->x.err = &p->err;
+    p->x.t = NULL; /* a shard's thread may not use the transaction */
+    p->x.conn = NULL;
+    p->x.rows_held = 0;
+    p->x.nsubs = 0; /* (a part runs no subquery) */
+    p->x.rng = x->rng ^ (0x9E3779B97F4A7C15ull * (shard + 1u));
+    p->x.rng = p->x.rng != 0 ? p->x.rng : 1;
+    p->src = q->sc.src[0];
+    p->src.rows = (struct rows){.ncols = p->src.ncols};
+    p->src.cur = NULL;
+    p->q = (struct query){.x = &p->x,
+                          .core = q->core,
+                          .nfrom = q->nfrom,
+                          .sc = {.src = &p->src, .nsrc = 1, .outer = q->sc.outer},
+                          .aggs = q->aggs,
+                          .aggregate = true,
+                          .minmax = q->minmax,
+                          .null_row = q->null_row};
+    memcpy(p->q.from, q->from, sizeof q->from);
+    p->q.sc.aggs = &p->q.aggs;
+}
+
+/* Adds a part's aggregate state into the coordinator's (group_concat and DISTINCT never fold). */
+static int agg_merge(struct exec *x, const struct hdb_sql_expr *f, struct agg *a,
+                     const struct agg *b)
+{
+    const char *name = f->u.function.name.ptr;
+    a->count += b->count;
+    if (!b->any) {
+        return HDB_OK;
+    }
+    int rc = HDB_OK;
+    a->took = false;
+    if (strcasecmp(name, "min") == 0 || strcasecmp(name, "max") == 0) {
+        int c = a->any ? hdb_value_cmp(&b->best, &a->best) : 0;
+        if (!a->any || (name[1] == 'i' || name[1] == 'I' ? c < 0 : c > 0)) {
+            a->best = b->best;
+            a->took = true;
+            IN_KEEP(x, rc = value_keep(x, &a->best));
+        }
+        a->any = true;
+        return rc;
+    }
+    if (b->is_dec && a->is_dec) {
+        struct hdb_dec r;
+        rc = hdb_dec_add(&a->dsum, &b->dsum, &r, x->err);
+        a->dsum = r;
+    } else if (b->is_dec) {
+        a->dsum = b->dsum;
+        a->is_dec = true;
+    }
+    if (b->overflow || (!a->overflow && __builtin_add_overflow(a->isum, b->isum, &a->isum))) {
+        a->overflow = true;
+    }
+    a->rsum += b->rsum;
+    a->is_real = a->is_real || b->is_real;
+    a->any = true;
+    return rc;
+}
+
+/* Merges a part's groups into the coordinator's, in the order the part made them. */
+static int fold_merge(struct query *q, struct fold_part *p)
+{
+    struct exec *x = q->x;
+    const struct kslot **by_idx = calloc(p->q.ngroups + 1, sizeof *by_idx);
+    if (by_idx == NULL) {
+        return exec_fail(x, HDB_NOMEM, "out of memory merging groups");
+    }
+    for (uint32_t i = 0; i < p->q.groups.cap; i++) {
+        const struct kslot *k = &p->q.groups.slots[i];
+        by_idx[k->k != NULL ? k->idx : p->q.ngroups] = k;
+    }
+    int rc = HDB_OK;
+    for (uint32_t i = 0; i < p->q.ngroups && rc == HDB_OK; i++) {
+        const struct group *from = &p->q.gv[i];
+        struct hdb_buf key = {.data = (uint8_t *)by_idx[i]->k, .len = by_idx[i]->len};
+        struct group *g = NULL;
+        IN_KEEP(x, rc = group_at(q, &key, &g));
+        bool had_row = rc == HDB_OK && g->rows[0] != NULL;
+        for (uint32_t a = 0; rc == HDB_OK && a < q->aggs.n; a++) {
+            rc = agg_merge(x, q->aggs.e[a], &g->aggs[a], &from->aggs[a]);
+        }
+        if (rc == HDB_OK && (!had_row || q->minmax < 0 || g->aggs[q->minmax].took)) {
+            g->rows[0] = from->rows[0]; /* as emit() chooses it */
+            IN_KEEP(x, rc = keep_group_row(q, g, q->sc.src[0].ncols));
+        }
+    }
+    free(by_idx);
+    return rc;
+}
+
+/* Runs the query's scan of `st` as partial aggregation on every shard, then merges the parts. */
+static int fold_scan(struct query *q, const struct hdb_schema_table *st)
+{
+    struct exec *x = q->x;
+    uint32_t n = x->nshards;
+    struct fold_part *parts = calloc(n, sizeof *parts);
+    void **ctxs = calloc(n, sizeof *ctxs);
+    uint64_t outer_reads = x->outer_reads;
+    int rc = parts != NULL && ctxs != NULL ? HDB_OK : exec_fail(x, HDB_NOMEM, "out of memory");
+    for (uint32_t s = 0; rc == HDB_OK && s < n; s++) {
+        fold_part_init(&parts[s], q, s, st->def);
+        ctxs[s] = &parts[s];
+    }
+    rc = rc == HDB_OK ? hdb_txn_fold(x->t, st->rows, NULL, 0, NULL, 0, fold_row, ctxs, x->err) : rc;
+    for (uint32_t s = 0; rc == HDB_OK && s < n; s++) {
+        x->outer_reads += parts[s].x.outer_reads - outer_reads; /* a correlated subquery */
+        rc = fold_merge(q, &parts[s]);
+    }
+    for (uint32_t s = 0; parts != NULL && s < n; s++) {
+        if (rc != HDB_OK && parts[s].keep.over_limit) {
+            x->arena->over_limit = true; /* the statement's error names work_mem_mb */
+        }
+        hdb_sql_arena_free(&parts[s].page);
+        hdb_sql_arena_free(&parts[s].keep);
+    }
+    free(parts);
+    free(ctxs);
+    x->rng = x->rng * 6364136223846793005ull + 1442695040888963407ull;
+    x->rng = x->rng != 0 ? x->rng : 1;
     return rc;
 }
 
@@ -1349,6 +1604,9 @@ static int run_core(struct exec *x, const struct hdb_sql_select *sel,
         int t = 1;
         rc = core->where != NULL ? truth(q, core->where, &t) : HDB_OK;
         rc = rc == HDB_OK && t == 1 ? emit(q) : rc;
+    } else if (rc == HDB_OK && streamed != NULL && fold_eligible(q) &&
+               !hdb_txn_wrote(x->t, streamed) && schema_table_of(x, streamed) != NULL) {
+        rc = fold_scan(q, schema_table_of(x, streamed));
     } else if (rc == HDB_OK && streamed != NULL) {
         rc = stream_scan(q, streamed);
     } else if (rc == HDB_OK) {

@@ -671,3 +671,103 @@ Test(kv, many_own_writes_are_found_again)
     struct hdb_err err = {0};
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
+
+/* One shard's part of a fold: what it saw, and on which thread. */
+struct fold_sum {
+    int64_t sum, rows, turns;
+    pthread_t thread;
+    bool other_thread; /* saw rows on more than one thread */
+    int64_t fail_at;   /* one more than a row value that makes the fold fail (0: none) */
+};
+
+static int fold_sum_row(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                        uint32_t vlen, struct hdb_err *err)
+{
+    struct fold_sum *f = ctx;
+    (void)klen;
+    if (f->rows + f->turns == 0) {
+        f->thread = pthread_self();
+    }
+    f->other_thread = f->other_thread || !pthread_equal(f->thread, pthread_self());
+    if (key == NULL) {
+        f->turns++;
+        return HDB_OK;
+    }
+    int64_t v;
+    cr_assert_eq(vlen, sizeof v);
+    memcpy(&v, val, sizeof v);
+    if (v + 1 == f->fail_at) {
+        return hdb_err_set(err, HDB_TOOBIG, "row %lld refused", (long long)v);
+    }
+    f->sum += v;
+    f->rows++;
+    return HDB_OK;
+}
+
+/* A fold runs on the shards' own threads over their rows at the snapshot, in turns of at most
+ * HDB_FOLD_TURN_ROWS rows; its parts add up to the table; its range is validated like a scan's; it
+ * refuses a transaction that wrote the table, and a failing part stops the fold with its error. */
+Test(kv, fold_runs_on_each_shard_over_its_rows)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 3);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db), *c2 = kt_connect(db);
+    struct hdb_table *tb = table(c, "f"), *other = table(c, "g");
+    int64_t want = 0;
+    for (int from = 0; from < 20000; from += 5000) {
+        struct hdb_txn *t = begin(c);
+        for (int i = from; i < from + 5000; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "k%05d", i);
+            put(t, tb, k, i);
+            want += i;
+        }
+        cr_assert_eq(commit(t), HDB_OK);
+    }
+    struct hdb_txn *t = begin(c);
+    struct fold_sum parts[3] = {0};
+    void *ctxs[3] = {&parts[0], &parts[1], &parts[2]};
+    struct hdb_err err = {0};
+    cr_assert_eq(hdb_txn_fold(t, tb, NULL, 0, NULL, 0, fold_sum_row, ctxs, &err), HDB_OK, "%s",
+                 err.msg);
+    int64_t sum = 0, rows = 0;
+    for (int s = 0; s < 3; s++) {
+        sum += parts[s].sum;
+        rows += parts[s].rows;
+        cr_assert_gt(parts[s].rows, 5000, "shard %d folded %lld rows", s, (long long)parts[s].rows);
+        cr_assert_eq(parts[s].turns, (parts[s].rows + HDB_FOLD_TURN_ROWS - 1) / HDB_FOLD_TURN_ROWS);
+        cr_assert(!parts[s].other_thread);
+        cr_assert(!pthread_equal(parts[s].thread, pthread_self()), "runs on the shard's thread");
+    }
+    cr_assert_eq(rows, 20000);
+    cr_assert_eq(sum, want);
+    /* a range: keys k10000 <= key < k10100 */
+    memset(parts, 0, sizeof parts);
+    cr_assert_eq(hdb_txn_fold(t, tb, "k10000", 6, "k10100", 6, fold_sum_row, ctxs, &err), HDB_OK);
+    cr_assert_eq(parts[0].rows + parts[1].rows + parts[2].rows, 100);
+    cr_assert_eq(parts[0].sum + parts[1].sum + parts[2].sum, 100 * 10000 + 99 * 100 / 2);
+    /* another transaction writes into the folded range: this one cannot commit a write */
+    struct hdb_txn *t2 = begin(c2);
+    put(t2, tb, "k10050x", 1);
+    cr_assert_eq(commit(t2), HDB_OK);
+    put(t, other, "x", 1);
+    cr_assert_eq(commit(t), HDB_CONFLICT);
+    /* own writes to the table: refused */
+    t = begin(c);
+    put(t, tb, "new", 1);
+    cr_assert_eq(hdb_txn_fold(t, tb, NULL, 0, NULL, 0, fold_sum_row, ctxs, &err), HDB_INVALID);
+    hdb_txn_rollback(t);
+    /* a part that fails stops the fold with its message */
+    t = begin(c);
+    memset(parts, 0, sizeof parts);
+    for (int s = 0; s < 3; s++) {
+        parts[s].fail_at = 12346;
+    }
+    cr_assert_eq(hdb_txn_fold(t, tb, NULL, 0, NULL, 0, fold_sum_row, ctxs, &err), HDB_TOOBIG);
+    cr_assert_str_eq(err.msg, "row 12345 refused");
+    hdb_txn_rollback(t);
+    hdb_db_disconnect(c2);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}
