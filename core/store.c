@@ -5,6 +5,7 @@
  * store_verify.c).
  */
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -612,6 +613,23 @@ static void sync_done(void *ctx, int status, const char *msg)
     if (msg != NULL) {
         snprintf(w->msg, sizeof w->msg, "%s", msg);
     }
+}
+
+int hdb_store_commit_fits(const struct hdb_store *s, const struct hdb_write *writes, uint32_t n,
+                          uint64_t extra_bytes, struct hdb_err *err)
+{
+    uint64_t bytes = extra_bytes, max = s->wal != NULL ? hdb_wal_append_bytes_max(s->wal) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        bytes +=
+            hdb_wal_rec_bytes(writes[i].klen, writes[i].type == HDB_WAL_PUT ? writes[i].vlen : 0);
+    }
+    if (s->wal != NULL && bytes > max) {
+        return hdb_err_set(err, HDB_TOOBIG,
+                           "a commit of %" PRIu64 " log bytes on one shard does not fit in a WAL "
+                           "group of at most %" PRIu64 " bytes (raise [wal] segment_size_mb)",
+                           bytes, max);
+    }
+    return HDB_OK;
 }
 
 int hdb_store_commit_sync(struct hdb_store *s, const struct hdb_write *writes, uint32_t n,

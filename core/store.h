@@ -149,6 +149,11 @@ typedef void (*hdb_commit_done_fn)(void *ctx, int status, const char *msg);
  */
 int hdb_store_commit(struct hdb_store *s, const struct hdb_write *writes, uint32_t n, uint64_t txn,
                      uint64_t commit_ts, hdb_commit_done_fn done, void *ctx, struct hdb_err *err);
+/* Would a commit of these writes plus `extra_bytes` of log (other records' hdb_wal_rec_bytes) fit
+ * in one WAL group? HDB_TOOBIG (naming both sizes) if not. For a commit that must not be refused
+ * later, as a prepared multi-shard transaction's apply. */
+int hdb_store_commit_fits(const struct hdb_store *s, const struct hdb_write *writes, uint32_t n,
+                          uint64_t extra_bytes, struct hdb_err *err);
 /* Commit and flush: returns when the commit is durable (sync) or applied (async). */
 int hdb_store_commit_sync(struct hdb_store *s, const struct hdb_write *writes, uint32_t n,
                           struct hdb_err *err);

@@ -735,6 +735,16 @@ static uint64_t payload_max(const struct hdb_wal *w)
     return w->opts.segment_bytes - HDB_WAL_SEG_HEADER_BYTES - HDB_WAL_GROUP_HEADER_BYTES;
 }
 
+uint32_t hdb_wal_rec_bytes(uint32_t klen, uint32_t vlen)
+{
+    return rec_bytes(klen, vlen);
+}
+
+uint64_t hdb_wal_append_bytes_max(const struct hdb_wal *w)
+{
+    return payload_max(w);
+}
+
 int hdb_wal_append(struct hdb_wal *w, struct hdb_wal_rec *recs, uint32_t n, struct hdb_err *err)
 {
     if (w->failed) {

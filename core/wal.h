@@ -162,6 +162,9 @@ void hdb_wal_close(struct hdb_wal *wal);
  * HDB_TOOBIG when they could not fit in any group. HDB_READONLY once failed.
  */
 int hdb_wal_append(struct hdb_wal *wal, struct hdb_wal_rec *recs, uint32_t n, struct hdb_err *err);
+/* The log bytes of one record, and the most one hdb_wal_append may add (a segment's payload). */
+uint32_t hdb_wal_rec_bytes(uint32_t klen, uint32_t vlen);
+uint64_t hdb_wal_append_bytes_max(const struct hdb_wal *wal);
 uint32_t hdb_wal_pending_bytes(const struct hdb_wal *wal);
 /*
  * A mark of the pending group. Rewinding to a mark drops every record

@@ -619,8 +619,9 @@ static int buffer_write(struct hdb_txn *t, struct hdb_table *tb, uint32_t at, co
         w->del = del;
         return HDB_OK;
     }
-    rc = grow((void **)&t->writes, &t->writes_cap, t->nwrites, sizeof *t->writes,
-              HDB_TXN_WRITES_MAX);
+    rc = t->nwrites < HDB_TXN_WRITES_MAX
+             ? grow((void **)&t->writes, &t->writes_cap, t->nwrites, sizeof *t->writes, UINT32_MAX)
+             : HDB_TOOBIG;
     uint8_t *kcopy = rc == HDB_OK ? dup_bytes(key, klen) : NULL;
     if (rc != HDB_OK || kcopy == NULL) {
         free(vcopy);

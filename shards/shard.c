@@ -863,12 +863,30 @@ static void prepared_remove(struct shard *sh, uint64_t txn)
     }
 }
 
+/* The apply of a prepared part cannot be refused once decided: its size is checked now (the
+ * part's writes, the prepared record's delete and the applied marker, as apply_decided logs). */
+static int apply_fits(struct shard *sh, const struct req *r, struct hdb_err *e)
+{
+    struct hdb_write *w = NULL;
+    if (part_writes(&r->part, &w, 0) != HDB_OK) {
+        return hdb_err_set(e, HDB_NOMEM, "out of memory");
+    }
+    uint64_t extra = hdb_wal_rec_bytes(8, 0) + hdb_wal_rec_bytes(9, 16 + 2 * HDB_SHARDS_MAX);
+    int rc = hdb_store_commit_fits(sh->store, w, r->part.nwrites, extra, e);
+    free(w);
+    if (rc != HDB_OK) {
+        hdb_err_prefix(e, "shard %u", sh->id);
+    }
+    return rc;
+}
+
 static void handle_prepare(struct shard *sh, struct req *r)
 {
     struct hdb_err e = {0};
     struct hdb_buf val = {0};
     uint64_t p_lower = atomic_load(&sh->db->clock) + 1;
     int rc = validate(sh, &r->part, &e);
+    rc = rc == HDB_OK ? apply_fits(sh, r, &e) : rc;
     if (rc == HDB_OK) {
         rc = prepared_encode(&r->part, r->participants, r->nparticipants, p_lower, &val, &e);
     }

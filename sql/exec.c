@@ -2056,6 +2056,7 @@ int hdb_sql_exec(struct hdb_sql_session *s, const char *src, const struct hdb_sq
         x.arena = &res->arena;
         x.rows_held = 0;
         x.nsubs = 0; /* the kept subqueries went with the arena */
+        x.autocommit = true;
         rc = begin_stable(s, &x.t, &x.ddl_seq, err);
         rc = rc == HDB_OK ? run_stmt(&x, st, res, NULL, s) : rc;
         if (rc == HDB_OK && is_ddl(st->kind)) {

@@ -10,6 +10,7 @@
  * are different entries, and lookups read the range of keys that start with
  * the pinned values' encoding.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <strings.h>
 
 #include "core/bytes.h"
+#include "core/log.h"
 #include "sql/exec_int.h"
 #include "sql/parser.h"
 
@@ -206,6 +208,161 @@ int index_check_unique(struct exec *x, const struct hdb_schema_table *t,
     return rc;
 }
 
+/*
+ * Building an index. Its entries go to a key-value table named after its catalog id, which no
+ * other statement reads until the catalog change commits. A build first empties that table
+ * through a connection of its own (a crashed or failed build with the same id, which a rolled
+ * back CREATE hands out again, may have left entries there). In autocommit the entries are then
+ * written by that connection in transactions of INDEX_BATCH_WRITES, while the statement's own
+ * transaction reads every row of the table, page by page: the size of the table does not matter,
+ * and if any row changes before the statement commits, its validation fails and the statement
+ * runs again (which empties the table again). Inside BEGIN ... COMMIT the entries go through the
+ * transaction itself (so its later statements see them), within its write limit.
+ */
+#define INDEX_BATCH_WRITES 10000u
+#define INDEX_PAGE_ROWS    1024u
+#define INDEX_CLEAR_KEYS   4096u
+
+struct side {
+    struct hdb_conn *conn;
+    struct hdb_txn *t;
+    uint32_t writes; /* in the open transaction */
+};
+
+static int side_begin(struct exec *x, struct side *sd)
+{
+    sd->writes = 0;
+    return hdb_txn_begin(sd->conn, &sd->t, x->err);
+}
+
+static int side_commit(struct exec *x, struct side *sd)
+{
+    struct hdb_txn *t = sd->t;
+    sd->t = NULL;
+    return hdb_txn_commit(t, x->err);
+}
+
+static void side_close(struct side *sd)
+{
+    if (sd->t != NULL) {
+        hdb_txn_rollback(sd->t);
+    }
+    if (sd->conn != NULL) {
+        hdb_db_disconnect(sd->conn);
+    }
+}
+
+/* One shard's keys of an entries table, collected by a fold on that shard. */
+struct clear_part {
+    uint8_t *keys[INDEX_CLEAR_KEYS];
+    uint32_t lens[INDEX_CLEAR_KEYS];
+    uint32_t n;
+    bool more;
+};
+
+static int clear_fold(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                      uint32_t vlen, struct hdb_err *err)
+{
+    struct clear_part *p = ctx;
+    (void)val;
+    (void)vlen;
+    if (key == NULL || p->n == INDEX_CLEAR_KEYS) {
+        p->more = p->more || key != NULL;
+        return HDB_OK;
+    }
+    p->keys[p->n] = malloc(klen > 0 ? klen : 1);
+    if (p->keys[p->n] == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    memcpy(p->keys[p->n], key, klen);
+    p->lens[p->n++] = klen;
+    return HDB_OK;
+}
+
+/* Deletes every entry of `entries` (each where it lives), a batch per transaction; *cleared
+ * counts them. */
+static int side_clear(struct exec *x, struct side *sd, struct hdb_table *entries, uint64_t *cleared)
+{
+    uint32_t n = x->nshards;
+    struct clear_part *parts = calloc(n, sizeof *parts);
+    void **ctxs = calloc(n, sizeof *ctxs);
+    int rc = parts != NULL && ctxs != NULL ? HDB_OK : exec_fail(x, HDB_NOMEM, "out of memory");
+    for (bool more = true; rc == HDB_OK && more;) {
+        more = false;
+        for (uint32_t s = 0; s < n; s++) {
+            parts[s] = (struct clear_part){0};
+            ctxs[s] = &parts[s];
+        }
+        rc = side_begin(x, sd);
+        rc = rc == HDB_OK ? hdb_txn_fold(sd->t, entries, NULL, 0, NULL, 0, clear_fold, ctxs, x->err)
+                          : rc;
+        for (uint32_t s = 0; s < n; s++) {
+            for (uint32_t k = 0; k < parts[s].n; k++) {
+                if (rc == HDB_OK) {
+                    rc = hdb_txn_delete_at(sd->t, entries, s, parts[s].keys[k], parts[s].lens[k],
+                                           x->err);
+                    more = true;
+                    (*cleared)++;
+                }
+                free(parts[s].keys[k]);
+            }
+        }
+        rc = rc == HDB_OK ? side_commit(x, sd) : rc;
+    }
+    free(parts);
+    free(ctxs);
+    return rc;
+}
+
+/* The entries of the table's rows, page by page: rows read through the statement's transaction,
+ * entries written through `sd` when it is set (autocommit), else through the statement's. */
+static int index_fill(struct exec *x, const struct hdb_schema_table *t,
+                      const struct hdb_schema_table *one, struct side *sd)
+{
+    struct exec bx = *x;
+    if (sd != NULL) {
+        bx.t = sd->t;
+        bx.conn = sd->conn;
+    }
+    struct hdb_sql_arena *outer = x->arena;
+    uint8_t last[HDB_KEY_BYTES_MAX + 1];
+    uint32_t lastlen = 0, n = INDEX_PAGE_ROWS;
+    int rc = HDB_OK;
+    for (bool first = true; rc == HDB_OK && n == INDEX_PAGE_ROWS; first = false) {
+        struct hdb_sql_arena page = {.limit = outer->limit};
+        struct rows all = {0}, keys = {0};
+        uint64_t held = x->rows_held;
+        x->arena = bx.arena = &page;
+        rc = table_scan_range(x, t, first ? NULL : last, first ? 0 : lastlen, NULL, 0,
+                              INDEX_PAGE_ROWS, &all, &keys);
+        n = rc == HDB_OK ? all.n : 0;
+        for (uint32_t r = 0; rc == HDB_OK && r < n; r++) {
+            const struct hdb_value *row = all.v + (size_t)r * all.ncols;
+            const struct hdb_value *k = &keys.v[r];
+            rc = index_check_unique(&bx, one, row, k->u.s.p, k->u.s.len);
+            rc = rc == HDB_OK ? index_update_row(&bx, one, NULL, NULL, 0, row, k->u.s.p, k->u.s.len)
+                              : rc;
+            if (rc == HDB_OK && sd != NULL && ++sd->writes == INDEX_BATCH_WRITES) {
+                rc = side_commit(x, sd);
+                rc = rc == HDB_OK ? side_begin(x, sd) : rc;
+                bx.t = sd->t;
+            }
+        }
+        if (rc == HDB_OK && n > 0) { /* the smallest key after the page's last */
+            memcpy(last, keys.v[n - 1].u.s.p, keys.v[n - 1].u.s.len);
+            last[keys.v[n - 1].u.s.len] = 0;
+            lastlen = keys.v[n - 1].u.s.len + 1;
+        }
+        if (rc != HDB_OK && page.over_limit) {
+            outer->over_limit = true;
+        }
+        x->arena = outer;
+        x->rows_held = held;
+        hdb_sql_arena_free(&page);
+    }
+    return rc;
+}
+
 int index_populate(struct exec *x, const struct hdb_schema_table *t, const char *index)
 {
     const struct hdb_schema_ix *ix = NULL;
@@ -218,17 +375,27 @@ int index_populate(struct exec *x, const struct hdb_schema_table *t, const char 
     if (ix == NULL) {
         return exec_fail(x, HDB_ERROR, "index %s is not in the catalog of %s", index, t->def->name);
     }
-    struct rows all = {0}, keys = {0};
-    int rc = table_scan_all(x, t, &all, &keys);
     const struct hdb_schema_table one = {
         .def = t->def, .id = t->id, .rows = t->rows, .nix = 1, .ix = (struct hdb_schema_ix *)ix};
-    for (uint32_t r = 0; rc == HDB_OK && r < all.n; r++) {
-        const struct hdb_value *row = all.v + (size_t)r * all.ncols;
-        const struct hdb_value *k = &keys.v[r];
-        rc = index_check_unique(x, &one, row, k->u.s.p, k->u.s.len);
-        rc =
-            rc == HDB_OK ? index_update_row(x, &one, NULL, NULL, 0, row, k->u.s.p, k->u.s.len) : rc;
+    struct side sd = {0};
+    uint64_t cleared = 0;
+    int rc = hdb_db_connect(x->db, &sd.conn, x->err);
+    rc = rc == HDB_OK ? side_clear(x, &sd, ix->entries, &cleared) : rc;
+    if (rc == HDB_OK && cleared > 0 && !x->autocommit) {
+        /* this transaction's snapshot still sees what was cleared: a new one will not */
+        rc = exec_fail(x, HDB_CONFLICT,
+                       "index %s: entries of an earlier failed build were cleared; run the "
+                       "transaction again",
+                       index);
     }
+    rc = rc == HDB_OK && x->autocommit ? side_begin(x, &sd) : rc;
+    rc = rc == HDB_OK ? index_fill(x, t, &one, x->autocommit ? &sd : NULL) : rc;
+    rc = rc == HDB_OK && x->autocommit ? side_commit(x, &sd) : rc;
+    if (cleared > 0) {
+        hdb_log(HDB_LOG_INFO, "CREATE INDEX %s: %" PRIu64 " entries of an earlier build cleared",
+                index, cleared);
+    }
+    side_close(&sd);
     return rc;
 }
 

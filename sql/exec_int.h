@@ -83,6 +83,7 @@ struct exec {
     uint32_t ticks; /* calls since the clock was last read */
     uint32_t nshards;
     uint64_t ddl_seq; /* the DDL sequence around the snapshot (rowids.h); odd: not stable */
+    bool autocommit;  /* the statement is its own transaction (not inside BEGIN ... COMMIT) */
     struct cte_frame *ctes;
     struct cte_work *work;
     /* While a scan streams page by page (exec_select.c), `arena` is the page's and is freed

@@ -771,3 +771,47 @@ Test(kv, fold_runs_on_each_shard_over_its_rows)
     hdb_db_disconnect(c);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
+
+/* A multi-shard transaction whose part on one shard would not fit in one WAL group when applied
+ * is refused at prepare (HDB_TOOBIG, nothing written anywhere), not after the decision, where it
+ * could no longer be refused (found by CREATE INDEX in a transaction: 60,000 entries per shard). */
+Test(kv, prepared_part_too_big_to_apply_is_refused_at_prepare)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 2); /* 4 MiB WAL segments */
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db);
+    struct hdb_table *tb = table(c, "big");
+    struct hdb_txn *t = begin(c);
+    struct hdb_err err = {0};
+    for (uint32_t i = 0; i < 99999; i++) { /* ~48 log bytes each when applied, on shard 0 */
+        char k[16];
+        int n = snprintf(k, sizeof k, "k%06u", i);
+        cr_assert_eq(hdb_txn_put_at(t, tb, 0, k, (uint32_t)n, "", 0, &err), HDB_OK, "%s", err.msg);
+    }
+    cr_assert_eq(hdb_txn_put_at(t, tb, 1, "other", 5, "v", 1, &err), HDB_OK);
+    char key[16];
+    snprintf(key, sizeof key, "k%06u", 100000u);
+    cr_assert_eq(hdb_txn_put_at(t, tb, 1, key, 7, "", 0, &err), HDB_TOOBIG, "the write limit");
+    hdb_txn_rollback(t);
+    t = begin(c);
+    for (uint32_t i = 0; i < 99999; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof k, "k%06u", i);
+        cr_assert_eq(hdb_txn_put_at(t, tb, 0, k, (uint32_t)n, "", 0, &err), HDB_OK, "%s", err.msg);
+    }
+    cr_assert_eq(hdb_txn_put_at(t, tb, 1, "other", 5, "v", 1, &err), HDB_OK);
+    cr_assert_eq(hdb_txn_commit(t, &err), HDB_TOOBIG);
+    cr_assert(strstr(err.msg, "does not fit in a WAL group") != NULL, "%s", err.msg);
+    struct hdb_shard_stats st;
+    cr_assert_eq(hdb_db_shard_stats(c, 0, &st, &err), HDB_OK);
+    cr_assert_eq(st.commits_2pc, 0);
+    t = begin(c);
+    struct collect col = {0};
+    cr_assert_eq(hdb_txn_scan(t, tb, "", 0, NULL, 0, 10, collect_row, &col, &err), HDB_OK);
+    cr_assert_eq(col.n, 0, "nothing was applied");
+    put(t, tb, "after", 1); /* the shards go on */
+    cr_assert_eq(commit(t), HDB_OK);
+    hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}

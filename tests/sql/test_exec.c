@@ -1379,3 +1379,50 @@ Test(exec, subqueries_without_outer_columns_run_once)
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
 }
+
+/* CREATE INDEX in autocommit on a table past one transaction's write limit: the entries are
+ * written in batches by a connection of its own while the statement reads the rows; a UNIQUE one
+ * that meets a duplicate late fails and leaves no index, and what its batches wrote is cleared by
+ * the next build that gets the same id (in autocommit at once; inside BEGIN as a conflict). Inside
+ * BEGIN the entries are the transaction's own writes, within its limit. */
+Test(exec, create_index_on_a_big_table)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE big (id INTEGER PRIMARY KEY, k INT, tag TEXT)");
+    for (int from = 0; from < 120000; from += 40000) {
+        char sql[300];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO big SELECT n, CASE WHEN n = 119999 THEN 5 ELSE n END, 't' || (n %% "
+                 "100) FROM (WITH RECURSIVE c(n) AS (SELECT %d UNION ALL SELECT n + 1 FROM c "
+                 "WHERE n < %d) SELECT n FROM c)",
+                 from + 1, from + 40000);
+        ok(s, sql);
+    }
+    fails(s, "CREATE UNIQUE INDEX big_k ON big (k)", HDB_CONSTRAINT, "UNIQUE constraint failed");
+    query_is(s, "EXPLAIN SELECT id FROM big WHERE k = 5", "SCAN big (full scan of all 2 shards)\n");
+    fails(s, "BEGIN; CREATE INDEX big_tag ON big (tag, k)", HDB_CONFLICT,
+          "entries of an earlier failed build were cleared");
+    ok(s, "ROLLBACK");
+    /* inside a transaction, the entries are its writes: 120,000 are over its limit */
+    fails(s, "BEGIN; CREATE INDEX big_tag ON big (tag, k)", HDB_TOOBIG,
+          "a transaction writes at most 100000 keys");
+    ok(s, "ROLLBACK");
+    ok(s, "BEGIN; CREATE INDEX big_id ON big (id) WHERE id > 100000; COMMIT");
+    query_is(s, "SELECT count(*) FROM big WHERE id > 100000 AND id < 100010", "9\n");
+    ok(s, "CREATE INDEX big_tag ON big (tag, k)");
+    query_is(s, "SELECT count(*), min(k), max(k) FROM big WHERE tag = 't7'", "1200|7|119907\n");
+    query_is(s, "EXPLAIN SELECT id FROM big WHERE tag = 't42' AND k > 119000",
+             "SEARCH big USING INDEX big_tag (tag=? AND k>?) (a range of index entries from "
+             "every shard, then each row from its shard)\n");
+    query_is(s, "SELECT id FROM big WHERE tag = 't42' AND k > 119000 ORDER BY k",
+             "119042\n119142\n119242\n119342\n119442\n119542\n119642\n119742\n119842\n119942\n");
+    query_is(s, "SELECT count(*) FROM big WHERE tag = 't99'", "1200\n");
+    ok(s, "UPDATE big SET k = 119999 WHERE id = 119999");
+    ok(s, "CREATE UNIQUE INDEX big_k ON big (k)");
+    fails(s, "INSERT INTO big VALUES (200000, 5, 'x')", HDB_CONSTRAINT, "big.k");
+    query_is(s, "SELECT id FROM big WHERE k = 119999", "119999\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
