@@ -82,6 +82,8 @@ static const char sql_order_insert[] =
     "INSERT INTO orders (customer_id, amount, status, created_at) VALUES (?, ?, ?, ?)";
 static const char sql_customer_orders[] =
     "SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT 50";
+static const char sql_orders_by_status[] =
+    "SELECT status, count(*), sum(amount) FROM orders GROUP BY status";
 static const char *const order_statuses[] = {"new", "paid", "shipped", "cancelled"};
 
 /* --- options --- */
@@ -103,6 +105,7 @@ enum row_id {
     ROW_POINT_SELECT,
     ROW_EMAIL_SELECT,
     ROW_CUSTOMER_ORDERS,
+    ROW_GROUP_BY,
     ROW_INSERT,
     ROW_TXN,
     ROW_MIXED,
@@ -110,7 +113,8 @@ enum row_id {
 };
 
 static const char *const row_names[ROW_COUNT] = {
-    "insert_batch", "point_select", "email_select", "customer_orders", "insert", "txn", "mixed",
+    "insert_batch", "point_select", "email_select", "customer_orders",
+    "group_by",     "insert",       "txn",          "mixed",
 };
 
 static const char *const row_descriptions[ROW_COUNT] = {
@@ -118,6 +122,7 @@ static const char *const row_descriptions[ROW_COUNT] = {
     "SELECT ... FROM users WHERE id = ? (random ids)",
     "SELECT ... FROM users WHERE email = ? (random existing emails)",
     "SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT 50",
+    "SELECT status, count(*), sum(amount) FROM orders GROUP BY status (every row, once per op)",
     "INSERT INTO users, one row per durable autocommit",
     "BEGIN; INSERT orders; UPDATE users name; SELECT users by id; COMMIT",
     "2 threads point select + 2 threads single-row insert, together",
@@ -702,6 +707,25 @@ static bool op_customer_orders(struct worker *w)
     return true;
 }
 
+/* Every order once: the groups' counts must add up to the orders table. */
+static bool op_group_by(struct worker *w)
+{
+    struct stmt *st = &w->st[0];
+    int64_t total = 0;
+    uint32_t groups = 0;
+    while (stmt_step(st, false) == STEP_ROW) {
+        total += stmt_int64(st, 1);
+        groups++;
+    }
+    stmt_reset(st);
+    if (groups != sizeof order_statuses / sizeof order_statuses[0] || total != (int64_t)opt.rows) {
+        die("%s: %s: %u groups of %" PRId64 " orders, expected 4 groups of %" PRIu64
+            " (wrong answer)",
+            engine_names[w->e->kind], st->sql, groups, total, opt.rows);
+    }
+    return true;
+}
+
 static bool op_insert(struct worker *w)
 {
     struct stmt *st = &w->st[0];
@@ -785,12 +809,14 @@ static void measure_row(struct conn *c, enum row_id row, uint64_t *lat_ns)
         [ROW_POINT_SELECT] = {sql_user_by_id, NULL},
         [ROW_EMAIL_SELECT] = {sql_user_by_email, NULL},
         [ROW_CUSTOMER_ORDERS] = {sql_customer_orders, NULL},
+        [ROW_GROUP_BY] = {sql_orders_by_status, NULL},
         [ROW_INSERT] = {sql_user_insert, NULL},
     };
     static bool (*const ops[ROW_COUNT])(struct worker *) = {
         [ROW_POINT_SELECT] = op_point_select,
         [ROW_EMAIL_SELECT] = op_email_select,
         [ROW_CUSTOMER_ORDERS] = op_customer_orders,
+        [ROW_GROUP_BY] = op_group_by,
         [ROW_INSERT] = op_insert,
         [ROW_TXN] = op_txn,
     };
