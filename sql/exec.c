@@ -315,7 +315,7 @@ void find_pins(const struct hdb_sql_expr *e, const struct hdb_table_def *d, cons
 }
 
 /* A `keycol IN (v, ...)` conjunct of WHERE whose values depend on no column: its list. */
-static const struct hdb_sql_list *find_in_list(const struct hdb_sql_expr *e,
+static const struct hdb_sql_expr *find_in_list(const struct hdb_sql_expr *e,
                                                const struct hdb_table_def *d, const char *name,
                                                uint32_t col)
 {
@@ -323,11 +323,11 @@ static const struct hdb_sql_list *find_in_list(const struct hdb_sql_expr *e,
         return NULL;
     }
     if (e->kind == HDB_EXPR_BINARY && e->u.binary.op == HDB_OP_AND) {
-        const struct hdb_sql_list *l = find_in_list(e->u.binary.left, d, name, col);
+        const struct hdb_sql_expr *l = find_in_list(e->u.binary.left, d, name, col);
         return l != NULL ? l : find_in_list(e->u.binary.right, d, name, col);
     }
-    if (e->kind != HDB_EXPR_IN || e->u.in.negated || e->u.in.select != NULL ||
-        e->u.in.table.ptr != NULL || e->u.in.list.n == 0 || e->u.in.list.n > HDB_SCAN_ROWS_MAX) {
+    if (e->kind != HDB_EXPR_IN || e->u.in.negated || e->u.in.table.ptr != NULL ||
+        (e->u.in.select == NULL && (e->u.in.list.n == 0 || e->u.in.list.n > HDB_SCAN_ROWS_MAX))) {
         return NULL;
     }
     const struct hdb_sql_expr *c = e->u.in.operand;
@@ -342,7 +342,7 @@ static const struct hdb_sql_list *find_in_list(const struct hdb_sql_expr *e,
             return NULL;
         }
     }
-    return &e->u.in.list;
+    return e;
 }
 
 static int cmp_key_values(const void *a, const void *b)
@@ -353,40 +353,81 @@ static int cmp_key_values(const void *a, const void *b)
     return c != 0 ? c : (x->u.s.len > y->u.s.len) - (x->u.s.len < y->u.s.len);
 }
 
-/* The rows whose one-column key is in the list: each distinct key read once, all at once, in
- * key order. */
+/* Adds the storage key of key value v (after the column's affinity) to `rks`, unless no stored
+ * key can equal it. */
+static int in_key_push(struct exec *x, const struct hdb_table_def *d, const struct hdb_key_def *pk,
+                       struct hdb_value v, struct rows *rks, struct hdb_buf *key)
+{
+    char buf[32];
+    hdb_value_apply(&v, d->cols[pk->cols[0]].affinity, buf);
+    if (v.type == HDB_V_NULL || (d->rowid_col >= 0 && v.type != HDB_V_INT)) {
+        return HDB_OK;
+    }
+    key->len = 0;
+    int rc = HDB_OK;
+    if (d->rowid_col >= 0) {
+        uint8_t k[8];
+        rowid_key(v.u.i, k);
+        rc = hdb_buf_set(key, k, 8) == HDB_OK ? HDB_OK : exec_fail(x, HDB_NOMEM, "out of memory");
+    } else {
+        rc = hdb_key_append(key, &v, pk->desc[0], x->err);
+    }
+    struct hdb_value kv = {.type = HDB_V_BLOB, .u.s = {key->data, (uint32_t)key->len}};
+    rc = rc == HDB_OK ? value_keep(x, &kv) : rc;
+    return rc == HDB_OK ? rows_push(x, rks, &kv) : rc;
+}
+
+static int subquery_rows(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
+                         struct rows *r, bool *has_null, bool *kept);
+
+#define IN_SUBQUERY_READS_MAX 1000u /* more keys than this: a scan instead of point reads */
+
+/*
+ * The values of `key IN (SELECT ...)` for point reads: the subquery runs now, with no outer
+ * query in reach. Only one that reads no outer column gives them (then it is kept for the
+ * statement, and WHERE uses it again on the rows read); one that names a column from outside
+ * fails here with "no such column", which is forgotten: *ok is false and the query reads the
+ * table as if there were no IN.
+ */
+static int in_subquery_values(struct exec *x, const struct hdb_sql_expr *in, struct rows *vals,
+                              bool *ok)
+{
+    struct hdb_err saved = *x->err;
+    bool has_null = false, kept = false;
+    *ok = false;
+    int rc = subquery_rows(x, NULL, in, vals, &has_null, &kept);
+    if (rc == HDB_INVALID && !x->arena->over_limit) {
+        *x->err = saved; /* it reads the outer query: planned as without it */
+        return HDB_OK;
+    }
+    *ok = rc == HDB_OK && kept && vals->ncols == 1 && vals->n <= IN_SUBQUERY_READS_MAX;
+    return rc;
+}
+
+/* The rows whose one-column key is in the list or the subquery's values: each distinct key read
+ * once, all at once, in key order. */
 static int in_list_read(struct exec *x, const struct hdb_schema_table *t,
-                        const struct hdb_key_def *pk, const struct hdb_sql_list *in,
+                        const struct hdb_key_def *pk, const struct hdb_sql_expr *in,
                         struct rows *out, struct rows *keys, bool *done)
 {
     const struct hdb_table_def *d = t->def;
-    const struct hdb_column *col = &d->cols[pk->cols[0]];
-    struct rows rks = {.ncols = 1};
-    int rc = HDB_OK;
+    struct rows rks = {.ncols = 1}, vals = {0};
     struct hdb_buf key = {0};
-    for (uint32_t i = 0; rc == HDB_OK && i < in->n; i++) {
+    bool ok = true;
+    int rc = in->u.in.select != NULL ? in_subquery_values(x, in, &vals, &ok) : HDB_OK;
+    for (uint32_t i = 0; rc == HDB_OK && ok && i < in->u.in.list.n; i++) {
         struct hdb_value v;
-        char buf[32];
-        rc = scope_eval(x, NULL, in->items[i], &v);
-        hdb_value_apply(&v, col->affinity, buf);
-        if (rc != HDB_OK || v.type == HDB_V_NULL || (d->rowid_col >= 0 && v.type != HDB_V_INT)) {
-            continue; /* no stored key equals it */
-        }
-        key.len = 0;
-        if (d->rowid_col >= 0) {
-            uint8_t k[8];
-            rowid_key(v.u.i, k);
-            rc = hdb_buf_set(&key, k, 8) == HDB_OK ? HDB_OK
-                                                   : exec_fail(x, HDB_NOMEM, "out of memory");
-        } else {
-            rc = hdb_key_append(&key, &v, pk->desc[0], x->err);
-        }
-        struct hdb_value kv = {.type = HDB_V_BLOB, .u.s = {key.data, (uint32_t)key.len}};
-        rc = rc == HDB_OK ? value_keep(x, &kv) : rc;
-        rc = rc == HDB_OK ? rows_push(x, &rks, &kv) : rc;
+        rc = scope_eval(x, NULL, in->u.in.list.items[i], &v);
+        rc = rc == HDB_OK ? in_key_push(x, d, pk, v, &rks, &key) : rc;
+    }
+    for (uint32_t i = 0; rc == HDB_OK && ok && i < vals.n; i++) {
+        rc = in_key_push(x, d, pk, vals.v[i], &rks, &key);
     }
     free(key.data);
-    if (rc == HDB_OK && rks.n > 1) {
+    if (rc != HDB_OK || !ok) {
+        return rc;
+    }
+    if (rks.n > 1) {
         qsort(rks.v, rks.n, sizeof *rks.v, cmp_key_values);
         uint32_t w = 1;
         for (uint32_t i = 1; i < rks.n; i++) {
@@ -397,7 +438,7 @@ static int in_list_read(struct exec *x, const struct hdb_schema_table *t,
         rks.n = w;
     }
     uint32_t missing = 0;
-    rc = rc == HDB_OK ? table_get_rows(x, t, &rks, out, keys, &missing) : rc;
+    rc = table_get_rows(x, t, &rks, out, keys, &missing);
     *done = rc == HDB_OK;
     return rc;
 }
@@ -417,7 +458,7 @@ int table_point_read(struct exec *x, const struct hdb_schema_table *t, const cha
     find_pins(where, d, name, pk, &pins);
     for (uint32_t i = 0; i < pk->ncols; i++) {
         if (pins.value[i] == NULL) {
-            const struct hdb_sql_list *in =
+            const struct hdb_sql_expr *in =
                 pk->ncols == 1 ? find_in_list(where, d, name, pk->cols[0]) : NULL;
             return in != NULL ? in_list_read(x, t, pk, in, out, keys, done) : HDB_OK;
         }
@@ -569,16 +610,24 @@ static int explain_table(struct exec *x, struct rows *out, const char *verb, con
     int32_t key_col = d->rowid_col >= 0  ? d->rowid_col
                       : d->pk.ncols == 1 ? (int32_t)d->pk.cols[0]
                                          : -1;
-    const struct hdb_sql_list *in =
+    const struct hdb_sql_expr *in =
         single && key_col >= 0 && where != NULL
             ? find_in_list(where, d, alias != NULL ? alias : d->name, (uint32_t)key_col)
             : NULL;
+    if (in != NULL && in->u.in.select != NULL) {
+        return explain_line(x, out,
+                            "%s %s USING PRIMARY KEY (%s IN a subquery) (point reads, sent to "
+                            "their shards at once, when the subquery reads no outer column and "
+                            "gives at most %u values; else a full scan of all %u shards)",
+                            strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name,
+                            d->cols[key_col].name, IN_SUBQUERY_READS_MAX, shards);
+    }
     if (in != NULL) {
         return explain_line(x, out,
                             "%s %s USING PRIMARY KEY (%s IN a list of %u) (point reads, sent to "
                             "their shards at once)",
                             strcmp(verb, "SCAN") == 0 ? "SEARCH" : verb, d->name,
-                            d->cols[key_col].name, in->n);
+                            d->cols[key_col].name, in->u.in.list.n);
     }
     uint32_t n = 0;
     const char *name = alias != NULL ? alias : d->name,
@@ -877,16 +926,11 @@ static int subquery_rows(struct exec *x, struct scope *sc, const struct hdb_sql_
     return rc;
 }
 
-static int eval_hook(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *out, bool *handled,
-                     struct hdb_err *err)
+/* The value of a subquery, EXISTS or IN (SELECT ...) for the rows `sc` points at. */
+static int subquery_value(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
+                          struct hdb_value *out)
 {
-    struct eval_env *env = ctx;
-    struct exec *x = env->x;
-    (void)err;
-    if (e->kind == HDB_EXPR_FUNCTION) {
-        return group_value(x, env->sc, e, out, handled);
-    }
-    *handled = true;
+    struct eval_env envv = {.x = x, .sc = sc}, *env = &envv;
     struct rows r = {0};
     bool has_null = false, sorted = false;
     int rc = subquery_rows(x, env->sc, e, &r, &has_null, &sorted);
@@ -926,6 +970,34 @@ static int eval_hook(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *
         *out = (struct hdb_value){.type = HDB_V_INT, .u.i = e->u.in.negated};
     }
     return HDB_OK;
+}
+
+/* Subqueries run in memory of their own, freed once their value is copied out: a correlated one
+ * run per row of a big table needs one run's memory, not all of them. */
+static int eval_hook(void *ctx, const struct hdb_sql_expr *e, struct hdb_value *out, bool *handled,
+                     struct hdb_err *err)
+{
+    struct eval_env *env = ctx;
+    struct exec *x = env->x;
+    (void)err;
+    if (e->kind == HDB_EXPR_FUNCTION) {
+        return group_value(x, env->sc, e, out, handled);
+    }
+    *handled = true;
+    struct hdb_sql_arena mem = {.limit = x->arena->limit}, *outer = x->arena, *keep = x->keep;
+    uint64_t held = x->rows_held;
+    x->arena = &mem;
+    x->keep = NULL;
+    int rc = subquery_value(x, env->sc, e, out);
+    x->arena = outer;
+    x->keep = keep;
+    x->rows_held = held;
+    rc = rc == HDB_OK ? value_keep(x, out) : rc;
+    if (rc != HDB_OK && mem.over_limit) {
+        outer->over_limit = true;
+    }
+    hdb_sql_arena_free(&mem);
+    return rc;
 }
 
 /* --- writing rows --- */

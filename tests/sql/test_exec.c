@@ -1375,6 +1375,16 @@ Test(exec, subqueries_without_outer_columns_run_once)
              "SELECT g, (SELECT count(*) FROM big b WHERE b.g = a.g AND b.id < 30) FROM big a "
              "WHERE id < 4",
              "1|5\n2|4\n3|4\n");
+    /* IN (SELECT ...) on the key: point reads when it reads no outer column (EXPLAIN says so),
+     * else the scan with the subquery per row; answers checked with sqlite3 */
+    query_is(s,
+             "SELECT count(*), sum(g) FROM big WHERE id IN (SELECT id * 3 FROM big WHERE id < 300)",
+             "299|899\n");
+    query_is(s,
+             "SELECT a.id FROM big a WHERE id IN (SELECT b.id + 1 FROM big b WHERE b.g = a.g - 1 "
+             "AND b.id < 10) ORDER BY 1",
+             "2\n3\n4\n5\n6\n8\n9\n10\n");
+    query_is(s, "SELECT count(*) FROM big WHERE id IN (SELECT id FROM big WHERE g = 0)", "2857\n");
     hdb_sql_session_close(s);
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
