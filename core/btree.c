@@ -932,6 +932,74 @@ int hdb_bt_put(struct hdb_pager *p, uint64_t *root, const void *key, uint32_t kl
     return rc;
 }
 
+/* --- relocation (compaction) --- */
+
+/* Reads the node at the path's end: whether it must move, and its child at the path's index
+ * (0: a leaf, or every child visited). */
+static int relocate_look(struct hdb_pager *p, const struct path *path, uint64_t from, bool *move,
+                         uint64_t *child, struct hdb_err *err)
+{
+    uint32_t lvl = path->depth - 1;
+    struct hdb_frame *f;
+    int rc = get_page(p, path->pgno[lvl], &f, err);
+    if (rc != HDB_OK) {
+        return rc;
+    }
+    rc = check_node(f->data, p->page_size, path->pgno[lvl], err);
+    if (rc == HDB_OK && hdb_page_type(f->data) == HDB_PAGE_OVERFLOW) {
+        rc = hdb_err_set(err, HDB_CORRUPT, "page %llu: overflow page inside a tree",
+                         (unsigned long long)path->pgno[lvl]);
+    }
+    if (rc == HDB_OK) {
+        *move = path->pgno[lvl] >= from && hdb_page_gen(f->data) != p->gen;
+        bool leaf = is_leaf(f->data);
+        *child =
+            !leaf && path->idx[lvl] <= nkeys(f->data) ? branch_child(f->data, path->idx[lvl]) : 0;
+    }
+    done_page(p, f);
+    return rc;
+}
+
+int hdb_bt_relocate(struct hdb_pager *p, uint64_t *root, uint64_t from, uint32_t budget,
+                    uint32_t *moved, bool *more, struct hdb_err *err)
+{
+    *more = false;
+    if (*root == 0) {
+        return HDB_OK;
+    }
+    struct path path = {.depth = 1, .pgno = {*root}, .idx = {0}};
+    bool entered = true; /* the path's last node is seen for the first time */
+    int rc = HDB_OK;
+    while (rc == HDB_OK && path.depth > 0) {
+        bool move = false;
+        uint64_t child = 0;
+        rc = relocate_look(p, &path, from, &move, &child, err);
+        if (rc == HDB_OK && entered && move) {
+            if (*moved >= budget) {
+                *more = true;
+                break;
+            }
+            rc = path_writable(p, root, &path, err); /* children keep their numbers */
+            (*moved)++;
+        }
+        entered = false;
+        if (rc != HDB_OK) {
+            break;
+        }
+        if (child != 0 && path.depth == HDB_BTREE_DEPTH_MAX) {
+            rc = hdb_err_set(err, HDB_CORRUPT, "tree deeper than %u levels at page %llu",
+                             HDB_BTREE_DEPTH_MAX, (unsigned long long)child);
+        } else if (child != 0) {
+            path.pgno[path.depth] = child;
+            path.idx[path.depth++] = 0;
+            entered = true;
+        } else if (--path.depth > 0) {
+            path.idx[path.depth - 1]++;
+        }
+    }
+    return rc;
+}
+
 /* --- delete and merge --- */
 
 /* Removes child j (and the separator that leads to it) from a branch. */

@@ -71,6 +71,15 @@ int hdb_bt_delete(struct hdb_pager *p, uint64_t *root, const void *key, uint32_t
                   struct hdb_err *err);
 /* Releases every page of the tree (for dropping a tree). */
 int hdb_bt_drop(struct hdb_pager *p, uint64_t root, struct hdb_err *err);
+/*
+ * Compaction: copies each branch or leaf page numbered `from` or above that an older generation
+ * owns (with the pages above it), as a write would, so the copies take the lowest free pages and
+ * the old ones are released. Overflow pages stay. At most `budget` copies are made in all
+ * (*moved counts them, across calls); *more says pages were left over. Keys and values do not
+ * change.
+ */
+int hdb_bt_relocate(struct hdb_pager *p, uint64_t *root, uint64_t from, uint32_t budget,
+                    uint32_t *moved, bool *more, struct hdb_err *err);
 
 enum hdb_seek {
     HDB_SEEK_GE = 0, /* first key >= target */

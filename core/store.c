@@ -615,6 +615,38 @@ static void sync_done(void *ctx, int status, const char *msg)
     }
 }
 
+int hdb_store_compact(struct hdb_store *s, uint32_t budget, uint32_t *moved, bool *more,
+                      struct hdb_err *err)
+{
+    *moved = 0;
+    *more = false;
+    if (s->failed) {
+        return refuse_failed(s, err);
+    }
+    if (s->nreqs > 0 || s->in_checkpoint) {
+        return hdb_err_set(err, HDB_INVALID, "%s: compaction needs no commit pending",
+                           s->data_path);
+    }
+    uint64_t below = 0;
+    uint64_t target = space_compact_target(s, &below);
+    /* Each copy may also copy pages above it: leave room for them among the free pages. */
+    uint32_t cap = below / 2 < budget ? (uint32_t)(below / 2) : budget;
+    int rc = HDB_OK;
+    for (uint32_t id = 1; rc == HDB_OK && id < s->ntrees && cap > 0; id++) {
+        struct tree_slot *t = &s->trees[id];
+        bool left = false;
+        if (t->exists && t->root != 0) {
+            rc = hdb_bt_relocate(&s->pager, &t->root, target, cap, moved, &left, err);
+        }
+        *more = *more || left;
+    }
+    if (rc != HDB_OK) {
+        revert(s);
+        return rc;
+    }
+    return *moved > 0 ? store_publish(s, err) : HDB_OK;
+}
+
 int hdb_store_commit_fits(const struct hdb_store *s, const struct hdb_write *writes, uint32_t n,
                           uint64_t extra_bytes, struct hdb_err *err)
 {

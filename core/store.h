@@ -154,6 +154,16 @@ int hdb_store_commit(struct hdb_store *s, const struct hdb_write *writes, uint32
  * later, as a prepared multi-shard transaction's apply. */
 int hdb_store_commit_fits(const struct hdb_store *s, const struct hdb_write *writes, uint32_t n,
                           uint64_t extra_bytes, struct hdb_err *err);
+/*
+ * Compaction (VACUUM): flushes the pending group, then moves tree pages that lie where the file
+ * could end (page_count minus the pages free now) down into the lowest free pages, at most
+ * `budget` copies, and publishes the result as a new version with the same contents (no WAL
+ * record: a crash before the next checkpoint leaves the old layout, which stays valid). The old
+ * places are freed like any released page, so later checkpoints trim the file's tail. *moved
+ * counts the copies; *more says pages that could move were left.
+ */
+int hdb_store_compact(struct hdb_store *s, uint32_t budget, uint32_t *moved, bool *more,
+                      struct hdb_err *err);
 /* Commit and flush: returns when the commit is durable (sync) or applied (async). */
 int hdb_store_commit_sync(struct hdb_store *s, const struct hdb_write *writes, uint32_t n,
                           struct hdb_err *err);

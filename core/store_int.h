@@ -225,6 +225,9 @@ void space_free(struct hdb_store *s);
  * checkpoint then truncates the file), and the rest are ordered so the lowest is reused first.
  * Returns the pages taken off. */
 uint64_t space_trim_tail(struct hdb_store *s);
+/* Compaction: orders the free pages lowest-first for reuse; returns where the file could end if
+ * every used page sat below the free ones, and in *below how many free pages lie under it. */
+uint64_t space_compact_target(struct hdb_store *s, uint64_t *below);
 int space_retire_meta(struct hdb_store *s);
 int space_load_free(struct hdb_store *s, uint64_t pgno, uint64_t last_ckpt);
 int space_load_held(struct hdb_store *s, struct pending_page p);

@@ -262,6 +262,17 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
+uint64_t space_compact_target(struct hdb_store *s, uint64_t *below)
+{
+    qsort(s->free_now.v, s->free_now.n, sizeof *s->free_now.v, cmp_desc); /* lowest taken first */
+    uint64_t target = s->page_count > s->free_now.n ? s->page_count - s->free_now.n : 0;
+    *below = 0;
+    for (size_t i = 0; i < s->free_now.n; i++) {
+        *below += s->free_now.v[i] < target;
+    }
+    return target;
+}
+
 uint64_t space_trim_tail(struct hdb_store *s)
 {
     if (s->free_now.n == 0) {

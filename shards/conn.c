@@ -272,6 +272,31 @@ int hdb_kv_table_drop(struct hdb_conn *c, const char *name, struct hdb_err *err)
     return to_every_shard(c, MSG_TREE_DROP, name, err);
 }
 
+int hdb_db_compact(struct hdb_conn *c, uint64_t *moved, bool *more, struct hdb_err *err)
+{
+    struct hdb_db *db = c->db;
+    struct req *reqs = calloc(db->nshards, sizeof *reqs);
+    if (reqs == NULL) {
+        return hdb_err_set(err, HDB_NOMEM, "out of memory");
+    }
+    for (uint32_t s = 0; s < db->nshards; s++) {
+        reqs[s] = (struct req){.type = MSG_COMPACT};
+        conn_send(c, s, &reqs[s]);
+    }
+    conn_wait_all(c);
+    int rc = HDB_OK;
+    *moved = 0;
+    *more = false;
+    for (uint32_t s = 0; s < db->nshards; s++) {
+        int src = req_status(&reqs[s], err);
+        rc = rc == HDB_OK ? src : rc;
+        *moved += reqs[s].out_ts;
+        *more = *more || reqs[s].more;
+    }
+    free(reqs);
+    return rc;
+}
+
 int hdb_db_checkpoint(struct hdb_conn *c, struct hdb_err *err)
 {
     return to_every_shard(c, MSG_CHECKPOINT, NULL, err);

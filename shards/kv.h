@@ -129,6 +129,14 @@ int hdb_kv_table_drop(struct hdb_conn *c, const char *name, struct hdb_err *err)
 /* Checkpoints every shard now (async mode: each through its freeze, docs/shards.md) and returns
  * when all are durable. */
 int hdb_db_checkpoint(struct hdb_conn *c, struct hdb_err *err);
+/*
+ * Compaction (VACUUM): every shard moves tree pages from where its data file could end down into
+ * its lowest free pages (a turn of at most 2,048 per shard; see hdb_store_compact), with no
+ * change to any key or value. *moved adds up the pages moved; *more says a shard has more to
+ * move. The old places are freed by later checkpoints (after version_retention_ms, as readers of
+ * older versions may still use them), which then trim the files.
+ */
+int hdb_db_compact(struct hdb_conn *c, uint64_t *moved, bool *more, struct hdb_err *err);
 /* The shard that owns `key`. */
 uint32_t hdb_kv_shard_of(const struct hdb_db *db, const void *key, uint32_t klen);
 

@@ -1285,6 +1285,33 @@ static void handle_checkpoint(struct shard *sh, struct req *r)
     answer_checkpoint(sh, r, rc, &e);
 }
 
+/* Pages a shard moves per MSG_COMPACT before it serves others again. */
+#define COMPACT_TURN_PAGES 2048u
+
+/* Compaction: the pending group is flushed (and labelled as commits are), then pages move and
+ * the same contents are published as a system version. out_ts: pages moved; more: some left. */
+static void handle_compact(struct shard *sh, struct req *r)
+{
+    struct hdb_err e = {0};
+    int rc = HDB_OK;
+    if (sh->sync) {
+        rc = hdb_store_flush(sh->store, &e);
+        after_store(sh);
+    }
+    uint32_t moved = 0;
+    bool more = false;
+    rc = rc == HDB_OK ? hdb_store_compact(sh->store, COMPACT_TURN_PAGES, &moved, &more, &e) : rc;
+    after_system_store(sh);
+    r->out_ts = moved;
+    r->more = more;
+    r->status = rc;
+    if (rc != HDB_OK) {
+        hdb_err_prefix(&e, "shard %u", sh->id);
+        snprintf(r->msg, sizeof r->msg, "%s", e.msg);
+    }
+    reply(sh, r);
+}
+
 static void handle_stats(struct shard *sh, struct req *r)
 {
     *r->stats = sh->st;
@@ -1375,6 +1402,9 @@ static void handle(struct shard *sh, const struct hdb_msg *m)
         break;
     case MSG_CHECKPOINT:
         handle_checkpoint(sh, r);
+        break;
+    case MSG_COMPACT:
+        handle_compact(sh, r);
         break;
     case MSG_SNAP_TREES:
         handle_snap_trees(sh, r);

@@ -53,6 +53,7 @@ enum msg_type {
     MSG_TREE_DROP,  /* drop a tree (missing: fine) */
     MSG_CHECKPOINT, /* checkpoint now (async mode: through the freeze), reply when done */
     MSG_FOLD,       /* a read: run the caller's fold over a key range, one turn's worth */
+    MSG_COMPACT,    /* move tree pages from the file's tail into free pages (hdb_store_compact) */
 };
 
 /* A key read by a transaction, or a write it buffered. */

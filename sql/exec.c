@@ -1932,10 +1932,32 @@ static int drop_if_there(struct hdb_sql_session *s, const char *name, struct hdb
     return rc == HDB_OK ? 1 : -rc;
 }
 
+#define VACUUM_COMPACT_PASSES 3   /* move, wait for readers, checkpoint: at most this often */
+#define VACUUM_COMPACT_TURNS  256 /* compaction turns per pass (2,048 pages per shard each) */
+
+/* Freed pages wait two checkpoints, and checkpoint pages written at the ends meanwhile two more:
+ * checkpoints until the files stop shrinking (at least 5, at most 8 rounds). */
+static int checkpoint_until_stable(struct hdb_sql_session *s, uint64_t *now, struct hdb_err *err)
+{
+    uint64_t last = UINT64_MAX;
+    int rc = HDB_OK;
+    for (int round = 0; rc == HDB_OK && round < 8; round++) {
+        rc = hdb_db_checkpoint(s->conn, err);
+        *now = pages_total(s, NULL);
+        if (round >= 4 && *now >= last) {
+            break;
+        }
+        last = *now;
+    }
+    return rc;
+}
+
 /*
  * VACUUM: the rows and entries of dropped tables and indexes leave their key-value tables
  * (dropped on every shard), then every shard checkpoints until the freed pages have left the
- * ends of the data files (core: free pages at the end of a file leave it at a checkpoint).
+ * ends of the data files (core: free pages at the end of a file leave it at a checkpoint); then
+ * live pages at the ends move down into the free pages (hdb_db_compact) and, once readers of
+ * older versions are done with the old places, checkpoints trim the ends again.
  */
 static int vacuum(struct hdb_sql_session *s, struct hdb_err *err)
 {
@@ -1993,22 +2015,32 @@ static int vacuum(struct hdb_sql_session *s, struct hdb_err *err)
                               .tv_nsec = (long)(ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
     }
-    /* Freed pages wait two checkpoints, and checkpoint pages written at the ends meanwhile two
-     * more: checkpoint until the files stop shrinking (at most 8 rounds). */
-    uint64_t last = UINT64_MAX, now = before;
-    for (int round = 0; rc == HDB_OK && round < 8; round++) {
-        rc = hdb_db_checkpoint(s->conn, err);
-        now = pages_total(s, NULL);
-        if (round >= 4 && now >= last) {
+    uint64_t now = before, moved = 0;
+    rc = rc == HDB_OK ? checkpoint_until_stable(s, &now, err) : rc;
+    /* Then live pages move down from the files' tails into the free pages (as many rounds as the
+     * free space allows), their old places wait out the readers, and the tails are trimmed. */
+    for (int pass = 0; rc == HDB_OK && pass < VACUUM_COMPACT_PASSES; pass++) {
+        uint64_t pass_moved = 0, turn = 0;
+        bool more = true;
+        for (int k = 0; rc == HDB_OK && more && k < VACUUM_COMPACT_TURNS; k++) {
+            rc = hdb_db_compact(s->conn, &turn, &more, err);
+            pass_moved += turn;
+        }
+        if (rc != HDB_OK || pass_moved == 0) {
             break;
         }
-        last = now;
+        moved += pass_moved;
+        uint64_t ms = hdb_db_version_retention_ms(s->db) + 50ull;
+        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                              .tv_nsec = (long)(ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        rc = checkpoint_until_stable(s, &now, err);
     }
     if (rc == HDB_OK) {
         hdb_log(HDB_LOG_INFO,
-                "VACUUM: %u key-value tables of dropped tables and indexes dropped; "
-                "data files %" PRIu64 " -> %" PRIu64 " pages",
-                dropped, before, now);
+                "VACUUM: %u key-value tables of dropped tables and indexes dropped; %" PRIu64
+                " pages moved down; data files %" PRIu64 " -> %" PRIu64 " pages",
+                dropped, moved, before, now);
     }
     return rc;
 }
