@@ -32,10 +32,10 @@ $(TSAN_BUILD)/Makefile: CMakeLists.txt | deps
 build-tsan: deps $(TSAN_BUILD)/Makefile
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $$(cd tests/shards && ls tsan_*.c | sed 's/\.c$$//')
 
-# Until the server exists, the main job is a short demonstration of the sharded engine
-# on ./data/ that prints what it did.
+# The main job: the server on ./data/ with the default configuration (or $HELIOSDB_CONFIG),
+# until Ctrl-C (docs/server.md); it prints where it listens and a curl command to try.
 run: build
-	./$(BUILD)/tools/heliosdb-demo ./data
+	./$(BUILD)/tools/heliosdb serve ./data
 
 test-normal: build
 	cd $(BUILD) && ctest $(CTEST_ARGS) -j $(JOBS)

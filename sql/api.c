@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "heliosdb.h"
+#include "sql/api_int.h"
 #include "sql/eval.h"
 #include "sql/exec.h"
 #include "sql/parser.h"
@@ -108,35 +109,40 @@ static enum hdb_log_level log_level_of(const struct hdb_config *cfg)
                                        : HDB_LOG_DEBUG;
 }
 
+int heliosdb_open_config(const char *path, const struct hdb_config *cfg,
+                         struct hdb_db_open_info *info, heliosdb **out, heliosdb_error *err)
+{
+    *out = NULL;
+    struct hdb_err e = {0};
+    struct hdb_db_opts o;
+    hdb_db_opts_from_config(cfg, &o);
+    hdb_log_set_level(log_level_of(cfg));
+    heliosdb *db = calloc(1, sizeof *db);
+    int rc = db != NULL ? HDB_OK : hdb_err_set(&e, HDB_NOMEM, "out of memory");
+    const char *where = path != NULL ? path : cfg->database.path;
+    rc = rc == HDB_OK ? hdb_db_open(where, &o, &db->db, info, &e) : rc;
+    if (rc != HDB_OK) {
+        free(db);
+        return fail(err, &e, -1);
+    }
+    db->statement_timeout_ms = (uint32_t)cfg->database.statement_timeout_ms;
+    db->work_mem_mb = (uint32_t)cfg->database.work_mem_mb;
+    *out = db;
+    ok(err);
+    return HELIOSDB_OK;
+}
+
 int heliosdb_open(const char *path, const char *config_path, heliosdb **out, heliosdb_error *err)
 {
     *out = NULL;
     struct hdb_config cfg;
     struct hdb_err e = {0};
-    int rc = hdb_config_load(&cfg, config_path, environ, &e);
-    struct hdb_db_opts o;
-    if (rc == HDB_OK) {
-        hdb_db_opts_from_config(&cfg, &o);
-        hdb_log_set_level(log_level_of(&cfg));
-    }
-    heliosdb *db = rc == HDB_OK ? calloc(1, sizeof *db) : NULL;
-    if (rc == HDB_OK && db == NULL) {
-        rc = hdb_err_set(&e, HDB_NOMEM, "out of memory");
-    }
-    const char *where = path != NULL ? path : cfg.database.path;
-    rc = rc == HDB_OK ? hdb_db_open(where, &o, &db->db, NULL, &e) : rc;
-    if (rc == HDB_OK) {
-        db->statement_timeout_ms = (uint32_t)cfg.database.statement_timeout_ms;
-        db->work_mem_mb = (uint32_t)cfg.database.work_mem_mb;
-    }
-    hdb_config_free(&cfg);
-    if (rc != HDB_OK) {
-        free(db);
+    if (hdb_config_load(&cfg, config_path, environ, &e) != HDB_OK) {
         return fail(err, &e, -1);
     }
-    *out = db;
-    ok(err);
-    return HELIOSDB_OK;
+    int rc = heliosdb_open_config(path, &cfg, NULL, out, err);
+    hdb_config_free(&cfg);
+    return rc;
 }
 
 int heliosdb_close(heliosdb *db, heliosdb_error *err)

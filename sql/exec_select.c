@@ -708,6 +708,20 @@ static int32_t order_column(const struct hdb_sql_expr *e, const char **names, ui
 
 /* The result columns: expressions, `*` and `t.*` expanded; then ORDER BY terms that are not
  * result columns, as hidden columns. */
+/* An unnamed result column is named by its text as written (`count(*)`, `a + b`), as in SQLite. */
+static const char *expr_text(struct exec *x, const struct hdb_sql_expr *e)
+{
+    int rc = HDB_OK;
+    size_t total = x->src != NULL ? strlen(x->src) : 0;
+    size_t n = e->offset <= total && e->len <= total - e->offset ? e->len : 0;
+    char *p = hdb_sql_arena_alloc(x->arena, n + 1, &rc);
+    if (p == NULL) {
+        return "";
+    }
+    memcpy(p, x->src + e->offset, n);
+    return p;
+}
+
 static int plan_columns(struct query *q, const struct hdb_sql_list *order)
 {
     struct exec *x = q->x;
@@ -746,7 +760,7 @@ static int plan_columns(struct query *q, const struct hdb_sql_list *order)
             q->exprs[at] = e;
             q->names[at++] = rc->alias.ptr != NULL        ? rc->alias.ptr
                              : e->kind == HDB_EXPR_COLUMN ? e->u.column.column.ptr
-                                                          : "";
+                                                          : expr_text(q->x, e);
             continue;
         }
         for (uint32_t s = 0; s < q->sc.nsrc; s++) {

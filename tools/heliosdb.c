@@ -11,14 +11,19 @@
  * the keys. Exit status: 0 success, 1 the check found problems, 2 usage,
  * configuration or open errors (the message says which).
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
+#include "rpc/server.h"
 #include "shards/kv.h"
+#include "sql/api_int.h"
 #include "tools/shell.h"
 
 #define EXIT_PROBLEMS      1
@@ -43,6 +48,8 @@ static void usage(FILE *out)
           "commands:\n"
           "  check [DBPATH]   verify every shard's files (default DBPATH: [database] path)\n"
           "  config           print the effective configuration as TOML\n"
+          "  serve [DBPATH]   serve the database over HTTP (REST routes of docs/server.md)\n"
+          "                   until SIGTERM or SIGINT\n"
           "  shell [--slt] [DBPATH]  run SQL from the terminal or stdin (--slt: the\n"
           "                   sqllogictest engine protocol of slt_run.py)\n"
           "  help             this text\n",
@@ -266,6 +273,150 @@ static int cmd_shell(const struct tool_args *a)
     return rc;
 }
 
+/* --- serve --- */
+
+static int signal_pipe[2] = {-1, -1};
+static volatile sig_atomic_t signals_seen;
+
+/* The first SIGTERM/SIGINT starts the graceful shutdown; a second one exits at once. */
+static void on_signal(int sig)
+{
+    if (signals_seen++ > 0) {
+        _exit(128 + sig);
+    }
+    char c = (char)sig;
+    ssize_t n = write(signal_pipe[1], &c, 1);
+    (void)n;
+}
+
+static int install_signals(void)
+{
+    if (pipe(signal_pipe) != 0) {
+        return -1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    signal(SIGPIPE, SIG_IGN);
+    return sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGINT, &sa, NULL) == 0 ? 0 : -1;
+}
+
+/* The server's options from the configuration ([api], [container], [observability]). */
+static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
+                       struct hdb_server_opts *o)
+{
+    *o = (struct hdb_server_opts){
+        .bind_address = cfg->api.bind_address,
+        .ports = {(uint16_t)cfg->api.rest_port, (uint16_t)cfg->api.grpc_port,
+                  cfg->observability.metrics_enabled ? (uint16_t)cfg->observability.metrics_port
+                                                     : 0},
+        .threads = threads,
+        .pin_threads = pin,
+        .max_connections = (uint32_t)cfg->database.max_connections,
+        .max_request_bytes = (size_t)cfg->api.max_request_size_mb << 20,
+        .max_header_bytes = (size_t)cfg->api.max_header_bytes,
+        .idle_timeout_ms = (uint32_t)cfg->api.idle_timeout_seconds * 1000u,
+        .enable_cors = cfg->api.enable_cors,
+        .readiness_query = cfg->container.readiness_query,
+    };
+    for (uint32_t i = 0; i < cfg->api.auth_tokens.count && o->ntokens < SERVER_TOKENS_MAX - 1;
+         i++) {
+        o->tokens[o->ntokens++] = cfg->api.auth_tokens.items[i];
+    }
+    const char *env = cfg->api.auth_token_env[0] != '\0' ? getenv(cfg->api.auth_token_env) : NULL;
+    if (env != NULL && env[0] != '\0') {
+        o->tokens[o->ntokens++] = env;
+    }
+    if (cfg->api.tls.enabled) {
+        fprintf(stderr, "heliosdb serve: [api.tls] enabled = true, but TLS is not served yet "
+                        "(docs/server.md); refusing to serve plain HTTP in its place\n");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static double elapsed_ms(const struct timespec *from)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - from->tv_sec) * 1e3 + (double)(now.tv_nsec - from->tv_nsec) / 1e6;
+}
+
+static void print_listeners(const struct hdb_server_opts *so, const char *path, double open_ms)
+{
+    static const char *const names[SERVER_LISTENERS_MAX] = {"REST", "gRPC port (HTTP/1.1 only)",
+                                                            "metrics"};
+    printf("heliosdb serve: database %s open in %.1f ms\n", path, open_ms);
+    for (uint32_t p = 0; p < SERVER_LISTENERS_MAX; p++) {
+        if (so->ports[p] != 0) {
+            printf("heliosdb serve: %s on http://%s:%u\n", names[p], so->bind_address,
+                   so->ports[p]);
+        }
+    }
+    printf("heliosdb serve: try  curl -s http://%s:%u/ready  and  curl -s -X POST "
+           "http://%s:%u/v1/_sql -H 'Content-Type: application/json' -d '{\"sql\": \"SELECT "
+           "1\"}'\n",
+           so->bind_address, so->ports[0], so->bind_address, so->ports[0]);
+    fflush(stdout);
+}
+
+static int cmd_serve(const struct tool_args *a)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct hdb_config cfg;
+    char path[4096];
+    struct hdb_db_opts dbo;
+    int rc = load_database(a, &cfg, path, &dbo);
+    if (rc != 0) {
+        return rc;
+    }
+    if (install_signals() != 0) {
+        fprintf(stderr, "heliosdb serve: cannot install signal handlers: %s\n", strerror(errno));
+        hdb_config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    heliosdb *db = NULL;
+    heliosdb_error err;
+    struct hdb_db_open_info info = {0};
+    if (heliosdb_open_config(path, &cfg, &info, &db, &err) != HELIOSDB_OK) {
+        fprintf(stderr, "heliosdb serve: cannot open %s: %s\n", path, err.message);
+        hdb_config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    struct hdb_server_opts so;
+    struct hdb_server *srv = NULL;
+    char msg[512] = "";
+    uint32_t grace_ms = (uint32_t)cfg.container.graceful_shutdown_timeout_seconds * 1000u;
+    rc = server_opts(&cfg, info.threads > 0 ? info.threads : 1, dbo.pin_threads, &so);
+    if (rc == 0 && hdb_server_start(db, &so, &srv, msg, sizeof msg) != HELIOSDB_OK) {
+        fprintf(stderr, "heliosdb serve: %s\n", msg);
+        rc = EXIT_USAGE;
+    }
+    if (rc == 0) {
+        print_listeners(&so, path, elapsed_ms(&start));
+        char sig = 0;
+        while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+        }
+        hdb_log(HDB_LOG_INFO, "serve: signal %d: not ready, no new connections, draining", sig);
+        hdb_server_stop_accepting(srv);
+        uint32_t busy = hdb_server_drain(srv, grace_ms);
+        if (busy > 0) {
+            hdb_log(HDB_LOG_WARN, "serve: %u network threads still busy after %u ms: closed", busy,
+                    grace_ms);
+        }
+    }
+    hdb_server_free(srv);
+    hdb_config_free(&cfg);
+    if (heliosdb_close(db, &err) != HELIOSDB_OK) {
+        fprintf(stderr, "heliosdb serve: closing %s: %s\n", path, err.message);
+        return 1;
+    }
+    if (rc == 0) {
+        printf("heliosdb serve: stopped; database checkpointed and closed\n");
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     hdb_log_set_level(HDB_LOG_WARN);
@@ -282,6 +433,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(a.command, "shell") == 0) {
         return cmd_shell(&a);
+    }
+    if (strcmp(a.command, "serve") == 0) {
+        return cmd_serve(&a);
     }
     if (strcmp(a.command, "help") == 0 || strcmp(a.command, "--help") == 0) {
         usage(stdout);

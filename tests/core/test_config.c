@@ -288,7 +288,7 @@ Test(config, schema_rows_are_unique_documented_and_env_names_distinct)
         }
         active += s[i].active;
     }
-    cr_assert_eq(active, 24, "the keys the engine acts on today");
+    cr_assert_eq(active, 38, "the keys the engine acts on today");
     const char *must_be_active[] = {"database.path",
                                     "database.transaction_idle_timeout_ms",
                                     "observability.log_level",
@@ -638,23 +638,28 @@ Test(config, load_file_reads_a_file_and_reports_a_missing_one)
 
 Test(config, inactive_report_names_each_explicit_inactive_key_once)
 {
-    char *envp[] = {"HELIOSDB_DATABASE_MAX_CONNECTIONS=10", "HELIOSDB_API_GRPC_PORT=6000", NULL};
+    char *envp[] = {"HELIOSDB_API_REQUEST_TIMEOUT_SECONDS=10",
+                    "HELIOSDB_API_MAX_CONCURRENT_STREAMS=60", "HELIOSDB_API_GRPC_PORT=6000", NULL};
     struct hdb_config cfg;
     struct hdb_err err = {0};
-    load_ok(&cfg, "[database]\nmax_connections = 5\ncache_size_mb = 64\n[edge]\nbatch_size = 9\n",
+    load_ok(&cfg,
+            "[api]\nrequest_timeout_seconds = 5\n[database]\ncache_size_mb = 64\n[edge]\n"
+            "batch_size = 9\n",
             envp);
-    cr_assert_eq(hdb_config_set(&cfg, "database.max_connections", "20", HDB_CFG_FLAG, &err),
+    cr_assert_eq(hdb_config_set(&cfg, "api.request_timeout_seconds", "20", HDB_CFG_FLAG, &err),
                  HDB_OK);
     struct report r = {0};
     cr_assert_eq(hdb_config_inactive(&cfg, report_inactive, &r), 3);
-    cr_assert_str_eq(r.keys[0], "database.max_connections");
-    cr_assert_str_eq(r.origins[0], "flag database.max_connections");
-    int grpc = report_find(&r, "api.grpc_port");
-    cr_assert_geq(grpc, 0);
-    cr_assert_str_eq(r.origins[grpc], "env HELIOSDB_API_GRPC_PORT");
+    int timeout = report_find(&r, "api.request_timeout_seconds");
+    cr_assert_geq(timeout, 0);
+    cr_assert_str_eq(r.origins[timeout], "flag api.request_timeout_seconds");
+    int streams = report_find(&r, "api.max_concurrent_streams");
+    cr_assert_geq(streams, 0);
+    cr_assert_str_eq(r.origins[streams], "env HELIOSDB_API_MAX_CONCURRENT_STREAMS");
     int batch = report_find(&r, "edge.batch_size");
     cr_assert_geq(batch, 0);
-    cr_assert_str_eq(r.origins[batch], "file app.toml:5");
+    cr_assert_str_eq(r.origins[batch], "file app.toml:6");
+    cr_assert_eq(report_find(&r, "api.grpc_port"), -1, "active (the server): not reported");
     cr_assert_eq(report_find(&r, "database.cache_size_mb"), -1, "active: not reported");
     hdb_config_free(&cfg);
 }

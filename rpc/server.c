@@ -1,0 +1,767 @@
+/*
+ * server.c — the network threads of `heliosdb serve` (see server.h).
+ *
+ * Each thread owns an epoll set with its listening sockets (every port,
+ * bound with SO_REUSEPORT), an eventfd that wakes it, and its connections.
+ * A connection reads into the thread's buffer, feeds http1 (which queues
+ * complete requests), and each request is answered in order into the
+ * connection's output, which is written as far as the socket takes it
+ * (EPOLLOUT for the rest). Requests run on the thread (routes below), so a
+ * connection's pipelined requests are answered in order and a thread serves
+ * one request at a time.
+ *
+ * Shutdown: stop_accepting closes the listeners (each thread its own) and
+ * makes /ready answer 503; drain closes idle connections, lets busy ones
+ * finish their answers until the deadline, then stops the threads.
+ */
+#include "rpc/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "rpc/http1.h"
+#include "rpc/sqljson.h"
+
+#define NET_EVENTS_MAX    64u
+#define NET_READ_BYTES    65536u
+#define NET_TICK_MS       100
+#define NET_LISTEN_QUEUE  1024
+#define NET_OUT_BYTES_MAX (64u << 20) /* answers queued on one connection */
+
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+struct conn {
+    int fd;
+    struct http1_conn *http;
+    struct http1_out out;
+    size_t sent;
+    uint64_t last_ms;
+    bool closing; /* close once the output is written */
+    bool sniffed; /* the first bytes were looked at (HTTP/2 preface, TLS) */
+    struct conn *prev, *next;
+};
+
+struct net_thread {
+    struct hdb_server *srv;
+    uint32_t index;
+    pthread_t tid;
+    bool started;
+    int epfd, wakefd;
+    int listen_fds[SERVER_LISTENERS_MAX];
+    uint32_t nlisten;
+    heliosdb_conn *sql;
+    struct conn *conns;
+    uint32_t nconns;
+    uint8_t *buf;
+    atomic_bool done;
+};
+
+struct hdb_server {
+    heliosdb *db;
+    struct hdb_server_opts o;
+    char *bind_address, *readiness_query;
+    char *tokens[SERVER_TOKENS_MAX];
+    struct net_thread threads[SERVER_THREADS_MAX];
+    uint32_t nthreads;
+    atomic_bool accepting, draining, stopping;
+    atomic_uint_fast64_t accepted, open, refused, requests, r2xx, r4xx, r5xx;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* --- listeners --- */
+
+static int listen_on(const char *addr, uint16_t port, int *out, char *msg, size_t cap)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        len = sizeof *v6;
+    } else {
+        snprintf(msg, cap, "[api] bind_address \"%s\" is not an IPv4 or IPv6 address", addr);
+        return HELIOSDB_INVALID;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, NET_LISTEN_QUEUE) != 0) {
+        snprintf(msg, cap, "cannot listen on %s port %u: %s", addr, port, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return HELIOSDB_IOERR;
+    }
+    *out = fd;
+    return HELIOSDB_OK;
+}
+
+static void close_listeners(struct net_thread *t)
+{
+    for (uint32_t i = 0; i < t->nlisten; i++) {
+        epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->listen_fds[i], NULL);
+        close(t->listen_fds[i]);
+    }
+    t->nlisten = 0;
+}
+
+/* --- connections --- */
+
+static void conn_close(struct net_thread *t, struct conn *c)
+{
+    epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    http1_conn_free(c->http);
+    http1_out_free(&c->out);
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        t->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    t->nconns--;
+    atomic_fetch_sub(&t->srv->open, 1);
+    free(c);
+}
+
+/* Writes what the socket takes; returns false when the connection is gone. */
+static bool conn_flush(struct net_thread *t, struct conn *c)
+{
+    while (c->sent < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+            epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+            return true;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        conn_close(t, c);
+        return false;
+    }
+    c->out.len = c->sent = 0;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    if (c->closing) {
+        conn_close(t, c);
+        return false;
+    }
+    return true;
+}
+
+static void count_status(struct hdb_server *s, int status)
+{
+    atomic_fetch_add(status >= 500 ? &s->r5xx : status >= 400 ? &s->r4xx : &s->r2xx, 1);
+}
+
+/* Appends a JSON error answer; the connection closes after it when `close`. */
+static void respond_error(struct net_thread *t, struct conn *c, int status, const char *code,
+                          const char *message, const char *extra, bool close)
+{
+    struct sqljson_answer a = {0};
+    if (sqljson_error(status, code, message, &a) != 0) {
+        a.body = NULL;
+    }
+    const char *body = a.body != NULL ? a.body : "{\"error\":{\"code\":\"INTERNAL\"}}";
+    if (http1_respond(&c->out, status, "application/json", extra, body, strlen(body), !close) !=
+        0) {
+        c->closing = true;
+    }
+    c->closing = c->closing || close;
+    count_status(t->srv, status);
+    sqljson_answer_free(&a);
+}
+
+static void accept_all(struct net_thread *t, int lfd)
+{
+    struct hdb_server *s = t->srv;
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return; /* EAGAIN, or an error the next readiness retries */
+        }
+        if (atomic_load(&s->open) >= s->o.max_connections) {
+            static const char busy[] =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                "Content-Length: 96\r\nConnection: close\r\n\r\n"
+                "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections "
+                "(max_connections)\",\"status\":503}}";
+            ssize_t n = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)n;
+            close(fd);
+            atomic_fetch_add(&s->refused, 1);
+            continue;
+        }
+        struct http1_limits lim = {.header_bytes_max = s->o.max_header_bytes,
+                                   .body_bytes_max = s->o.max_request_bytes};
+        struct conn *c = calloc(1, sizeof *c);
+        struct http1_conn *h = c != NULL ? http1_conn_new(&lim) : NULL;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        if (h == NULL || epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            http1_conn_free(h);
+            free(c);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        *c = (struct conn){.fd = fd, .http = h, .last_ms = now_ms(), .next = t->conns};
+        if (t->conns != NULL) {
+            t->conns->prev = c;
+        }
+        t->conns = c;
+        t->nconns++;
+        atomic_fetch_add(&s->open, 1);
+        atomic_fetch_add(&s->accepted, 1);
+    }
+}
+
+/* --- routes --- */
+
+/* Compares without stopping at the first difference (the time says nothing of the token). */
+static bool same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned diff = (unsigned)(la ^ lb);
+    for (size_t i = 0; i < la; i++) {
+        diff |= (unsigned)(uint8_t)a[i] ^ (unsigned)(uint8_t)b[i % (lb > 0 ? lb : 1)];
+    }
+    return diff == 0 && lb > 0;
+}
+
+static bool authorized(const struct hdb_server *s, const struct http_request *r)
+{
+    if (s->o.ntokens == 0) {
+        return true;
+    }
+    const char *h = r->authorization;
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+        return false;
+    }
+    bool ok = false;
+    for (uint32_t i = 0; i < s->o.ntokens; i++) {
+        ok = same_secret(h + 7, s->tokens[i]) || ok;
+    }
+    return ok;
+}
+
+static void respond_json(struct net_thread *t, struct conn *c, const struct http_request *r,
+                         int status, const char *body, size_t len, const char *extra)
+{
+    bool keep = r->keep_alive && !atomic_load(&t->srv->draining);
+    if (http1_respond(&c->out, status, "application/json", extra, body, len, keep) != 0) {
+        c->closing = true;
+    }
+    c->closing = c->closing || !keep;
+    count_status(t->srv, status);
+}
+
+static void route_ready(struct net_thread *t, struct conn *c, const struct http_request *r,
+                        const char *extra)
+{
+    if (!atomic_load(&t->srv->accepting)) {
+        static const char body[] = "{\"status\":\"shutting down\"}";
+        respond_json(t, c, r, 503, body, sizeof body - 1, extra);
+        return;
+    }
+    heliosdb_error err;
+    if (heliosdb_exec(t->sql, t->srv->readiness_query, &err) != HELIOSDB_OK) {
+        respond_error(t, c, 503, "UNAVAILABLE", err.message, extra, !r->keep_alive);
+        return;
+    }
+    static const char body[] = "{\"status\":\"ready\"}";
+    respond_json(t, c, r, 200, body, sizeof body - 1, extra);
+}
+
+static void route_metrics(struct net_thread *t, struct conn *c, const struct http_request *r,
+                          const char *extra)
+{
+    struct hdb_server_stats st;
+    hdb_server_stats(t->srv, &st);
+    char body[1024];
+    int n = snprintf(body, sizeof body,
+                     "# TYPE heliosdb_http_requests_total counter\n"
+                     "heliosdb_http_requests_total %llu\n"
+                     "# TYPE heliosdb_http_responses_total counter\n"
+                     "heliosdb_http_responses_total{class=\"2xx\"} %llu\n"
+                     "heliosdb_http_responses_total{class=\"4xx\"} %llu\n"
+                     "heliosdb_http_responses_total{class=\"5xx\"} %llu\n"
+                     "# TYPE heliosdb_connections_open gauge\n"
+                     "heliosdb_connections_open %llu\n"
+                     "# TYPE heliosdb_connections_accepted_total counter\n"
+                     "heliosdb_connections_accepted_total %llu\n"
+                     "# TYPE heliosdb_connections_refused_total counter\n"
+                     "heliosdb_connections_refused_total %llu\n",
+                     (unsigned long long)st.requests, (unsigned long long)st.responses_2xx,
+                     (unsigned long long)st.responses_4xx, (unsigned long long)st.responses_5xx,
+                     (unsigned long long)st.connections_open,
+                     (unsigned long long)st.connections_accepted,
+                     (unsigned long long)st.connections_refused);
+    bool keep = r->keep_alive && !atomic_load(&t->srv->draining);
+    if (http1_respond(&c->out, 200, "text/plain; version=0.0.4", extra, body, (size_t)n, keep) !=
+        0) {
+        c->closing = true;
+    }
+    c->closing = c->closing || !keep;
+    count_status(t->srv, 200);
+}
+
+/* POST /v1/_sql and /v1/_batch. */
+static void route_sql(struct net_thread *t, struct conn *c, const struct http_request *r,
+                      bool batch, const char *extra)
+{
+    const char *ct = r->content_type;
+    if (ct != NULL && strncasecmp(ct, "application/json", 16) != 0) {
+        respond_error(t, c, 415, "INVALID_ARGUMENT", "Content-Type must be application/json", extra,
+                      !r->keep_alive);
+        return;
+    }
+    struct sqljson_answer a = {0};
+    const char *body = r->body != NULL ? (const char *)r->body : "";
+    if (batch) {
+        sqljson_batch(t->sql, body, r->body_len, &a);
+    } else {
+        sqljson_execute(t->sql, body, r->body_len, &a);
+    }
+    if (a.body == NULL) {
+        respond_error(t, c, 500, "INTERNAL", "out of memory building the answer", extra, true);
+    } else {
+        respond_json(t, c, r, a.http_status, a.body, a.len, extra);
+    }
+    sqljson_answer_free(&a);
+    if (heliosdb_in_transaction(t->sql)) { /* never left open across requests */
+        heliosdb_exec(t->sql, "ROLLBACK", NULL);
+    }
+}
+
+static const char cors_headers[] = "Access-Control-Allow-Origin: *\r\n";
+static const char cors_preflight[] =
+    "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+    "Access-Control-Allow-Headers: Authorization, Content-Type, Prefer\r\n"
+    "Access-Control-Max-Age: 600\r\n";
+
+static void route(struct net_thread *t, struct conn *c, const struct http_request *r)
+{
+    struct hdb_server *s = t->srv;
+    atomic_fetch_add(&s->requests, 1);
+    const char *extra = s->o.enable_cors ? cors_headers : NULL;
+    const char *p = r->path;
+    bool get = r->method == HTTP_GET;
+    if (s->o.enable_cors && r->method == HTTP_OPTIONS) {
+        respond_json(t, c, r, 204, "", 0, cors_preflight);
+    } else if (strcmp(p, "/health") == 0 && get) {
+        static const char body[] = "{\"status\":\"ok\"}";
+        respond_json(t, c, r, 200, body, sizeof body - 1, extra);
+    } else if (strcmp(p, "/ready") == 0 && get) {
+        route_ready(t, c, r, extra);
+    } else if (strcmp(p, "/health") == 0 || strcmp(p, "/ready") == 0) {
+        respond_error(t, c, 405, "INVALID_ARGUMENT", "use GET", "Allow: GET\r\n", false);
+    } else if (!authorized(s, r)) {
+        respond_error(t, c, 401, "UNAUTHENTICATED", "a valid bearer token is required",
+                      "WWW-Authenticate: Bearer\r\n", !r->keep_alive);
+    } else if (strcmp(p, "/metrics") == 0 && get) {
+        route_metrics(t, c, r, extra);
+    } else if (strcmp(p, "/v1/_sql") == 0 || strcmp(p, "/v1/_batch") == 0) {
+        if (r->method != HTTP_POST) {
+            respond_error(t, c, 405, "INVALID_ARGUMENT", "use POST", "Allow: POST\r\n",
+                          !r->keep_alive);
+        } else {
+            route_sql(t, c, r, strcmp(p, "/v1/_batch") == 0, extra);
+        }
+    } else {
+        char msg[256];
+        snprintf(msg, sizeof msg, "no route %.200s", p);
+        respond_error(t, c, 404, "NOT_FOUND", msg, extra, !r->keep_alive);
+    }
+}
+
+/* --- reading --- */
+
+/* The first bytes of a connection: an HTTP/2 client (prior knowledge) is told, in HTTP/2, to
+ * use HTTP/1.1 (GOAWAY HTTP_1_1_REQUIRED); a TLS client is closed. Returns false to stop. */
+static bool sniff(struct conn *c, const uint8_t *data, size_t len)
+{
+    c->sniffed = true;
+    size_t n = len < sizeof h2_preface - 1 ? len : sizeof h2_preface - 1;
+    if (n >= 3 && memcmp(data, h2_preface, n) == 0) {
+        static const uint8_t goaway[] = {0, 0, 0, 4, 0, 0, 0, 0,   0, /* empty SETTINGS */
+                                         0, 0, 8, 7, 0, 0, 0, 0,   0, /* GOAWAY, stream 0: */
+                                         0, 0, 0, 0, 0, 0, 0, 0x0d}; /* last 0, HTTP_1_1_REQUIRED */
+        uint8_t *p = malloc(sizeof goaway);
+        if (p != NULL) {
+            memcpy(p, goaway, sizeof goaway);
+            http1_out_free(&c->out);
+            c->out = (struct http1_out){.data = p, .len = sizeof goaway, .cap = sizeof goaway};
+        }
+        c->closing = true;
+        hdb_log(HDB_LOG_INFO, "serve: an HTTP/2 client was told to use HTTP/1.1 (h2c not served "
+                              "yet)");
+        return false;
+    }
+    if (data[0] == 0x16) {
+        hdb_log(HDB_LOG_INFO, "serve: a TLS client was closed ([api.tls] is not served yet)");
+        c->closing = true;
+        return false;
+    }
+    return true;
+}
+
+/* Feeds received bytes and answers every complete request. Returns false to stop reading. */
+static bool conn_input(struct net_thread *t, struct conn *c, const uint8_t *data, size_t len)
+{
+    if (!c->sniffed && !sniff(c, data, len)) {
+        return false;
+    }
+    while (len > 0 && !c->closing) {
+        size_t used = 0;
+        char msg[256];
+        int status = http1_feed(c->http, data, len, &used, msg, sizeof msg);
+        if (status != 0) {
+            const char *code = status == 413 || status == 431 ? "RESOURCE_EXHAUSTED"
+                               : status >= 500                ? "INTERNAL"
+                                                              : "INVALID_ARGUMENT";
+            respond_error(t, c, status, code, msg, NULL, true);
+            return false;
+        }
+        struct http_request *r;
+        while ((r = http1_next(c->http)) != NULL && !c->closing) {
+            route(t, c, r);
+            c->closing = c->closing || !r->keep_alive || r->upgrade != NULL;
+            http_request_free(r);
+        }
+        if (r != NULL) {
+            http_request_free(r);
+        }
+        if (c->out.len - c->sent > NET_OUT_BYTES_MAX) {
+            c->closing = true;
+        }
+        if (used == 0 && len > 0 && http1_pending(c->http) == 0) {
+            break; /* nothing taken and nothing waiting: the parser stopped (close, upgrade) */
+        }
+        data += used;
+        len -= used;
+    }
+    return !c->closing;
+}
+
+static void conn_readable(struct net_thread *t, struct conn *c)
+{
+    c->last_ms = now_ms();
+    for (;;) {
+        ssize_t n = recv(c->fd, t->buf, NET_READ_BYTES, 0);
+        if (n > 0) {
+            if (!conn_input(t, c, t->buf, (size_t)n)) {
+                break;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        }
+        c->closing = true; /* the peer closed, or the socket failed */
+        break;
+    }
+    conn_flush(t, c);
+}
+
+/* --- the loop --- */
+
+/* Idle connections past the timeout close; while draining, every connection with nothing left
+ * to write closes. */
+static void sweep(struct net_thread *t)
+{
+    uint64_t now = now_ms();
+    bool draining = atomic_load(&t->srv->draining);
+    uint32_t idle = t->srv->o.idle_timeout_ms;
+    for (struct conn *c = t->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        bool quiet = c->out.len == c->sent;
+        if ((draining && quiet) || (idle > 0 && quiet && now - c->last_ms > idle)) {
+            conn_close(t, c);
+        }
+    }
+}
+
+static void pin(uint32_t index)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) == 0) {
+        return;
+    }
+    uint32_t want = index % (uint32_t)CPU_COUNT(&set), seen = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &set) && seen++ == want) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+            return;
+        }
+    }
+}
+
+static void *net_main(void *arg)
+{
+    struct net_thread *t = arg;
+    struct hdb_server *s = t->srv;
+    if (s->o.pin_threads) {
+        pin(t->index);
+    }
+    struct epoll_event ev[NET_EVENTS_MAX];
+    uint64_t last_sweep = now_ms();
+    while (!atomic_load(&s->stopping)) {
+        if (!atomic_load(&s->accepting) && t->nlisten > 0) {
+            close_listeners(t);
+        }
+        if (atomic_load(&s->draining) && t->nconns == 0) {
+            break;
+        }
+        int n = epoll_wait(t->epfd, ev, NET_EVENTS_MAX, NET_TICK_MS);
+        for (int i = 0; i < n; i++) {
+            void *p = ev[i].data.ptr;
+            if (p == &t->wakefd) {
+                uint64_t v;
+                ssize_t r = read(t->wakefd, &v, sizeof v);
+                (void)r;
+            } else if (p >= (void *)t->listen_fds && p < (void *)(t->listen_fds + t->nlisten)) {
+                accept_all(t, *(int *)p);
+            } else if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                conn_readable(t, p);
+            } else if (ev[i].events & EPOLLOUT) {
+                conn_flush(t, p);
+            }
+        }
+        if (now_ms() - last_sweep >= NET_TICK_MS || atomic_load(&s->draining)) {
+            sweep(t);
+            last_sweep = now_ms();
+        }
+    }
+    close_listeners(t);
+    while (t->conns != NULL) {
+        conn_close(t, t->conns);
+    }
+    atomic_store(&t->done, true);
+    return NULL;
+}
+
+static void wake(struct net_thread *t)
+{
+    uint64_t one = 1;
+    ssize_t n = write(t->wakefd, &one, sizeof one);
+    (void)n;
+}
+
+/* --- start and stop --- */
+
+static int thread_init(struct hdb_server *s, struct net_thread *t, uint32_t index, char *msg,
+                       size_t cap)
+{
+    *t = (struct net_thread){.srv = s, .index = index, .epfd = -1, .wakefd = -1};
+    t->epfd = epoll_create1(EPOLL_CLOEXEC);
+    t->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    t->buf = malloc(NET_READ_BYTES);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->wakefd};
+    if (t->epfd < 0 || t->wakefd < 0 || t->buf == NULL ||
+        epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &ev) != 0) {
+        snprintf(msg, cap, "network thread %u: %s", index, strerror(errno));
+        return HELIOSDB_NOMEM;
+    }
+    heliosdb_error err;
+    if (heliosdb_connect(s->db, &t->sql, &err) != HELIOSDB_OK) {
+        snprintf(msg, cap, "network thread %u: %s", index, err.message);
+        return err.code;
+    }
+    for (uint32_t p = 0; p < SERVER_LISTENERS_MAX; p++) {
+        uint16_t port = s->o.ports[p];
+        bool dup = port == 0;
+        for (uint32_t q = 0; q < p && !dup; q++) {
+            dup = s->o.ports[q] == port;
+        }
+        if (dup) {
+            continue;
+        }
+        int rc = listen_on(s->bind_address, port, &t->listen_fds[t->nlisten], msg, cap);
+        if (rc != HELIOSDB_OK) {
+            return rc;
+        }
+        struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &t->listen_fds[t->nlisten]};
+        epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->listen_fds[t->nlisten], &lev);
+        t->nlisten++;
+    }
+    return HELIOSDB_OK;
+}
+
+static void thread_free(struct net_thread *t)
+{
+    close_listeners(t);
+    while (t->conns != NULL) {
+        conn_close(t, t->conns);
+    }
+    if (t->sql != NULL) {
+        heliosdb_disconnect(t->sql);
+    }
+    if (t->epfd >= 0) {
+        close(t->epfd);
+    }
+    if (t->wakefd >= 0) {
+        close(t->wakefd);
+    }
+    free(t->buf);
+}
+
+int hdb_server_start(heliosdb *db, const struct hdb_server_opts *o, struct hdb_server **out,
+                     char *msg, size_t msg_cap)
+{
+    *out = NULL;
+    if (o->threads == 0 || o->threads > SERVER_THREADS_MAX || o->ntokens > SERVER_TOKENS_MAX) {
+        snprintf(msg, msg_cap, "1 to %u network threads, at most %u tokens", SERVER_THREADS_MAX,
+                 SERVER_TOKENS_MAX);
+        return HELIOSDB_INVALID;
+    }
+    struct hdb_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(msg, msg_cap, "out of memory");
+        return HELIOSDB_NOMEM;
+    }
+    s->db = db;
+    s->o = *o;
+    s->bind_address = strdup(o->bind_address);
+    s->readiness_query = strdup(o->readiness_query != NULL ? o->readiness_query : "SELECT 1");
+    int rc = s->bind_address != NULL && s->readiness_query != NULL ? HELIOSDB_OK : HELIOSDB_NOMEM;
+    for (uint32_t i = 0; i < o->ntokens && rc == HELIOSDB_OK; i++) {
+        s->tokens[i] = strdup(o->tokens[i]);
+        rc = s->tokens[i] != NULL ? HELIOSDB_OK : HELIOSDB_NOMEM;
+    }
+    atomic_store(&s->accepting, true);
+    for (uint32_t i = 0; i < o->threads && rc == HELIOSDB_OK; i++) {
+        rc = thread_init(s, &s->threads[i], i, msg, msg_cap);
+        s->nthreads = i + 1;
+    }
+    for (uint32_t i = 0; i < s->nthreads && rc == HELIOSDB_OK; i++) {
+        rc = pthread_create(&s->threads[i].tid, NULL, net_main, &s->threads[i]) == 0
+                 ? HELIOSDB_OK
+                 : HELIOSDB_NOMEM;
+        s->threads[i].started = rc == HELIOSDB_OK;
+    }
+    if (rc != HELIOSDB_OK) {
+        hdb_server_stop_accepting(s);
+        hdb_server_drain(s, 0);
+        hdb_server_free(s);
+        if (msg[0] == '\0') {
+            snprintf(msg, msg_cap, "cannot start the network threads");
+        }
+        return rc;
+    }
+    *out = s;
+    return HELIOSDB_OK;
+}
+
+void hdb_server_stop_accepting(struct hdb_server *s)
+{
+    atomic_store(&s->accepting, false);
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        wake(&s->threads[i]);
+    }
+}
+
+uint32_t hdb_server_drain(struct hdb_server *s, uint32_t timeout_ms)
+{
+    atomic_store(&s->draining, true);
+    uint64_t deadline = now_ms() + timeout_ms;
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        wake(&s->threads[i]);
+    }
+    bool all = false;
+    while (!all && now_ms() < deadline) {
+        all = true;
+        for (uint32_t i = 0; i < s->nthreads; i++) {
+            all = all && (!s->threads[i].started || atomic_load(&s->threads[i].done));
+        }
+        if (!all) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    uint32_t busy = 0;
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        busy += s->threads[i].started && !atomic_load(&s->threads[i].done) ? 1 : 0;
+    }
+    atomic_store(&s->stopping, true);
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        if (s->threads[i].started) {
+            wake(&s->threads[i]);
+            pthread_join(s->threads[i].tid, NULL);
+            s->threads[i].started = false;
+        }
+    }
+    return busy;
+}
+
+void hdb_server_free(struct hdb_server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        thread_free(&s->threads[i]);
+    }
+    for (uint32_t i = 0; i < SERVER_TOKENS_MAX; i++) {
+        free(s->tokens[i]);
+    }
+    free(s->bind_address);
+    free(s->readiness_query);
+    free(s);
+}
+
+void hdb_server_stats(const struct hdb_server *s, struct hdb_server_stats *out)
+{
+    struct hdb_server *m = (struct hdb_server *)s; /* atomics are read, not written */
+    *out = (struct hdb_server_stats){
+        .connections_accepted = atomic_load(&m->accepted),
+        .connections_open = atomic_load(&m->open),
+        .connections_refused = atomic_load(&m->refused),
+        .requests = atomic_load(&m->requests),
+        .responses_2xx = atomic_load(&m->r2xx),
+        .responses_4xx = atomic_load(&m->r4xx),
+        .responses_5xx = atomic_load(&m->r5xx),
+    };
+}
