@@ -183,7 +183,7 @@ static const struct hdb_cfg_key schema[] = {
           "fail a request not answered in this time (0: no limit)"),
     K_INT("api", "max_header_bytes", api.max_header_bytes, "32768", 1024, 1048576, 0, ACTIVE,
           "largest request header block in bytes"),
-    K_INT("api", "max_concurrent_streams", api.max_concurrent_streams, "100", 1, 10000, 0, INACTIVE,
+    K_INT("api", "max_concurrent_streams", api.max_concurrent_streams, "100", 1, 10000, 0, ACTIVE,
           "HTTP/2 streams per connection"),
     K_STRS("api", "auth_tokens", api.auth_tokens, "", HDB_CFG_SECRET, ACTIVE,
            "bearer tokens accepted (none here and no auth_token_env: no authentication)"),

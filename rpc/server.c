@@ -3,12 +3,15 @@
  *
  * Each thread owns an epoll set with its listening sockets (every port,
  * bound with SO_REUSEPORT), an eventfd that wakes it, and its connections.
- * A connection reads into the thread's buffer, feeds http1 (which queues
- * complete requests), and each request is answered in order into the
- * connection's output, which is written as far as the socket takes it
- * (EPOLLOUT for the rest). Requests run on the thread (routes below), so a
- * connection's pipelined requests are answered in order and a thread serves
- * one request at a time.
+ * A connection reads into the thread's buffer. Its first bytes decide the
+ * protocol: the HTTP/2 preface starts an nghttp2 session (rpc/http2.h),
+ * anything else goes to http1 (which queues complete requests; one with
+ * Upgrade: h2c switches to HTTP/2 as stream 1). HTTP/1.1 requests are
+ * answered in order into the connection's output; HTTP/2 streams are REST
+ * requests (gathered until their end, then routed the same way) or gRPC
+ * calls (rpc/grpc.h, fed as their bytes arrive). Output is written as far as
+ * the socket takes it (EPOLLOUT for the rest). Requests run on the thread,
+ * one at a time.
  *
  * Shutdown: stop_accepting closes the listeners (each thread its own) and
  * makes /ready answer 503; drain closes idle connections, lets busy ones
@@ -35,7 +38,9 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "rpc/grpc.h"
 #include "rpc/http1.h"
+#include "rpc/http2.h"
 #include "rpc/sqljson.h"
 
 #define NET_EVENTS_MAX    64u
@@ -52,13 +57,28 @@ struct conn {
     struct http1_out out;
     size_t sent;
     uint64_t last_ms;
-    bool closing; /* close once the output is written */
+    bool closing;        /* close once the output is written */
+    struct h2_conn *h2;  /* after the HTTP/2 preface or an Upgrade: h2c, else NULL */
+    struct h2s *streams; /* its open streams */
+    struct net_thread *t;
     bool sniffed; /* the first bytes were looked at (HTTP/2 preface, TLS) */
+    bool h2_shut; /* draining: GOAWAY sent, health watches told */
     struct conn *prev, *next;
+};
+
+/* An HTTP/2 stream being served: a REST request gathered until its end, or a gRPC call. */
+struct h2s {
+    int32_t id;
+    struct http_request req; /* REST: the request (strings owned) */
+    size_t body_cap;
+    struct grpc_call *call; /* gRPC */
+    bool grpc, done;        /* done: answered, ignore what comes */
+    struct h2s *next;
 };
 
 struct net_thread {
     struct hdb_server *srv;
+    struct grpc_env genv;
     uint32_t index;
     pthread_t tid;
     bool started;
@@ -140,6 +160,7 @@ static void conn_close(struct net_thread *t, struct conn *c)
 {
     epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
+    h2_conn_free(c->h2); /* its on_stream_close frees the streams */
     http1_conn_free(c->http);
     http1_out_free(&c->out);
     if (c->prev != NULL) {
@@ -190,24 +211,6 @@ static void count_status(struct hdb_server *s, int status)
     atomic_fetch_add(status >= 500 ? &s->r5xx : status >= 400 ? &s->r4xx : &s->r2xx, 1);
 }
 
-/* Appends a JSON error answer; the connection closes after it when `close`. */
-static void respond_error(struct net_thread *t, struct conn *c, int status, const char *code,
-                          const char *message, const char *extra, bool close)
-{
-    struct sqljson_answer a = {0};
-    if (sqljson_error(status, code, message, &a) != 0) {
-        a.body = NULL;
-    }
-    const char *body = a.body != NULL ? a.body : "{\"error\":{\"code\":\"INTERNAL\"}}";
-    if (http1_respond(&c->out, status, "application/json", extra, body, strlen(body), !close) !=
-        0) {
-        c->closing = true;
-    }
-    c->closing = c->closing || close;
-    count_status(t->srv, status);
-    sqljson_answer_free(&a);
-}
-
 static void accept_all(struct net_thread *t, int lfd)
 {
     struct hdb_server *s = t->srv;
@@ -241,7 +244,7 @@ static void accept_all(struct net_thread *t, int lfd)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        *c = (struct conn){.fd = fd, .http = h, .last_ms = now_ms(), .next = t->conns};
+        *c = (struct conn){.fd = fd, .http = h, .last_ms = now_ms(), .next = t->conns, .t = t};
         if (t->conns != NULL) {
             t->conns->prev = c;
         }
@@ -265,12 +268,11 @@ static bool same_secret(const char *a, const char *b)
     return diff == 0 && lb > 0;
 }
 
-static bool authorized(const struct hdb_server *s, const struct http_request *r)
+static bool authorized(const struct hdb_server *s, const char *h)
 {
     if (s->o.ntokens == 0) {
         return true;
     }
-    const char *h = r->authorization;
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
         return false;
     }
@@ -281,39 +283,115 @@ static bool authorized(const struct hdb_server *s, const struct http_request *r)
     return ok;
 }
 
-static void respond_json(struct net_thread *t, struct conn *c, const struct http_request *r,
-                         int status, const char *body, size_t len, const char *extra)
+/* Where an answer goes: a connection's HTTP/1.1 output, or an HTTP/2 stream of it. */
+struct reply {
+    struct net_thread *t;
+    struct conn *c;
+    int32_t stream;  /* 0: HTTP/1.1 */
+    bool keep_alive; /* HTTP/1.1: what the request asked */
+};
+
+#define H2_REPLY_HEADERS_MAX 12u
+
+/* "Name: value\r\n" lines as HTTP/2 headers (names lower-cased into `names`). */
+static size_t extra_headers(const char *extra, struct h2_header *h, size_t max, char *names,
+                            size_t names_cap, char *values, size_t values_cap)
 {
-    bool keep = r->keep_alive && !atomic_load(&t->srv->draining);
-    if (http1_respond(&c->out, status, "application/json", extra, body, len, keep) != 0) {
-        c->closing = true;
+    size_t n = 0, at = 0, vat = 0;
+    while (extra != NULL && *extra != '\0' && n < max) {
+        const char *colon = strchr(extra, ':'), *end = strstr(extra, "\r\n");
+        if (colon == NULL || end == NULL || colon > end) {
+            break;
+        }
+        size_t nl = (size_t)(colon - extra), vl = (size_t)(end - colon - 2);
+        if (at + nl + 1 > names_cap || vat + vl + 1 > values_cap) {
+            break;
+        }
+        for (size_t i = 0; i < nl; i++) {
+            names[at + i] = (char)(extra[i] >= 'A' && extra[i] <= 'Z' ? extra[i] + 32 : extra[i]);
+        }
+        names[at + nl] = '\0';
+        memcpy(values + vat, colon + 2, vl);
+        values[vat + vl] = '\0';
+        h[n++] = (struct h2_header){.name = names + at, .value = values + vat};
+        at += nl + 1;
+        vat += vl + 1;
+        extra = end + 2;
     }
-    c->closing = c->closing || !keep;
-    count_status(t->srv, status);
+    return n;
 }
 
-static void route_ready(struct net_thread *t, struct conn *c, const struct http_request *r,
-                        const char *extra)
+/* Sends an answer; over HTTP/1.1 the connection closes after it when `close` (or the request
+ * did not keep alive, or the server drains). */
+static void reply_send(struct reply *rp, int status, const char *content_type, const char *extra,
+                       const void *body, size_t len, bool close)
 {
+    count_status(rp->t->srv, status);
+    struct conn *c = rp->c;
+    if (rp->stream == 0) {
+        bool keep = rp->keep_alive && !close && !atomic_load(&rp->t->srv->draining);
+        if (http1_respond(&c->out, status, content_type, extra, body, len, keep) != 0) {
+            c->closing = true;
+        }
+        c->closing = c->closing || !keep;
+        return;
+    }
+    struct h2_header h[H2_REPLY_HEADERS_MAX];
+    char st[8], names[512], values[1024];
+    snprintf(st, sizeof st, "%d", status);
+    size_t n = 0;
+    h[n++] = (struct h2_header){":status", st};
+    if (content_type != NULL) {
+        h[n++] = (struct h2_header){"content-type", content_type};
+    }
+    n += extra_headers(extra, h + n, H2_REPLY_HEADERS_MAX - n, names, sizeof names, values,
+                       sizeof values);
+    if (h2_send_headers(c->h2, rp->stream, h, n, len == 0) != 0 ||
+        (len > 0 && h2_send_data(c->h2, rp->stream, body, len, true) != 0)) {
+        h2_reset(c->h2, rp->stream, 2 /* INTERNAL_ERROR */);
+    }
+}
+
+static void respond_json(struct reply *rp, int status, const char *body, size_t len,
+                         const char *extra)
+{
+    reply_send(rp, status, "application/json", extra, body, len, false);
+}
+
+/* A JSON error answer; over HTTP/1.1 the connection closes after it when `close`. */
+static void respond_error(struct reply *rp, int status, const char *code, const char *message,
+                          const char *extra, bool close)
+{
+    struct sqljson_answer a = {0};
+    if (sqljson_error(status, code, message, &a) != 0) {
+        a.body = NULL;
+    }
+    const char *body = a.body != NULL ? a.body : "{\"error\":{\"code\":\"INTERNAL\"}}";
+    reply_send(rp, status, "application/json", extra, body, strlen(body), close);
+    sqljson_answer_free(&a);
+}
+
+static void route_ready(struct reply *rp, const char *extra)
+{
+    struct net_thread *t = rp->t;
     if (!atomic_load(&t->srv->accepting)) {
         static const char body[] = "{\"status\":\"shutting down\"}";
-        respond_json(t, c, r, 503, body, sizeof body - 1, extra);
+        respond_json(rp, 503, body, sizeof body - 1, extra);
         return;
     }
     heliosdb_error err;
     if (heliosdb_exec(t->sql, t->srv->readiness_query, &err) != HELIOSDB_OK) {
-        respond_error(t, c, 503, "UNAVAILABLE", err.message, extra, !r->keep_alive);
+        respond_error(rp, 503, "UNAVAILABLE", err.message, extra, false);
         return;
     }
     static const char body[] = "{\"status\":\"ready\"}";
-    respond_json(t, c, r, 200, body, sizeof body - 1, extra);
+    respond_json(rp, 200, body, sizeof body - 1, extra);
 }
 
-static void route_metrics(struct net_thread *t, struct conn *c, const struct http_request *r,
-                          const char *extra)
+static void route_metrics(struct reply *rp, const char *extra)
 {
     struct hdb_server_stats st;
-    hdb_server_stats(t->srv, &st);
+    hdb_server_stats(rp->t->srv, &st);
     char body[1024];
     int n = snprintf(body, sizeof body,
                      "# TYPE heliosdb_http_requests_total counter\n"
@@ -333,23 +411,17 @@ static void route_metrics(struct net_thread *t, struct conn *c, const struct htt
                      (unsigned long long)st.connections_open,
                      (unsigned long long)st.connections_accepted,
                      (unsigned long long)st.connections_refused);
-    bool keep = r->keep_alive && !atomic_load(&t->srv->draining);
-    if (http1_respond(&c->out, 200, "text/plain; version=0.0.4", extra, body, (size_t)n, keep) !=
-        0) {
-        c->closing = true;
-    }
-    c->closing = c->closing || !keep;
-    count_status(t->srv, 200);
+    reply_send(rp, 200, "text/plain; version=0.0.4", extra, body, (size_t)n, false);
 }
 
 /* POST /v1/_sql and /v1/_batch. */
-static void route_sql(struct net_thread *t, struct conn *c, const struct http_request *r,
-                      bool batch, const char *extra)
+static void route_sql(struct reply *rp, const struct http_request *r, bool batch, const char *extra)
 {
+    struct net_thread *t = rp->t;
     const char *ct = r->content_type;
     if (ct != NULL && strncasecmp(ct, "application/json", 16) != 0) {
-        respond_error(t, c, 415, "INVALID_ARGUMENT", "Content-Type must be application/json", extra,
-                      !r->keep_alive);
+        respond_error(rp, 415, "INVALID_ARGUMENT", "Content-Type must be application/json", extra,
+                      false);
         return;
     }
     struct sqljson_answer a = {0};
@@ -360,9 +432,9 @@ static void route_sql(struct net_thread *t, struct conn *c, const struct http_re
         sqljson_execute(t->sql, body, r->body_len, &a);
     }
     if (a.body == NULL) {
-        respond_error(t, c, 500, "INTERNAL", "out of memory building the answer", extra, true);
+        respond_error(rp, 500, "INTERNAL", "out of memory building the answer", extra, true);
     } else {
-        respond_json(t, c, r, a.http_status, a.body, a.len, extra);
+        respond_json(rp, a.http_status, a.body, a.len, extra);
     }
     sqljson_answer_free(&a);
     if (heliosdb_in_transaction(t->sql)) { /* never left open across requests */
@@ -376,63 +448,354 @@ static const char cors_preflight[] =
     "Access-Control-Allow-Headers: Authorization, Content-Type, Prefer\r\n"
     "Access-Control-Max-Age: 600\r\n";
 
-static void route(struct net_thread *t, struct conn *c, const struct http_request *r)
+/* Answers one REST request (HTTP/1.1 or HTTP/2 alike). */
+static void route(struct reply *rp, const struct http_request *r)
 {
-    struct hdb_server *s = t->srv;
+    struct hdb_server *s = rp->t->srv;
     atomic_fetch_add(&s->requests, 1);
     const char *extra = s->o.enable_cors ? cors_headers : NULL;
     const char *p = r->path;
     bool get = r->method == HTTP_GET;
     if (s->o.enable_cors && r->method == HTTP_OPTIONS) {
-        respond_json(t, c, r, 204, "", 0, cors_preflight);
+        respond_json(rp, 204, "", 0, cors_preflight);
     } else if (strcmp(p, "/health") == 0 && get) {
         static const char body[] = "{\"status\":\"ok\"}";
-        respond_json(t, c, r, 200, body, sizeof body - 1, extra);
+        respond_json(rp, 200, body, sizeof body - 1, extra);
     } else if (strcmp(p, "/ready") == 0 && get) {
-        route_ready(t, c, r, extra);
+        route_ready(rp, extra);
     } else if (strcmp(p, "/health") == 0 || strcmp(p, "/ready") == 0) {
-        respond_error(t, c, 405, "INVALID_ARGUMENT", "use GET", "Allow: GET\r\n", false);
-    } else if (!authorized(s, r)) {
-        respond_error(t, c, 401, "UNAUTHENTICATED", "a valid bearer token is required",
-                      "WWW-Authenticate: Bearer\r\n", !r->keep_alive);
+        respond_error(rp, 405, "INVALID_ARGUMENT", "use GET", "Allow: GET\r\n", false);
+    } else if (!authorized(s, r->authorization)) {
+        respond_error(rp, 401, "UNAUTHENTICATED", "a valid bearer token is required",
+                      "WWW-Authenticate: Bearer\r\n", false);
     } else if (strcmp(p, "/metrics") == 0 && get) {
-        route_metrics(t, c, r, extra);
+        route_metrics(rp, extra);
     } else if (strcmp(p, "/v1/_sql") == 0 || strcmp(p, "/v1/_batch") == 0) {
         if (r->method != HTTP_POST) {
-            respond_error(t, c, 405, "INVALID_ARGUMENT", "use POST", "Allow: POST\r\n",
-                          !r->keep_alive);
+            respond_error(rp, 405, "INVALID_ARGUMENT", "use POST", "Allow: POST\r\n", false);
         } else {
-            route_sql(t, c, r, strcmp(p, "/v1/_batch") == 0, extra);
+            route_sql(rp, r, strcmp(p, "/v1/_batch") == 0, extra);
         }
     } else {
         char msg[256];
         snprintf(msg, sizeof msg, "no route %.200s", p);
-        respond_error(t, c, 404, "NOT_FOUND", msg, extra, !r->keep_alive);
+        respond_error(rp, 404, "NOT_FOUND", msg, extra, false);
     }
 }
 
 /* --- reading --- */
 
-/* The first bytes of a connection: an HTTP/2 client (prior knowledge) is told, in HTTP/2, to
- * use HTTP/1.1 (GOAWAY HTTP_1_1_REQUIRED); a TLS client is closed. Returns false to stop. */
+/* --- HTTP/2 --- */
+
+static struct h2s *stream_find(struct conn *c, int32_t id)
+{
+    struct h2s *st = c->streams;
+    while (st != NULL && st->id != id) {
+        st = st->next;
+    }
+    return st;
+}
+
+static int method_of(const char *m)
+{
+    static const struct {
+        const char *name;
+        int method;
+    } methods[] = {{"GET", HTTP_GET},        {"POST", HTTP_POST},     {"PUT", HTTP_PUT},
+                   {"PATCH", HTTP_PATCH},    {"DELETE", HTTP_DELETE}, {"HEAD", HTTP_HEAD},
+                   {"OPTIONS", HTTP_OPTIONS}};
+    for (size_t i = 0; m != NULL && i < sizeof methods / sizeof methods[0]; i++) {
+        if (strcmp(m, methods[i].name) == 0) {
+            return methods[i].method;
+        }
+    }
+    return -1;
+}
+
+/* Percent-encodes a grpc-message value (gRPC: printable ASCII but '%' as is). */
+static void grpc_message_encode(const char *in, char *out, size_t cap)
+{
+    size_t at = 0;
+    for (; *in != '\0' && at + 4 < cap; in++) {
+        uint8_t ch = (uint8_t)*in;
+        if (ch >= 0x20 && ch < 0x7f && ch != '%') {
+            out[at++] = (char)ch;
+        } else {
+            at += (size_t)snprintf(out + at, cap - at, "%%%02X", ch);
+        }
+    }
+    out[at] = '\0';
+}
+
+/* Ends a gRPC stream with its status (trailers; trailers-only when nothing was sent). */
+static void grpc_finish(struct conn *c, struct h2s *st, int status, const char *msg,
+                        bool headers_sent)
+{
+    char code[8], text[1024];
+    snprintf(code, sizeof code, "%d", status);
+    grpc_message_encode(msg != NULL ? msg : "", text, sizeof text);
+    struct h2_header tr[4];
+    size_t n = 0;
+    if (!headers_sent) {
+        tr[n++] = (struct h2_header){":status", "200"};
+        tr[n++] = (struct h2_header){"content-type", "application/grpc"};
+    }
+    tr[n++] = (struct h2_header){"grpc-status", code};
+    if (text[0] != '\0') {
+        tr[n++] = (struct h2_header){"grpc-message", text};
+    }
+    int rc = headers_sent ? h2_send_trailers(c->h2, st->id, tr, n)
+                          : h2_send_headers(c->h2, st->id, tr, n, true);
+    if (rc != 0) {
+        h2_reset(c->h2, st->id, 2);
+    }
+    st->done = true;
+    count_status(c->t->srv, status == 0 ? 200 : status == 13 ? 500 : 400);
+}
+
+static const char *header_of(const struct h2_header *h, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(h[i].name, name) == 0) {
+            return h[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* A gRPC stream: authentication (not for health checks), then the call. */
+static void grpc_open(struct conn *c, struct h2s *st, const struct h2_header *h, size_t n)
+{
+    struct net_thread *t = c->t;
+    const char *path = header_of(h, n, ":path");
+    path = path != NULL ? path : "";
+    atomic_fetch_add(&t->srv->requests, 1);
+    if (strncmp(path, "/grpc.health.v1.", 16) != 0 &&
+        !authorized(t->srv, header_of(h, n, "authorization"))) {
+        grpc_finish(c, st, 16, "a valid bearer token is required", false);
+        return;
+    }
+    int status = 0;
+    char msg[512] = "";
+    t->genv.serving = atomic_load(&t->srv->accepting);
+    st->call =
+        grpc_call_new(&t->genv, path, header_of(h, n, "grpc-timeout"), &status, msg, sizeof msg);
+    if (st->call == NULL) {
+        grpc_finish(c, st, status, msg, false);
+        return;
+    }
+    struct h2_header rh[2] = {{":status", "200"}, {"content-type", "application/grpc"}};
+    if (h2_send_headers(c->h2, st->id, rh, 2, false) != 0) {
+        h2_reset(c->h2, st->id, 2);
+        st->done = true;
+    }
+}
+
+static int on_stream_open(void *ctx, struct h2_conn *h2, int32_t id, const struct h2_header *h,
+                          size_t n)
+{
+    (void)h2;
+    struct conn *c = ctx;
+    struct h2s *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        return 503;
+    }
+    st->id = id;
+    st->next = c->streams;
+    c->streams = st;
+    const char *ct = header_of(h, n, "content-type");
+    st->grpc = ct != NULL && strncmp(ct, "application/grpc", 16) == 0;
+    if (st->grpc) {
+        grpc_open(c, st, h, n);
+        return 0;
+    }
+    const char *path = header_of(h, n, ":path");
+    struct http_request *r = &st->req;
+    r->method = method_of(header_of(h, n, ":method"));
+    r->target = strdup(path != NULL ? path : "/");
+    const char *q = r->target != NULL ? strchr(r->target, '?') : NULL;
+    r->path = r->target != NULL
+                  ? strndup(r->target, q != NULL ? (size_t)(q - r->target) : strlen(r->target))
+                  : NULL;
+    r->query = q != NULL ? strdup(q + 1) : NULL;
+    const char *names[] = {"content-type", "authorization", "prefer", "origin", "accept"};
+    char **fields[] = {&r->content_type, &r->authorization, &r->prefer, &r->origin, &r->accept};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = header_of(h, n, names[i]);
+        *fields[i] = v != NULL ? strdup(v) : NULL;
+    }
+    r->keep_alive = true;
+    r->http_major = 2;
+    return r->path == NULL ? 503 : 0;
+}
+
+static int on_stream_data(void *ctx, struct h2_conn *h2, int32_t id, const uint8_t *data,
+                          size_t len)
+{
+    (void)h2;
+    struct conn *c = ctx;
+    struct h2s *st = stream_find(c, id);
+    if (st == NULL || st->done) {
+        return 0;
+    }
+    if (st->grpc) {
+        struct http1_out out = {0};
+        int status = 0;
+        char msg[512] = "";
+        int over = grpc_call_data(st->call, data, len, &out, &status, msg, sizeof msg);
+        if (out.len > 0 && h2_send_data(c->h2, id, out.data, out.len, false) != 0) {
+            over = -1;
+        }
+        http1_out_free(&out);
+        if (over == 1) {
+            grpc_finish(c, st, status, msg, true);
+        }
+        return over < 0 ? -1 : 0;
+    }
+    struct http_request *r = &st->req;
+    if (r->body_len + len + 1 > st->body_cap) {
+        size_t cap = st->body_cap == 0 ? 4096 : st->body_cap;
+        while (cap < r->body_len + len + 1) {
+            cap *= 2;
+        }
+        uint8_t *b = realloc(r->body, cap);
+        if (b == NULL) {
+            return -1;
+        }
+        r->body = b;
+        st->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+static void on_stream_end(void *ctx, struct h2_conn *h2, int32_t id)
+{
+    (void)h2;
+    struct conn *c = ctx;
+    struct h2s *st = stream_find(c, id);
+    if (st == NULL || st->done) {
+        return;
+    }
+    if (st->grpc) {
+        if (grpc_call_is_watch(st->call)) {
+            return; /* stays open: answered again when the serving state changes */
+        }
+        struct http1_out out = {0};
+        int status = 0;
+        char msg[512] = "";
+        grpc_call_end(st->call, &out, &status, msg, sizeof msg);
+        if (out.len > 0 && h2_send_data(c->h2, id, out.data, out.len, false) != 0) {
+            status = 13;
+        }
+        http1_out_free(&out);
+        grpc_finish(c, st, status, msg, true);
+        return;
+    }
+    struct reply rp = {.t = c->t, .c = c, .stream = id};
+    st->done = true;
+    route(&rp, &st->req);
+}
+
+static void on_stream_close(void *ctx, struct h2_conn *h2, int32_t id, uint32_t error_code)
+{
+    (void)h2;
+    (void)error_code;
+    struct conn *c = ctx;
+    for (struct h2s **pp = &c->streams; *pp != NULL; pp = &(*pp)->next) {
+        struct h2s *st = *pp;
+        if (st->id == id) {
+            *pp = st->next;
+            grpc_call_free(st->call); /* a transaction not committed rolls back */
+            free(st->req.target);
+            free(st->req.path);
+            free(st->req.query);
+            free(st->req.content_type);
+            free(st->req.authorization);
+            free(st->req.prefer);
+            free(st->req.origin);
+            free(st->req.accept);
+            free(st->req.body);
+            free(st);
+            return;
+        }
+    }
+}
+
+static const struct h2_callbacks h2_cb = {
+    .on_stream_open = on_stream_open,
+    .on_stream_data = on_stream_data,
+    .on_stream_end = on_stream_end,
+    .on_stream_close = on_stream_close,
+};
+
+static bool h2_start(struct conn *c)
+{
+    struct hdb_server *s = c->t->srv;
+    struct h2_limits lim = {.header_bytes_max = s->o.max_header_bytes,
+                            .body_bytes_max = s->o.max_request_bytes,
+                            .max_concurrent_streams = s->o.max_concurrent_streams};
+    c->h2 = h2_conn_new(&lim, &h2_cb, c);
+    return c->h2 != NULL;
+}
+
+/* Bytes for an HTTP/2 connection; its output follows. Returns false to stop reading. */
+static bool h2_input(struct conn *c, const uint8_t *data, size_t len)
+{
+    char msg[256];
+    if (h2_feed(c->h2, data, len, msg, sizeof msg) != 0) {
+        hdb_log(HDB_LOG_INFO, "serve: HTTP/2 connection ended: %s", msg);
+        c->closing = true;
+    }
+    if (h2_output(c->h2, &c->out) != 0 || h2_done(c->h2)) {
+        c->closing = true;
+    }
+    return !c->closing;
+}
+
+/* Upgrade: h2c on an HTTP/1.1 request: 101, then the request is stream 1. */
+static bool h2_upgrade(struct conn *c, const struct http_request *r)
+{
+    static const char switching[] =
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    char msg[256];
+    if (!h2_start(c)) {
+        return false;
+    }
+    size_t need = c->out.len + sizeof switching - 1;
+    if (need > c->out.cap) {
+        uint8_t *p = realloc(c->out.data, need);
+        if (p == NULL) {
+            return false;
+        }
+        c->out.data = p;
+        c->out.cap = need;
+    }
+    memcpy(c->out.data + c->out.len, switching, sizeof switching - 1);
+    c->out.len += sizeof switching - 1;
+    if (h2_conn_upgrade(c->h2, r->http2_settings, r, msg, sizeof msg) != 0) {
+        hdb_log(HDB_LOG_INFO, "serve: Upgrade: h2c refused: %s", msg);
+        return false;
+    }
+    return h2_output(c->h2, &c->out) == 0;
+}
+
+/* --- reading --- */
+
+/* The first bytes of a connection: the HTTP/2 preface starts HTTP/2 (h2c with prior knowledge,
+ * every gRPC client); a TLS client is closed. Returns false to stop. */
 static bool sniff(struct conn *c, const uint8_t *data, size_t len)
 {
     c->sniffed = true;
     size_t n = len < sizeof h2_preface - 1 ? len : sizeof h2_preface - 1;
     if (n >= 3 && memcmp(data, h2_preface, n) == 0) {
-        static const uint8_t goaway[] = {0, 0, 0, 4, 0, 0, 0, 0,   0, /* empty SETTINGS */
-                                         0, 0, 8, 7, 0, 0, 0, 0,   0, /* GOAWAY, stream 0: */
-                                         0, 0, 0, 0, 0, 0, 0, 0x0d}; /* last 0, HTTP_1_1_REQUIRED */
-        uint8_t *p = malloc(sizeof goaway);
-        if (p != NULL) {
-            memcpy(p, goaway, sizeof goaway);
-            http1_out_free(&c->out);
-            c->out = (struct http1_out){.data = p, .len = sizeof goaway, .cap = sizeof goaway};
+        if (!h2_start(c)) {
+            c->closing = true;
+            return false;
         }
-        c->closing = true;
-        hdb_log(HDB_LOG_INFO, "serve: an HTTP/2 client was told to use HTTP/1.1 (h2c not served "
-                              "yet)");
-        return false;
+        return true;
     }
     if (data[0] == 0x16) {
         hdb_log(HDB_LOG_INFO, "serve: a TLS client was closed ([api.tls] is not served yet)");
@@ -449,6 +812,9 @@ static bool conn_input(struct net_thread *t, struct conn *c, const uint8_t *data
         return false;
     }
     while (len > 0 && !c->closing) {
+        if (c->h2 != NULL) {
+            return h2_input(c, data, len);
+        }
         size_t used = 0;
         char msg[256];
         int status = http1_feed(c->http, data, len, &used, msg, sizeof msg);
@@ -456,13 +822,21 @@ static bool conn_input(struct net_thread *t, struct conn *c, const uint8_t *data
             const char *code = status == 413 || status == 431 ? "RESOURCE_EXHAUSTED"
                                : status >= 500                ? "INTERNAL"
                                                               : "INVALID_ARGUMENT";
-            respond_error(t, c, status, code, msg, NULL, true);
+            struct reply rp = {.t = t, .c = c};
+            respond_error(&rp, status, code, msg, NULL, true);
             return false;
         }
         struct http_request *r;
         while ((r = http1_next(c->http)) != NULL && !c->closing) {
-            route(t, c, r);
-            c->closing = c->closing || !r->keep_alive || r->upgrade != NULL;
+            bool h2c = r->upgrade != NULL && strcasecmp(r->upgrade, "h2c") == 0 &&
+                       r->http2_settings != NULL && c->h2 == NULL;
+            if (h2c) {
+                c->closing = !h2_upgrade(c, r);
+            } else {
+                struct reply rp = {.t = t, .c = c, .keep_alive = r->keep_alive};
+                route(&rp, r);
+                c->closing = c->closing || !r->keep_alive || r->upgrade != NULL;
+            }
             http_request_free(r);
         }
         if (r != NULL) {
@@ -471,7 +845,7 @@ static bool conn_input(struct net_thread *t, struct conn *c, const uint8_t *data
         if (c->out.len - c->sent > NET_OUT_BYTES_MAX) {
             c->closing = true;
         }
-        if (used == 0 && len > 0 && http1_pending(c->http) == 0) {
+        if (used == 0 && len > 0 && http1_pending(c->http) == 0 && c->h2 == NULL) {
             break; /* nothing taken and nothing waiting: the parser stopped (close, upgrade) */
         }
         data += used;
@@ -507,6 +881,30 @@ static void conn_readable(struct net_thread *t, struct conn *c)
 
 /* Idle connections past the timeout close; while draining, every connection with nothing left
  * to write closes. */
+/* Draining an HTTP/2 connection: GOAWAY (streams open may finish), and every health Watch is
+ * told NOT_SERVING and ended with UNAVAILABLE. */
+static void h2_drain(struct conn *c)
+{
+    c->h2_shut = true;
+    c->t->genv.serving = false;
+    h2_shutdown(c->h2);
+    for (struct h2s *st = c->streams; st != NULL; st = st->next) {
+        if (st->call == NULL || st->done || !grpc_call_is_watch(st->call)) {
+            continue;
+        }
+        struct http1_out out = {0};
+        if (grpc_call_poll(st->call, &out) &&
+            h2_send_data(c->h2, st->id, out.data, out.len, false) != 0) {
+            h2_reset(c->h2, st->id, 2);
+        }
+        http1_out_free(&out);
+        grpc_finish(c, st, 14, "the server is shutting down", true);
+    }
+    if (h2_output(c->h2, &c->out) == 0) {
+        conn_flush(c->t, c);
+    }
+}
+
 static void sweep(struct net_thread *t)
 {
     uint64_t now = now_ms();
@@ -514,7 +912,11 @@ static void sweep(struct net_thread *t)
     uint32_t idle = t->srv->o.idle_timeout_ms;
     for (struct conn *c = t->conns, *next; c != NULL; c = next) {
         next = c->next;
-        bool quiet = c->out.len == c->sent;
+        if (draining && c->h2 != NULL && !c->h2_shut) {
+            h2_drain(c); /* (may close c: nothing of it is used after) */
+            continue;
+        }
+        bool quiet = c->out.len == c->sent && (c->h2 == NULL || h2_streams_open(c->h2) == 0);
         if ((draining && quiet) || (idle > 0 && quiet && now - c->last_ms > idle)) {
             conn_close(t, c);
         }
@@ -610,6 +1012,8 @@ static int thread_init(struct hdb_server *s, struct net_thread *t, uint32_t inde
         snprintf(msg, cap, "network thread %u: %s", index, err.message);
         return err.code;
     }
+    t->genv = (struct grpc_env){
+        .db = s->db, .conn = t->sql, .message_bytes_max = s->o.max_request_bytes, .serving = true};
     for (uint32_t p = 0; p < SERVER_LISTENERS_MAX; p++) {
         uint16_t port = s->o.ports[p];
         bool dup = port == 0;

@@ -9,11 +9,12 @@
  * SQL executor waits for the shards' replies, so it runs on the network
  * thread, never on a shard thread (which would wait for itself).
  *
- * Served now: HTTP/1.1 with keep-alive and pipelining (rpc/http1.h), the
+ * Served now: HTTP/1.1 with keep-alive and pipelining (rpc/http1.h) and
+ * HTTP/2 by prior knowledge or Upgrade: h2c (rpc/http2.h) on every port; the
  * fixed REST routes /health, /ready, /metrics, POST /v1/_sql and
- * POST /v1/_batch (rpc/sqljson.h), bearer-token authentication, CORS. An
- * HTTP/2 or TLS client is answered with a clear error and closed (not built
- * yet: docs/server.md).
+ * POST /v1/_batch (rpc/sqljson.h); gRPC (rpc/grpc.h); bearer-token
+ * authentication, CORS. A TLS client is closed (not built yet:
+ * docs/server.md).
  */
 #ifndef HDB_RPC_SERVER_H
 #define HDB_RPC_SERVER_H
@@ -36,6 +37,7 @@ struct hdb_server_opts {
     uint32_t max_connections;              /* over all threads; more are answered 503 and closed */
     size_t max_request_bytes;              /* a request body ([api] max_request_size_mb) */
     size_t max_header_bytes;               /* request line and headers ([api] max_header_bytes) */
+    uint32_t max_concurrent_streams;       /* HTTP/2 streams open at once on one connection */
     uint32_t idle_timeout_ms;              /* close a connection idle this long (0: never) */
     const char *tokens[SERVER_TOKENS_MAX]; /* accepted bearer tokens; none: no authentication */
     uint32_t ntokens;

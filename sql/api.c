@@ -145,6 +145,21 @@ int heliosdb_open(const char *path, const char *config_path, heliosdb **out, hel
     return rc;
 }
 
+void heliosdb_set_timeout(heliosdb_conn *c, uint32_t ms)
+{
+    hdb_sql_session_set_timeout(c->s, ms);
+}
+
+uint32_t heliosdb_default_timeout_ms(heliosdb_conn *c)
+{
+    return c->db->statement_timeout_ms;
+}
+
+uint32_t heliosdb_snapshot_list(heliosdb *db, struct hdb_snapshot_info *out, uint32_t max)
+{
+    return hdb_snapshot_list(db->db, out, max);
+}
+
 int heliosdb_close(heliosdb *db, heliosdb_error *err)
 {
     struct hdb_err e = {0};

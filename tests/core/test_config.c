@@ -288,7 +288,7 @@ Test(config, schema_rows_are_unique_documented_and_env_names_distinct)
         }
         active += s[i].active;
     }
-    cr_assert_eq(active, 38, "the keys the engine acts on today");
+    cr_assert_eq(active, 39, "the keys the engine acts on today");
     const char *must_be_active[] = {"database.path",
                                     "database.transaction_idle_timeout_ms",
                                     "observability.log_level",
@@ -639,7 +639,7 @@ Test(config, load_file_reads_a_file_and_reports_a_missing_one)
 Test(config, inactive_report_names_each_explicit_inactive_key_once)
 {
     char *envp[] = {"HELIOSDB_API_REQUEST_TIMEOUT_SECONDS=10",
-                    "HELIOSDB_API_MAX_CONCURRENT_STREAMS=60", "HELIOSDB_API_GRPC_PORT=6000", NULL};
+                    "HELIOSDB_API_TLS_CERT_PATH=/x.pem", "HELIOSDB_API_GRPC_PORT=6000", NULL};
     struct hdb_config cfg;
     struct hdb_err err = {0};
     load_ok(&cfg,
@@ -653,9 +653,9 @@ Test(config, inactive_report_names_each_explicit_inactive_key_once)
     int timeout = report_find(&r, "api.request_timeout_seconds");
     cr_assert_geq(timeout, 0);
     cr_assert_str_eq(r.origins[timeout], "flag api.request_timeout_seconds");
-    int streams = report_find(&r, "api.max_concurrent_streams");
-    cr_assert_geq(streams, 0);
-    cr_assert_str_eq(r.origins[streams], "env HELIOSDB_API_MAX_CONCURRENT_STREAMS");
+    int cert = report_find(&r, "api.tls.cert_path");
+    cr_assert_geq(cert, 0);
+    cr_assert_str_eq(r.origins[cert], "env HELIOSDB_API_TLS_CERT_PATH");
     int batch = report_find(&r, "edge.batch_size");
     cr_assert_geq(batch, 0);
     cr_assert_str_eq(r.origins[batch], "file app.toml:6");
