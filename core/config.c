@@ -190,10 +190,10 @@ static const struct hdb_cfg_key schema[] = {
     K_STR("api", "auth_token_env", api.auth_token_env, "", 0, ACTIVE,
           "name of an environment variable holding one more accepted bearer token"),
     /* [api.tls] */
-    K_BOOL("api.tls", "enabled", api.tls.enabled, "false", INACTIVE,
+    K_BOOL("api.tls", "enabled", api.tls.enabled, "false", ACTIVE,
            "serve TLS (ALPN h2 and http/1.1) on the API ports"),
-    K_STR("api.tls", "cert_path", api.tls.cert_path, "", 0, INACTIVE, "PEM certificate chain file"),
-    K_STR("api.tls", "key_path", api.tls.key_path, "", 0, INACTIVE, "PEM private key file"),
+    K_STR("api.tls", "cert_path", api.tls.cert_path, "", 0, ACTIVE, "PEM certificate chain file"),
+    K_STR("api.tls", "key_path", api.tls.key_path, "", 0, ACTIVE, "PEM private key file"),
     /* [observability] */
     K_BOOL("observability", "metrics_enabled", observability.metrics_enabled, "true", ACTIVE,
            "serve Prometheus metrics at /metrics"),

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libxxhash-dev libnghttp2-dev
       libprotobuf-c-dev protobuf-c-compiler libjansson-dev libcriterion-dev
       libssl-dev libhttp-parser-dev libsqlite3-dev libedit-dev curl
-      protobuf-compiler nghttp2-client python3-grpcio python3-protobuf)
+      protobuf-compiler nghttp2-client python3-grpcio python3-protobuf openssl)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@
 #include "rpc/http1.h"
 #include "rpc/http2.h"
 #include "rpc/sqljson.h"
+#include "rpc/tls.h"
+#include "sql/api_int.h"
 
 #define NET_EVENTS_MAX    64u
 #define NET_READ_BYTES    65536u
@@ -50,6 +53,19 @@
 #define NET_OUT_BYTES_MAX (64u << 20) /* answers queued on one connection */
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* Request latency histogram bounds, in microseconds (Prometheus `le` in seconds). */
+#define LATENCY_BUCKETS 10
+static const uint64_t latency_bounds_us[LATENCY_BUCKETS] = {100,  250,   500,   1000,   2500,
+                                                            5000, 10000, 50000, 250000, 1000000};
+enum { PROTO_HTTP1, PROTO_HTTP2, PROTO_GRPC };
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 struct conn {
     int fd;
@@ -61,8 +77,12 @@ struct conn {
     struct h2_conn *h2;  /* after the HTTP/2 preface or an Upgrade: h2c, else NULL */
     struct h2s *streams; /* its open streams */
     struct net_thread *t;
-    bool sniffed; /* the first bytes were looked at (HTTP/2 preface, TLS) */
-    bool h2_shut; /* draining: GOAWAY sent, health watches told */
+    bool sniffed;         /* the first bytes were looked at (HTTP/2 preface, TLS) */
+    bool h2_shut;         /* draining: GOAWAY sent, health watches told */
+    struct tls_conn *tls; /* [api.tls]: `out` is plaintext, `wire` what goes to the socket */
+    struct http1_out wire;
+    size_t wire_sent;
+    bool tls_closed; /* close_notify queued */
     struct conn *prev, *next;
 };
 
@@ -72,7 +92,8 @@ struct h2s {
     struct http_request req; /* REST: the request (strings owned) */
     size_t body_cap;
     struct grpc_call *call; /* gRPC */
-    bool grpc, done;        /* done: answered, ignore what comes */
+    uint64_t start_us;
+    bool grpc, done; /* done: answered, ignore what comes */
     struct h2s *next;
 };
 
@@ -97,11 +118,27 @@ struct hdb_server {
     struct hdb_server_opts o;
     char *bind_address, *readiness_query;
     char *tokens[SERVER_TOKENS_MAX];
+    struct tls_ctx *tls; /* [api.tls] enabled */
     struct net_thread threads[SERVER_THREADS_MAX];
     uint32_t nthreads;
     atomic_bool accepting, draining, stopping;
     atomic_uint_fast64_t accepted, open, refused, requests, r2xx, r4xx, r5xx;
+    atomic_uint_fast64_t by_protocol[3];               /* http1, http2 (REST), grpc */
+    atomic_uint_fast64_t latency[LATENCY_BUCKETS + 1]; /* counts per bucket, +Inf last */
+    atomic_uint_fast64_t latency_us_sum, in_flight;
 };
+
+/* A request (or gRPC call) was answered after `us` microseconds. */
+static void count_latency(struct hdb_server *s, int protocol, uint64_t us)
+{
+    uint32_t b = 0;
+    while (b < LATENCY_BUCKETS && us > latency_bounds_us[b]) {
+        b++;
+    }
+    atomic_fetch_add(&s->latency[b], 1);
+    atomic_fetch_add(&s->latency_us_sum, us);
+    atomic_fetch_add(&s->by_protocol[protocol], 1);
+}
 
 static uint64_t now_ms(void)
 {
@@ -161,6 +198,8 @@ static void conn_close(struct net_thread *t, struct conn *c)
     epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     h2_conn_free(c->h2); /* its on_stream_close frees the streams */
+    tls_conn_free(c->tls);
+    http1_out_free(&c->wire);
     http1_conn_free(c->http);
     http1_out_free(&c->out);
     if (c->prev != NULL) {
@@ -177,12 +216,38 @@ static void conn_close(struct net_thread *t, struct conn *c)
 }
 
 /* Writes what the socket takes; returns false when the connection is gone. */
+/* TLS: the plaintext answers are encrypted into `wire` (with close_notify before a close). */
+static bool tls_encrypt(struct conn *c)
+{
+    bool ok = true;
+    if (c->out.len > c->sent) {
+        ok = tls_write(c->tls, c->out.data + c->sent, c->out.len - c->sent) == 0;
+    }
+    c->out.len = c->sent = 0;
+    if (c->closing && !c->tls_closed) {
+        tls_close(c->tls);
+        c->tls_closed = true;
+    }
+    return tls_pull(c->tls, &c->wire) == 0 && ok;
+}
+
+static bool conn_quiet(const struct conn *c)
+{
+    return c->out.len == c->sent && c->wire.len == c->wire_sent;
+}
+
+/* Writes what the socket takes; returns false when the connection is gone. */
 static bool conn_flush(struct net_thread *t, struct conn *c)
 {
-    while (c->sent < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
+    if (c->tls != NULL && !tls_encrypt(c)) {
+        c->closing = true;
+    }
+    struct http1_out *o = c->tls != NULL ? &c->wire : &c->out;
+    size_t *sent = c->tls != NULL ? &c->wire_sent : &c->sent;
+    while (*sent < o->len) {
+        ssize_t n = send(c->fd, o->data + *sent, o->len - *sent, MSG_NOSIGNAL);
         if (n > 0) {
-            c->sent += (size_t)n;
+            *sent += (size_t)n;
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -196,7 +261,7 @@ static bool conn_flush(struct net_thread *t, struct conn *c)
         conn_close(t, c);
         return false;
     }
-    c->out.len = c->sent = 0;
+    o->len = *sent = 0;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
     if (c->closing) {
@@ -245,6 +310,14 @@ static void accept_all(struct net_thread *t, int lfd)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         *c = (struct conn){.fd = fd, .http = h, .last_ms = now_ms(), .next = t->conns, .t = t};
+        c->tls = s->tls != NULL ? tls_conn_new(s->tls) : NULL;
+        if (s->tls != NULL && c->tls == NULL) {
+            epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
+            http1_conn_free(h);
+            free(c);
+            close(fd);
+            continue;
+        }
         if (t->conns != NULL) {
             t->conns->prev = c;
         }
@@ -388,30 +461,134 @@ static void route_ready(struct reply *rp, const char *extra)
     respond_json(rp, 200, body, sizeof body - 1, extra);
 }
 
-static void route_metrics(struct reply *rp, const char *extra)
+/* A bounded text buffer for /metrics. */
+struct text {
+    char *p;
+    size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3))) text_add(struct text *t, const char *fmt, ...)
+{
+    if (t->p == NULL || t->len >= t->cap) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len = n < 0 ? t->len : t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap;
+}
+
+static void metrics_server(struct hdb_server *s, struct text *t)
 {
     struct hdb_server_stats st;
-    hdb_server_stats(rp->t->srv, &st);
-    char body[1024];
-    int n = snprintf(body, sizeof body,
-                     "# TYPE heliosdb_http_requests_total counter\n"
-                     "heliosdb_http_requests_total %llu\n"
-                     "# TYPE heliosdb_http_responses_total counter\n"
-                     "heliosdb_http_responses_total{class=\"2xx\"} %llu\n"
-                     "heliosdb_http_responses_total{class=\"4xx\"} %llu\n"
-                     "heliosdb_http_responses_total{class=\"5xx\"} %llu\n"
-                     "# TYPE heliosdb_connections_open gauge\n"
-                     "heliosdb_connections_open %llu\n"
-                     "# TYPE heliosdb_connections_accepted_total counter\n"
-                     "heliosdb_connections_accepted_total %llu\n"
-                     "# TYPE heliosdb_connections_refused_total counter\n"
-                     "heliosdb_connections_refused_total %llu\n",
-                     (unsigned long long)st.requests, (unsigned long long)st.responses_2xx,
-                     (unsigned long long)st.responses_4xx, (unsigned long long)st.responses_5xx,
-                     (unsigned long long)st.connections_open,
-                     (unsigned long long)st.connections_accepted,
-                     (unsigned long long)st.connections_refused);
-    reply_send(rp, 200, "text/plain; version=0.0.4", extra, body, (size_t)n, false);
+    hdb_server_stats(s, &st);
+    static const char *const protocols[3] = {"http1", "http2", "grpc"};
+    text_add(t, "# TYPE heliosdb_requests_total counter\n");
+    for (int p = 0; p < 3; p++) {
+        text_add(t, "heliosdb_requests_total{protocol=\"%s\"} %llu\n", protocols[p],
+                 (unsigned long long)atomic_load(&s->by_protocol[p]));
+    }
+    text_add(t,
+             "# TYPE heliosdb_responses_total counter\n"
+             "heliosdb_responses_total{class=\"2xx\"} %llu\n"
+             "heliosdb_responses_total{class=\"4xx\"} %llu\n"
+             "heliosdb_responses_total{class=\"5xx\"} %llu\n",
+             (unsigned long long)st.responses_2xx, (unsigned long long)st.responses_4xx,
+             (unsigned long long)st.responses_5xx);
+    text_add(t, "# TYPE heliosdb_request_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int b = 0; b <= LATENCY_BUCKETS; b++) {
+        cum += atomic_load(&s->latency[b]);
+        if (b < LATENCY_BUCKETS) {
+            text_add(t, "heliosdb_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                     (double)latency_bounds_us[b] / 1e6, (unsigned long long)cum);
+        } else {
+            text_add(t, "heliosdb_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                     (unsigned long long)cum);
+        }
+    }
+    text_add(t,
+             "heliosdb_request_duration_seconds_sum %.6f\n"
+             "heliosdb_request_duration_seconds_count %llu\n",
+             (double)atomic_load(&s->latency_us_sum) / 1e6, (unsigned long long)cum);
+    text_add(t, "# TYPE heliosdb_requests_in_flight gauge\nheliosdb_requests_in_flight %llu\n",
+             (unsigned long long)atomic_load(&s->in_flight));
+    text_add(t,
+             "# TYPE heliosdb_connections_open gauge\nheliosdb_connections_open %llu\n"
+             "# TYPE heliosdb_connections_accepted_total counter\n"
+             "heliosdb_connections_accepted_total %llu\n"
+             "# TYPE heliosdb_connections_refused_total counter\n"
+             "heliosdb_connections_refused_total %llu\n",
+             (unsigned long long)st.connections_open, (unsigned long long)st.connections_accepted,
+             (unsigned long long)st.connections_refused);
+    text_add(t, "# TYPE heliosdb_recovery_seconds gauge\nheliosdb_recovery_seconds %.6f\n",
+             s->o.recovery_ms / 1e3);
+}
+
+/* One metric line per shard (name, type, and the value of each shard's stats). */
+#define SHARD_METRICS 12
+static void metrics_shards(struct hdb_server *s, struct text *t)
+{
+    static const char *const names[SHARD_METRICS][2] = {
+        {"heliosdb_commits_total", "counter"},
+        {"heliosdb_commits_multi_shard_total", "counter"},
+        {"heliosdb_conflicts_total", "counter"},
+        {"heliosdb_cache_hits_total", "counter"},
+        {"heliosdb_cache_misses_total", "counter"},
+        {"heliosdb_wal_bytes_total", "counter"},
+        {"heliosdb_wal_fsyncs_total", "counter"},
+        {"heliosdb_wal_fsync_seconds_total", "counter"},
+        {"heliosdb_wal_group_records_max", "gauge"},
+        {"heliosdb_checkpoints_total", "counter"},
+        {"heliosdb_snapshots", "gauge"},
+        {"heliosdb_data_pages", "gauge"},
+    };
+    uint32_t n = heliosdb_shards(s->db);
+    n = n > SERVER_THREADS_MAX ? SERVER_THREADS_MAX : n;
+    struct hdb_shard_stats *st = calloc(n + 1, sizeof *st);
+    bool *have = calloc(n + 1, sizeof *have);
+    for (uint32_t k = 0; st != NULL && have != NULL && k < n; k++) {
+        have[k] = heliosdb_shard_stats(s->db, k, &st[k], NULL) == HELIOSDB_OK;
+    }
+    for (int m = 0; st != NULL && have != NULL && m < SHARD_METRICS; m++) {
+        text_add(t, "# TYPE %s %s\n", names[m][0], names[m][1]);
+        for (uint32_t k = 0; k < n; k++) {
+            const struct hdb_shard_stats *x = &st[k];
+            double v[SHARD_METRICS] = {(double)(x->commits_single + x->commits_2pc),
+                                       (double)x->commits_2pc,
+                                       (double)x->conflicts,
+                                       (double)x->store.cache.hits,
+                                       (double)x->store.cache.misses,
+                                       (double)x->store.wal.bytes,
+                                       (double)x->store.wal.fsyncs,
+                                       (double)x->store.wal.fsync_ns_total / 1e9,
+                                       (double)x->store.wal.group_records_max,
+                                       (double)x->store.checkpoints,
+                                       (double)x->store.snapshots,
+                                       (double)x->store.pages_total};
+            if (have[k]) {
+                text_add(t, "%s{shard=\"%u\"} %.9g\n", names[m][0], k, v[m]);
+            }
+        }
+    }
+    free(st);
+    free(have);
+}
+
+static void route_metrics(struct reply *rp, const char *extra)
+{
+    struct hdb_server *s = rp->t->srv;
+    struct text t = {.cap = 8192 + (size_t)heliosdb_shards(s->db) * 1024};
+    t.p = malloc(t.cap);
+    if (t.p == NULL) {
+        respond_error(rp, 503, "RESOURCE_EXHAUSTED", "out of memory", extra, false);
+        return;
+    }
+    metrics_server(s, &t);
+    metrics_shards(s, &t);
+    reply_send(rp, 200, "text/plain; version=0.0.4", extra, t.p, t.len, false);
+    free(t.p);
 }
 
 /* POST /v1/_sql and /v1/_batch. */
@@ -448,8 +625,20 @@ static const char cors_preflight[] =
     "Access-Control-Allow-Headers: Authorization, Content-Type, Prefer\r\n"
     "Access-Control-Max-Age: 600\r\n";
 
-/* Answers one REST request (HTTP/1.1 or HTTP/2 alike). */
+static void route_request(struct reply *rp, const struct http_request *r);
+
 static void route(struct reply *rp, const struct http_request *r)
+{
+    struct hdb_server *s = rp->t->srv;
+    uint64_t start = now_us();
+    atomic_fetch_add(&s->in_flight, 1);
+    route_request(rp, r);
+    atomic_fetch_sub(&s->in_flight, 1);
+    count_latency(s, rp->stream == 0 ? PROTO_HTTP1 : PROTO_HTTP2, now_us() - start);
+}
+
+/* Answers one REST request (HTTP/1.1 or HTTP/2 alike). */
+static void route_request(struct reply *rp, const struct http_request *r)
 {
     struct hdb_server *s = rp->t->srv;
     atomic_fetch_add(&s->requests, 1);
@@ -551,6 +740,7 @@ static void grpc_finish(struct conn *c, struct h2s *st, int status, const char *
     }
     st->done = true;
     count_status(c->t->srv, status == 0 ? 200 : status == 13 ? 500 : 400);
+    count_latency(c->t->srv, PROTO_GRPC, now_us() - st->start_us);
 }
 
 static const char *header_of(const struct h2_header *h, size_t n, const char *name)
@@ -601,6 +791,7 @@ static int on_stream_open(void *ctx, struct h2_conn *h2, int32_t id, const struc
         return 503;
     }
     st->id = id;
+    st->start_us = now_us();
     st->next = c->streams;
     c->streams = st;
     const char *ct = header_of(h, n, "content-type");
@@ -797,8 +988,8 @@ static bool sniff(struct conn *c, const uint8_t *data, size_t len)
         }
         return true;
     }
-    if (data[0] == 0x16) {
-        hdb_log(HDB_LOG_INFO, "serve: a TLS client was closed ([api.tls] is not served yet)");
+    if (data[0] == 0x16 && c->tls == NULL) {
+        hdb_log(HDB_LOG_INFO, "serve: a TLS client was closed ([api.tls] is off)");
         c->closing = true;
         return false;
     }
@@ -854,13 +1045,30 @@ static bool conn_input(struct net_thread *t, struct conn *c, const uint8_t *data
     return !c->closing;
 }
 
+/* Ciphertext in: decrypted, then served as any connection's bytes. */
+static bool tls_input(struct net_thread *t, struct conn *c, const uint8_t *data, size_t len)
+{
+    char msg[256];
+    struct http1_out plain = {0};
+    if (tls_push(c->tls, data, len, msg, sizeof msg) != 0 ||
+        tls_read(c->tls, &plain, msg, sizeof msg) != 0) {
+        hdb_log(HDB_LOG_DEBUG, "serve: TLS connection ended: %s", msg);
+        c->closing = true;
+    }
+    bool go = plain.len == 0 || conn_input(t, c, plain.data, plain.len);
+    http1_out_free(&plain);
+    return go && !c->closing;
+}
+
 static void conn_readable(struct net_thread *t, struct conn *c)
 {
     c->last_ms = now_ms();
     for (;;) {
         ssize_t n = recv(c->fd, t->buf, NET_READ_BYTES, 0);
         if (n > 0) {
-            if (!conn_input(t, c, t->buf, (size_t)n)) {
+            bool go = c->tls != NULL ? tls_input(t, c, t->buf, (size_t)n)
+                                     : conn_input(t, c, t->buf, (size_t)n);
+            if (!go) {
                 break;
             }
             continue;
@@ -916,7 +1124,7 @@ static void sweep(struct net_thread *t)
             h2_drain(c); /* (may close c: nothing of it is used after) */
             continue;
         }
-        bool quiet = c->out.len == c->sent && (c->h2 == NULL || h2_streams_open(c->h2) == 0);
+        bool quiet = conn_quiet(c) && (c->h2 == NULL || h2_streams_open(c->h2) == 0);
         if ((draining && quiet) || (idle > 0 && quiet && now - c->last_ms > idle)) {
             conn_close(t, c);
         }
@@ -1075,6 +1283,10 @@ int hdb_server_start(heliosdb *db, const struct hdb_server_opts *o, struct hdb_s
         s->tokens[i] = strdup(o->tokens[i]);
         rc = s->tokens[i] != NULL ? HELIOSDB_OK : HELIOSDB_NOMEM;
     }
+    if (rc == HELIOSDB_OK && o->tls_cert_path != NULL) {
+        s->tls = tls_ctx_new(o->tls_cert_path, o->tls_key_path, msg, msg_cap);
+        rc = s->tls != NULL ? HELIOSDB_OK : HELIOSDB_INVALID;
+    }
     atomic_store(&s->accepting, true);
     for (uint32_t i = 0; i < o->threads && rc == HELIOSDB_OK; i++) {
         rc = thread_init(s, &s->threads[i], i, msg, msg_cap);
@@ -1153,6 +1365,7 @@ void hdb_server_free(struct hdb_server *s)
     }
     free(s->bind_address);
     free(s->readiness_query);
+    tls_ctx_free(s->tls);
     free(s);
 }
 

@@ -43,6 +43,9 @@ struct hdb_server_opts {
     uint32_t ntokens;
     bool enable_cors;
     const char *readiness_query; /* what /ready runs */
+    double recovery_ms;          /* how long opening the database took (/metrics) */
+    const char *tls_cert_path;   /* [api.tls] enabled: every connection is TLS (else NULL) */
+    const char *tls_key_path;
 };
 
 struct hdb_server;

@@ -17,6 +17,7 @@
 #include "sql/eval.h"
 #include "sql/exec.h"
 #include "sql/parser.h"
+#include "sql/schema.h"
 
 #define API_PARAMS_MAX 32766u /* ?NNN goes up to this, as in SQLite */
 
@@ -153,6 +154,110 @@ void heliosdb_set_timeout(heliosdb_conn *c, uint32_t ms)
 uint32_t heliosdb_default_timeout_ms(heliosdb_conn *c)
 {
     return c->db->statement_timeout_ms;
+}
+
+uint32_t heliosdb_shards(heliosdb *db)
+{
+    return hdb_db_shards(db->db);
+}
+
+int heliosdb_shard_stats(heliosdb *db, uint32_t shard, struct hdb_shard_stats *out,
+                         heliosdb_error *err)
+{
+    struct hdb_conn *kc = NULL;
+    struct hdb_err e = {0};
+    int rc = hdb_db_connect(db->db, &kc, &e);
+    rc = rc == HDB_OK ? hdb_db_shard_stats(kc, shard, out, &e) : rc;
+    if (kc != NULL) {
+        hdb_db_disconnect(kc);
+    }
+    if (rc != HDB_OK) {
+        return fail(err, &e, -1);
+    }
+    ok(err);
+    return HELIOSDB_OK;
+}
+
+void heliosdb_tables_free(struct heliosdb_table_info *t, uint32_t n)
+{
+    for (uint32_t i = 0; t != NULL && i < n; i++) {
+        for (uint32_t k = 0; k < t[i].ncols; k++) {
+            free(t[i].cols[k].name);
+            free(t[i].cols[k].type);
+        }
+        free(t[i].cols);
+        free(t[i].name);
+        free(t[i].sql);
+    }
+    free(t);
+}
+
+static int table_info_of(const struct hdb_table_def *d, struct heliosdb_table_info *ti)
+{
+    *ti = (struct heliosdb_table_info){.name = strdup(d->name),
+                                       .sql = strdup(d->sql),
+                                       .rowid = d->pk.ncols == 0 || d->rowid_col >= 0,
+                                       .autoincrement = d->autoincrement,
+                                       .ncols = d->ncols,
+                                       .cols = calloc(d->ncols + 1, sizeof *ti->cols)};
+    if (ti->name == NULL || ti->sql == NULL || ti->cols == NULL) {
+        return HDB_NOMEM;
+    }
+    for (uint32_t k = 0; k < d->ncols; k++) {
+        const struct hdb_column *col = &d->cols[k];
+        struct heliosdb_column_info *ci = &ti->cols[k];
+        *ci = (struct heliosdb_column_info){.name = strdup(col->name),
+                                            .type = strdup(col->type != NULL ? col->type : ""),
+                                            .id = col->id,
+                                            .affinity = (int)col->affinity,
+                                            .decimal = col->decimal,
+                                            .not_null = col->not_null,
+                                            .has_default = col->default_expr != NULL};
+        for (uint32_t p = 0; p < d->pk.ncols; p++) {
+            ci->pk_position = d->pk.cols[p] == k ? (int)p + 1 : ci->pk_position;
+        }
+        ci->pk_position = d->rowid_col == (int32_t)k ? 1 : ci->pk_position;
+        if (ci->name == NULL || ci->type == NULL) {
+            return HDB_NOMEM;
+        }
+    }
+    return HDB_OK;
+}
+
+int heliosdb_tables(heliosdb_conn *c, struct heliosdb_table_info **out, uint32_t *n,
+                    heliosdb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    struct hdb_conn *kc = NULL;
+    struct hdb_txn *t = NULL;
+    struct hdb_schema *s = NULL;
+    struct hdb_err e = {0};
+    int rc = hdb_db_connect(c->db->db, &kc, &e);
+    rc = rc == HDB_OK ? hdb_txn_begin(kc, &t, &e) : rc;
+    rc = rc == HDB_OK ? hdb_schema_load(kc, t, &s, &e) : rc;
+    struct heliosdb_table_info *ti = rc == HDB_OK ? calloc(s->ntables + 1, sizeof *ti) : NULL;
+    rc = rc == HDB_OK && ti == NULL ? hdb_err_set(&e, HDB_NOMEM, "out of memory") : rc;
+    uint32_t done = 0;
+    for (; rc == HDB_OK && done < s->ntables; done++) {
+        rc = table_info_of(s->tables[done].def, &ti[done]);
+        rc = rc == HDB_OK ? rc : hdb_err_set(&e, rc, "out of memory listing tables");
+    }
+    hdb_schema_free(s);
+    if (t != NULL) {
+        hdb_txn_rollback(t);
+    }
+    if (kc != NULL) {
+        hdb_db_disconnect(kc);
+    }
+    if (rc != HDB_OK) {
+        heliosdb_tables_free(ti, done + (ti != NULL && done < UINT32_MAX ? 1 : 0));
+        return fail(err, &e, -1);
+    }
+    *out = ti;
+    *n = done;
+    ok(err);
+    return HELIOSDB_OK;
 }
 
 uint32_t heliosdb_snapshot_list(heliosdb *db, struct hdb_snapshot_info *out, uint32_t max)

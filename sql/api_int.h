@@ -21,4 +21,34 @@ uint32_t heliosdb_default_timeout_ms(heliosdb_conn *c);
 /* The database's snapshots, oldest first: copies up to `max` into out; returns how many exist. */
 uint32_t heliosdb_snapshot_list(heliosdb *db, struct hdb_snapshot_info *out, uint32_t max);
 
+/* The number of shards, and one shard's counters (read through a message to it). */
+uint32_t heliosdb_shards(heliosdb *db);
+int heliosdb_shard_stats(heliosdb *db, uint32_t shard, struct hdb_shard_stats *out,
+                         heliosdb_error *err);
+
+/* One column of a table, as the catalog has it. */
+struct heliosdb_column_info {
+    char *name;
+    char *type;   /* as declared ("DECIMAL(12,2)"; "" when none) */
+    uint32_t id;  /* permanent: never reused, kept across ALTER TABLE */
+    int affinity; /* enum hdb_affinity (sql/value.h) */
+    bool decimal; /* DECIMAL(p,s) with a precision: exact fixed point */
+    bool not_null;
+    int pk_position; /* 1-based place in the primary key, 0 when not in it */
+    bool has_default;
+};
+struct heliosdb_table_info {
+    char *name;
+    char *sql;  /* the CREATE TABLE text */
+    bool rowid; /* keyed by a rowid (an INTEGER PRIMARY KEY column or none at all) */
+    bool autoincrement;
+    uint32_t ncols;
+    struct heliosdb_column_info *cols;
+};
+/* The tables of the committed catalog, in catalog order, read in a transaction of their own
+ * (c must not be inside one). Free with heliosdb_tables_free. */
+int heliosdb_tables(heliosdb_conn *c, struct heliosdb_table_info **out, uint32_t *n,
+                    heliosdb_error *err);
+void heliosdb_tables_free(struct heliosdb_table_info *t, uint32_t n);
+
 #endif

@@ -328,9 +328,8 @@ static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
         o->tokens[o->ntokens++] = env;
     }
     if (cfg->api.tls.enabled) {
-        fprintf(stderr, "heliosdb serve: [api.tls] enabled = true, but TLS is not served yet "
-                        "(docs/server.md); refusing to serve plain HTTP in its place\n");
-        return EXIT_USAGE;
+        o->tls_cert_path = cfg->api.tls.cert_path;
+        o->tls_key_path = cfg->api.tls.key_path;
     }
     return 0;
 }
@@ -344,13 +343,13 @@ static double elapsed_ms(const struct timespec *from)
 
 static void print_listeners(const struct hdb_server_opts *so, const char *path, double open_ms)
 {
-    static const char *const names[SERVER_LISTENERS_MAX] = {"REST", "gRPC port (HTTP/1.1 only)",
+    static const char *const names[SERVER_LISTENERS_MAX] = {"REST", "gRPC (and REST)",
                                                             "metrics"};
     printf("heliosdb serve: database %s open in %.1f ms\n", path, open_ms);
     for (uint32_t p = 0; p < SERVER_LISTENERS_MAX; p++) {
         if (so->ports[p] != 0) {
-            printf("heliosdb serve: %s on http://%s:%u\n", names[p], so->bind_address,
-                   so->ports[p]);
+            printf("heliosdb serve: %s on %s://%s:%u\n", names[p],
+                   so->tls_cert_path != NULL ? "https" : "http", so->bind_address, so->ports[p]);
         }
     }
     printf("heliosdb serve: try  curl -s http://%s:%u/ready  and  curl -s -X POST "
@@ -389,6 +388,7 @@ static int cmd_serve(const struct tool_args *a)
     char msg[512] = "";
     uint32_t grace_ms = (uint32_t)cfg.container.graceful_shutdown_timeout_seconds * 1000u;
     rc = server_opts(&cfg, info.threads > 0 ? info.threads : 1, dbo.pin_threads, &so);
+    so.recovery_ms = (double)info.recovery_ns / 1e6;
     if (rc == 0 && hdb_server_start(db, &so, &srv, msg, sizeof msg) != HELIOSDB_OK) {
         fprintf(stderr, "heliosdb serve: %s\n", msg);
         rc = EXIT_USAGE;

@@ -205,10 +205,8 @@ Test(config, example_files_report_their_inactive_keys)
     cr_assert_eq(n, r.n);
     cr_assert_geq(report_find(&r, "edge.cloud_endpoint"), 0);
     cr_assert_geq(report_find(&r, "retention.keep_days"), 0);
-    int tls = report_find(&r, "api.tls.enabled");
-    cr_assert_geq(tls, 0);
-    cr_assert_str_eq(r.origins[tls], "file app.toml:12 (as api.enable_tls)");
-    /* active keys are never reported */
+    /* active keys are never reported (api.enable_tls, line 12, is api.tls.enabled: the server) */
+    cr_assert_eq(report_find(&r, "api.tls.enabled"), -1);
     cr_assert_eq(report_find(&r, "database.cache_size_mb"), -1);
     cr_assert_eq(report_find(&r, "wal.mode"), -1);
     cr_assert_eq(report_find(&r, "io.use_io_uring"), -1);
@@ -288,7 +286,7 @@ Test(config, schema_rows_are_unique_documented_and_env_names_distinct)
         }
         active += s[i].active;
     }
-    cr_assert_eq(active, 39, "the keys the engine acts on today");
+    cr_assert_eq(active, 42, "the keys the engine acts on today");
     const char *must_be_active[] = {"database.path",
                                     "database.transaction_idle_timeout_ms",
                                     "observability.log_level",
@@ -639,7 +637,8 @@ Test(config, load_file_reads_a_file_and_reports_a_missing_one)
 Test(config, inactive_report_names_each_explicit_inactive_key_once)
 {
     char *envp[] = {"HELIOSDB_API_REQUEST_TIMEOUT_SECONDS=10",
-                    "HELIOSDB_API_TLS_CERT_PATH=/x.pem", "HELIOSDB_API_GRPC_PORT=6000", NULL};
+                    "HELIOSDB_OBSERVABILITY_TRACING_ENDPOINT=http://x",
+                    "HELIOSDB_API_GRPC_PORT=6000", NULL};
     struct hdb_config cfg;
     struct hdb_err err = {0};
     load_ok(&cfg,
@@ -653,9 +652,9 @@ Test(config, inactive_report_names_each_explicit_inactive_key_once)
     int timeout = report_find(&r, "api.request_timeout_seconds");
     cr_assert_geq(timeout, 0);
     cr_assert_str_eq(r.origins[timeout], "flag api.request_timeout_seconds");
-    int cert = report_find(&r, "api.tls.cert_path");
-    cr_assert_geq(cert, 0);
-    cr_assert_str_eq(r.origins[cert], "env HELIOSDB_API_TLS_CERT_PATH");
+    int tracing = report_find(&r, "observability.tracing_endpoint");
+    cr_assert_geq(tracing, 0);
+    cr_assert_str_eq(r.origins[tracing], "env HELIOSDB_OBSERVABILITY_TRACING_ENDPOINT");
     int batch = report_find(&r, "edge.batch_size");
     cr_assert_geq(batch, 0);
     cr_assert_str_eq(r.origins[batch], "file app.toml:6");

@@ -93,6 +93,14 @@ head -c 1200000 /dev/zero | tr '\0' 'x' >"$work/big"
 expect "body over max_request_size_mb" 413 '"status":413' -X POST "$url/v1/_sql" "${auth[@]}" "${json[@]}" \
     --data-binary @"$work/big"
 
+expect "metrics" 200 'heliosdb_requests_total{protocol="http1"}' "${auth[@]}" "$url/metrics"
+for m in 'heliosdb_request_duration_seconds_bucket{le="+Inf"}' 'heliosdb_commits_total{shard="0"}' \
+    'heliosdb_wal_fsyncs_total{shard="1"}' 'heliosdb_cache_hits_total' 'heliosdb_recovery_seconds' \
+    'heliosdb_connections_open'; do
+    grep -qF -- "$m" "$work/body" || fail "/metrics lacks $m"
+done
+echo "ok: metrics name requests by protocol, latency buckets, per-shard commits, WAL and cache"
+
 # keep-alive: several requests on one connection (curl reuses it), and pipelined requests
 curl -s -m 5 "$url/health" "$url/health" "$url/ready" >"$work/body" || fail "keep-alive"
 [ "$(grep -o '"status"' "$work/body" | wc -l)" = 3 ] || fail "keep-alive answers: $(cat "$work/body")"
