@@ -30,8 +30,9 @@
  *    .nullsfirst/.nullslast are written as a `col IS NULL` sort term before the column, since
  *    the engine parses NULLS FIRST/LAST but does not apply them.
  *  - limit above REST_ROWS_MAX is refused (400). Without a limit at most REST_ROWS_MAX rows are
- *    answered. Content-Range is always given for lists: "start-end/*", "*\/0" when nothing
- *    matched, "*\/*" when an offset went past the end (the total is unknown then).
+ *    answered. Content-Range is always given for lists (STAR standing for '*' here, as C
+ *    comments cannot hold it after a slash): "start-end/STAR", "STAR/0" when nothing matched,
+ *    "STAR/STAR" when an offset went past the end or limit was 0 (the total is unknown then).
  *  - select, order, limit and offset are reserved query names: a column so named cannot be
  *    filtered. GET /{key} takes only select; POST, PATCH, PUT and DELETE /{key} take no query;
  *    DELETE on the collection takes only filters (at least one) and ignores Prefer (204).
@@ -931,12 +932,17 @@ static void key_where(struct rt_ctx *x, struct rt_sql *s)
     }
 }
 
-/* Appends the key's columns, comma-separated. */
-static void key_list(struct rt_ctx *x, struct rt_sql *s)
+/* Appends the key's columns, comma-separated (with named, each `AS` itself: the engine leaves
+ * a RETURNING column without AS unnamed, where SQLite would name it after the column). */
+static void key_list(struct rt_ctx *x, struct rt_sql *s, bool named)
 {
     for (uint32_t i = 0; i < x->npk; i++) {
         sql_add(s, i == 0 ? "" : ", ");
         sql_ident(s, x->pk[i]->name);
+        if (named) {
+            sql_add(s, " AS ");
+            sql_ident(s, x->pk[i]->name);
+        }
     }
 }
 
@@ -1337,11 +1343,14 @@ static int order_write(struct rt_ctx *x, struct rt_sql *s, char *list)
 
 /* ---- GET ---- */
 
-/* Adds "Content-Range: start-end/*" (or "*\/0", "*\/*") for n rows from offset. */
-static void content_range_add(struct rt_ctx *x, uint64_t offset, size_t n)
+/* Adds "Content-Range: start-end/STAR" for n rows from q's offset; for none, "STAR/0" when
+ * nothing matched and "STAR/STAR" when offset or limit=0 hid how many did. */
+static void content_range_add(struct rt_ctx *x, const struct rt_query *q, size_t n)
 {
+    uint64_t offset = q->offset;
     if (n == 0) {
-        extra_add(x, "Content-Range: */%s\r\n", offset == 0 ? "0" : "*");
+        bool none = offset == 0 && (!q->has_limit || q->limit > 0);
+        extra_add(x, "Content-Range: */%s\r\n", none ? "0" : "*");
     } else {
         extra_add(x, "Content-Range: %" PRIu64 "-%" PRIu64 "/*\r\n", offset,
                   offset + (uint64_t)n - 1);
@@ -1382,7 +1391,7 @@ static int rows_get(struct rt_ctx *x, struct sqljson_answer *out)
     size_t n = json_array_size(rows);
     rc = rc == 0 ? answer_json(x, out, 200, json_incref(rows)) : rc;
     if (rc == 0) {
-        content_range_add(x, q.offset, n); /* with more, "0-9999/*": the rest was left out */
+        content_range_add(x, &q, n); /* with more, "0-9999/STAR": the rest was left out */
     }
     json_decref(rows);
     sql_free(&s);
@@ -1427,7 +1436,8 @@ static int body_parse(struct rt_ctx *x, json_t **root)
         return fail_bad(&x->fail, "the body is empty (expected JSON)");
     }
     json_error_t je;
-    *root = json_loadb((const char *)x->r->body, x->r->body_len, JSON_REJECT_DUPLICATES, &je);
+    *root = json_loadb((const char *)x->r->body, x->r->body_len,
+                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (*root != NULL) {
         return 0;
     }
@@ -1540,7 +1550,7 @@ static int insert_one(struct rt_ctx *x, json_t *obj, json_t *rows)
         sql_add(&s, " RETURNING *");
     } else if (rows != NULL) {
         sql_add(&s, " RETURNING ");
-        key_list(x, &s);
+        key_list(x, &s, true);
     }
     int rc = sql_run(x, &s, rows, RT_OBJECTS_MAX, NULL);
     sql_free(&s);
@@ -1694,7 +1704,7 @@ static void upsert_write(struct rt_ctx *x, struct rt_sql *s, json_t *obj)
     json_t *v;
     bool others = json_object_size(obj) > x->npk, first = true;
     sql_add(s, " ON CONFLICT (");
-    key_list(x, s);
+    key_list(x, s, false);
     sql_add(s, ") DO UPDATE SET ");
     json_object_foreach(obj, key, v)
     {
@@ -1856,8 +1866,8 @@ static json_t *table_schema(const struct heliosdb_table_info *t)
         if (!utf8_valid(col->name)) {
             continue;
         }
-        ok = put(props, col->name, column_schema(col, !col->not_null)) && ok;
-        bool rowid_alias = t->rowid && col->pk_position > 0;
+        bool rowid_alias = t->rowid && col->pk_position > 0; /* never NULL, never required */
+        ok = put(props, col->name, column_schema(col, !col->not_null && !rowid_alias)) && ok;
         if (col->not_null && !col->has_default && !rowid_alias) {
             ok = json_array_append_new(required, json_string(col->name)) == 0 && ok;
         }
@@ -2190,9 +2200,11 @@ int rest_tables_route(heliosdb_conn *c, const struct rest_request *r, struct sql
                       char *extra, size_t extra_cap)
 {
     assert(c != NULL);
-    assert(r != NULL && r->path != NULL);
+    assert(r != NULL);
+    assert(r->path != NULL);
     assert(out != NULL);
-    assert(extra != NULL && extra_cap > 0);
+    assert(extra != NULL);
+    assert(extra_cap > 0);
     if (strncmp(r->path, "/v1/", 4) != 0) {
         return 1;
     }

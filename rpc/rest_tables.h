@@ -48,7 +48,7 @@ struct rest_request {
  * Returns 1 (and leaves `out` alone) when the path is none of these, else 0 with `out` filled
  * (an error answer included: 404 for an unknown table or column, 400 for a bad filter or body,
  * 405 for a method the route does not take, 409 for constraints, ...). `extra` gets header
- * lines ("Location: ...\r\n", "Content-Range: 0-9/*\r\n") when the answer has some.
+ * lines ("Location: ...\r\n", "Content-Range: ...\r\n") when the answer has some.
  */
 int rest_tables_route(heliosdb_conn *c, const struct rest_request *r, struct sqljson_answer *out,
                       char *extra, size_t extra_cap);
