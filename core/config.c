@@ -212,7 +212,7 @@ static const struct hdb_cfg_key schema[] = {
     /* [schema] */
     K_BOOL("schema", "auto_generate_grpc", schema.auto_generate_grpc, "false", INACTIVE,
            "serve typed per-table gRPC services generated from the SQL schema"),
-    K_BOOL("schema", "auto_generate_rest", schema.auto_generate_rest, "false", INACTIVE,
+    K_BOOL("schema", "auto_generate_rest", schema.auto_generate_rest, "false", ACTIVE,
            "serve per-table REST CRUD routes and their OpenAPI document"),
     /* [edge] */
     K_BOOL("edge", "cloud_sync_enabled", edge.cloud_sync_enabled, "false", INACTIVE,

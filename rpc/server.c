@@ -42,6 +42,7 @@
 #include "rpc/grpc.h"
 #include "rpc/http1.h"
 #include "rpc/http2.h"
+#include "rpc/rest_tables.h"
 #include "rpc/sqljson.h"
 #include "rpc/tls.h"
 #include "sql/api_int.h"
@@ -625,6 +626,38 @@ static const char cors_preflight[] =
     "Access-Control-Allow-Headers: Authorization, Content-Type, Prefer\r\n"
     "Access-Control-Max-Age: 600\r\n";
 
+/* The REST API generated from the schema (rpc/rest_tables.h); false if the path is not one. */
+static bool route_tables(struct reply *rp, const struct http_request *r, const char *extra)
+{
+    struct net_thread *t = rp->t;
+    struct rest_request rr = {.method = r->method,
+                              .path = r->path,
+                              .query = r->query,
+                              .prefer = r->prefer,
+                              .body = r->body,
+                              .body_len = r->body_len};
+    struct sqljson_answer a = {0};
+    char headers[1024] = "";
+    size_t at = 0;
+    if (extra != NULL) {
+        at = (size_t)snprintf(headers, sizeof headers, "%s", extra);
+    }
+    if (rest_tables_route(t->sql, &rr, &a, headers + at, sizeof headers - at) != 0) {
+        return false;
+    }
+    if (a.body == NULL) {
+        respond_error(rp, 500, "INTERNAL", "out of memory building the answer", extra, true);
+    } else {
+        reply_send(rp, a.http_status, a.len > 0 ? "application/json" : NULL, headers, a.body, a.len,
+                   false);
+    }
+    sqljson_answer_free(&a);
+    if (heliosdb_in_transaction(t->sql)) {
+        heliosdb_exec(t->sql, "ROLLBACK", NULL);
+    }
+    return true;
+}
+
 static void route_request(struct reply *rp, const struct http_request *r);
 
 static void route(struct reply *rp, const struct http_request *r)
@@ -665,7 +698,7 @@ static void route_request(struct reply *rp, const struct http_request *r)
         } else {
             route_sql(rp, r, strcmp(p, "/v1/_batch") == 0, extra);
         }
-    } else {
+    } else if (!s->o.rest_tables || !route_tables(rp, r, extra)) {
         char msg[256];
         snprintf(msg, sizeof msg, "no route %.200s", p);
         respond_error(rp, 404, "NOT_FOUND", msg, extra, false);

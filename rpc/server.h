@@ -44,6 +44,7 @@ struct hdb_server_opts {
     bool enable_cors;
     const char *readiness_query; /* what /ready runs */
     double recovery_ms;          /* how long opening the database took (/metrics) */
+    bool rest_tables;            /* [schema] auto_generate_rest: /v1/{table} routes */
     const char *tls_cert_path;   /* [api.tls] enabled: every connection is TLS (else NULL) */
     const char *tls_key_path;
 };

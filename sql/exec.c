@@ -1519,7 +1519,7 @@ static int returning_row(struct exec *x, const struct hdb_sql_list *ret,
                 res->names[at++] = names[c];
             }
             if (!rc->star) {
-                res->names[at++] = rc->alias.ptr != NULL ? rc->alias.ptr : "";
+                res->names[at++] = rc->alias.ptr != NULL ? rc->alias.ptr : result_name(x, rc->expr);
             }
         }
     }

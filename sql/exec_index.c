@@ -580,8 +580,10 @@ static bool key_orders(const struct hdb_schema_table *t, const char *name,
     for (uint32_t i = 0; i < order->n; i++) {
         const struct hdb_sql_order_term *term = order->items[i];
         int32_t c = order_column(t, name, term);
-        if (c < 0 || (uint32_t)c != k->cols[from + i]) {
-            return false;
+        bool desc = term->order == HDB_ORDER_DESC;
+        bool nulls_moved = term->nulls == (desc ? HDB_NULLS_FIRST : HDB_NULLS_LAST);
+        if (c < 0 || (uint32_t)c != k->cols[from + i] || nulls_moved) {
+            return false; /* (NULLs sort first in a key: NULLS LAST on ASC needs a sort) */
         }
         bool back = (term->order == HDB_ORDER_DESC) != k->desc[from + i];
         if (i > 0 && back != *reverse) {

@@ -219,6 +219,9 @@ int group_value(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
 /* Would the aggregates of this core, over one table read in full, be folded on the shards
  * (partial aggregation on each shard's thread; not while the transaction has written to it)? */
 bool core_folds(const struct hdb_sql_select *sel, const struct hdb_sql_select_core *core);
+/* The name of an unaliased result column, as SQLite gives it: a column's name, else the
+ * expression's text as written (`count(*)`, `a + b`), in the arena. */
+const char *result_name(struct exec *x, const struct hdb_sql_expr *e);
 /* Runs a SELECT; names (may be NULL) gets the result column names. */
 int select_run(struct exec *x, const struct hdb_sql_select *sel, struct scope *outer,
                struct rows *out, const char ***names);

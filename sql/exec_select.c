@@ -708,9 +708,11 @@ static int32_t order_column(const struct hdb_sql_expr *e, const char **names, ui
 
 /* The result columns: expressions, `*` and `t.*` expanded; then ORDER BY terms that are not
  * result columns, as hidden columns. */
-/* An unnamed result column is named by its text as written (`count(*)`, `a + b`), as in SQLite. */
-static const char *expr_text(struct exec *x, const struct hdb_sql_expr *e)
+const char *result_name(struct exec *x, const struct hdb_sql_expr *e)
 {
+    if (e->kind == HDB_EXPR_COLUMN) {
+        return e->u.column.column.ptr;
+    }
     int rc = HDB_OK;
     size_t total = x->src != NULL ? strlen(x->src) : 0;
     size_t n = e->offset <= total && e->len <= total - e->offset ? e->len : 0;
@@ -758,9 +760,7 @@ static int plan_columns(struct query *q, const struct hdb_sql_list *order)
         if (!rc->star) {
             const struct hdb_sql_expr *e = rc->expr;
             q->exprs[at] = e;
-            q->names[at++] = rc->alias.ptr != NULL        ? rc->alias.ptr
-                             : e->kind == HDB_EXPR_COLUMN ? e->u.column.column.ptr
-                                                          : expr_text(q->x, e);
+            q->names[at++] = rc->alias.ptr != NULL ? rc->alias.ptr : result_name(q->x, e);
             continue;
         }
         for (uint32_t s = 0; s < q->sc.nsrc; s++) {
@@ -1712,7 +1712,8 @@ static int append_rows(struct exec *x, struct rows *a, const struct rows *b)
 struct sort_ctx {
     uint32_t nterms;
     const bool *desc;
-    uint32_t width; /* values per row: result columns, then the sort keys */
+    const enum hdb_sql_nulls *nulls; /* NULLS FIRST / LAST, or the default (first when ASC) */
+    uint32_t width;                  /* values per row: result columns, then the sort keys */
     uint32_t first_key;
 };
 
@@ -1722,7 +1723,12 @@ static int sort_cmp(const void *a, const void *b, void *arg)
     const struct hdb_value *x = *(const struct hdb_value *const *)a;
     const struct hdb_value *y = *(const struct hdb_value *const *)b;
     for (uint32_t i = 0; i < s->nterms; i++) {
-        int c = hdb_value_cmp(&x[s->first_key + i], &y[s->first_key + i]);
+        const struct hdb_value *u = &x[s->first_key + i], *v = &y[s->first_key + i];
+        bool un = u->type == HDB_V_NULL, vn = v->type == HDB_V_NULL;
+        if (un != vn && s->nulls[i] != HDB_NULLS_DEFAULT) {
+            return (un ? -1 : 1) * (s->nulls[i] == HDB_NULLS_FIRST ? 1 : -1);
+        }
+        int c = hdb_value_cmp(u, v);
         if (c != 0) {
             return s->desc[i] ? -c : c;
         }
@@ -1796,10 +1802,12 @@ static int order_rows(struct exec *x, const struct hdb_sql_select *sel, struct q
     }
     int32_t col[64];
     bool desc[64];
+    enum hdb_sql_nulls nulls[64];
     for (uint32_t i = 0; i < nt; i++) {
         const struct hdb_sql_order_term *t = sel->order_by.items[i];
         col[i] = order_column(t->expr, names, r->ncols);
         desc[i] = t->order == HDB_ORDER_DESC;
+        nulls[i] = t->nulls;
         if (col[i] == -2) {
             return exec_fail(x, HDB_INVALID,
                              "%u%s ORDER BY term out of range - should be between 1 and %u", i + 1,
@@ -1821,7 +1829,8 @@ static int order_rows(struct exec *x, const struct hdb_sql_select *sel, struct q
     }
     /* Rows widened with their keys; expression keys need the rows' sources, so for a
      * plain query they were computed when the rows were made (see select_core_ordered). */
-    struct sort_ctx sc = {.nterms = nt, .desc = desc, .width = r->ncols, .first_key = 0};
+    struct sort_ctx sc = {
+        .nterms = nt, .desc = desc, .nulls = nulls, .width = r->ncols, .first_key = 0};
     int rc = HDB_OK;
     const struct hdb_value **ptr = hdb_sql_arena_alloc(x->arena, r->n * sizeof *ptr, &rc);
     struct hdb_value *keyed =
@@ -1881,14 +1890,17 @@ static int select_ordered(struct exec *x, const struct hdb_sql_select *sel, stru
     }
     uint32_t nt = sel->order_by.n;
     bool desc[64];
+    enum hdb_sql_nulls nulls[64];
     if (nt > 64) {
         return exec_fail(x, HDB_TOOBIG, "ORDER BY has more than 64 terms");
     }
     for (uint32_t i = 0; i < nt; i++) {
         const struct hdb_sql_order_term *t = sel->order_by.items[i];
         desc[i] = t->order == HDB_ORDER_DESC;
+        nulls[i] = t->nulls;
     }
-    struct sort_ctx sc = {.nterms = nt, .desc = desc, .width = q.ncols, .first_key = q.nvisible};
+    struct sort_ctx sc = {
+        .nterms = nt, .desc = desc, .nulls = nulls, .width = q.ncols, .first_key = q.nvisible};
     const struct hdb_value **ptr = hdb_sql_arena_alloc(x->arena, (q.out.n + 1) * sizeof *ptr, &rc);
     if (ptr == NULL) {
         return exec_fail(x, rc, "out of memory sorting");

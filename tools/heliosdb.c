@@ -317,6 +317,7 @@ static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
         .max_concurrent_streams = (uint32_t)cfg->api.max_concurrent_streams,
         .idle_timeout_ms = (uint32_t)cfg->api.idle_timeout_seconds * 1000u,
         .enable_cors = cfg->api.enable_cors,
+        .rest_tables = cfg->schema.auto_generate_rest,
         .readiness_query = cfg->container.readiness_query,
     };
     for (uint32_t i = 0; i < cfg->api.auth_tokens.count && o->ntokens < SERVER_TOKENS_MAX - 1;
@@ -343,8 +344,7 @@ static double elapsed_ms(const struct timespec *from)
 
 static void print_listeners(const struct hdb_server_opts *so, const char *path, double open_ms)
 {
-    static const char *const names[SERVER_LISTENERS_MAX] = {"REST", "gRPC (and REST)",
-                                                            "metrics"};
+    static const char *const names[SERVER_LISTENERS_MAX] = {"REST", "gRPC (and REST)", "metrics"};
     printf("heliosdb serve: database %s open in %.1f ms\n", path, open_ms);
     for (uint32_t p = 0; p < SERVER_LISTENERS_MAX; p++) {
         if (so->ports[p] != 0) {

@@ -37,7 +37,8 @@ start() { # extra --set options
     SERVE_TEST_TOKEN=$token "$bin" serve "$work/db" --set api.bind_address=127.0.0.1 \
         --set api.rest_port="$port" --set api.grpc_port=0 --set observability.metrics_enabled=false \
         --set api.auth_token_env=SERVE_TEST_TOKEN --set api.max_request_size_mb=1 \
-        --set container.graceful_shutdown_timeout_seconds=10 "$@" >>"$work/server.log" 2>&1 &
+        --set container.graceful_shutdown_timeout_seconds=10 --set schema.auto_generate_rest=true \
+        "$@" >>"$work/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
         if curl -s -m 2 "$url/health" >/dev/null 2>&1; then
@@ -93,6 +94,19 @@ head -c 1200000 /dev/zero | tr '\0' 'x' >"$work/big"
 expect "body over max_request_size_mb" 413 '"status":413' -X POST "$url/v1/_sql" "${auth[@]}" "${json[@]}" \
     --data-binary @"$work/big"
 
+# the REST API generated from the schema ([schema] auto_generate_rest)
+expect "table POST" 201 '"email":"r@example.com"' -X POST "$url/v1/acct" "${auth[@]}" "${json[@]}" \
+    -H 'Prefer: return=representation' -d '{"email": "r@example.com", "bal": "3.25"}'
+expect "table GET filtered" 200 '[{"id":' "${auth[@]}" "$url/v1/acct?email=eq.r@example.com&select=id,bal"
+expect "table GET by key" 200 '"email":"a@example.com"' "${auth[@]}" "$url/v1/acct/1"
+expect "table PATCH" 200 '"bal":"7.00"' -X PATCH "$url/v1/acct/1" "${auth[@]}" "${json[@]}" \
+    -H 'Prefer: return=representation' -d '{"bal": "7.00"}'
+expect "table unknown column" 400 'nope' "${auth[@]}" "$url/v1/acct?nope=eq.1"
+expect "table unknown" 404 '"NOT_FOUND"' "${auth[@]}" "$url/v1/nosuchtable"
+expect "openapi" 200 '"/v1/acct/{id}"' "${auth[@]}" "$url/v1/_openapi.json"
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X DELETE "${auth[@]}" "$url/v1/acct/1")
+[ "$code" = 204 ] || fail "table DELETE: $code"
+expect "table GET after DELETE" 404 '"NOT_FOUND"' "${auth[@]}" "$url/v1/acct/1"
 expect "metrics" 200 'heliosdb_requests_total{protocol="http1"}' "${auth[@]}" "$url/metrics"
 for m in 'heliosdb_request_duration_seconds_bucket{le="+Inf"}' 'heliosdb_commits_total{shard="0"}' \
     'heliosdb_wal_fsyncs_total{shard="1"}' 'heliosdb_cache_hits_total' 'heliosdb_recovery_seconds' \

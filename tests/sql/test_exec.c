@@ -1485,3 +1485,21 @@ Test(exec, vacuum_compacts_a_table_after_deletes)
     hdb_sql_session_close(s);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
+
+/* ORDER BY ... NULLS FIRST / NULLS LAST move the NULLs (SQLite's default: first when ASC, last
+ * when DESC), also where an index would give the order without them (found by the REST API). */
+Test(exec, order_by_nulls_first_and_last)
+{
+    struct hdb_db *db = open_db();
+    struct hdb_sql_session *s = session(db);
+    ok(s, "CREATE TABLE n (a INT, b INT); CREATE INDEX n_b ON n (b);"
+          "INSERT INTO n VALUES (1, NULL), (2, 5), (3, NULL), (4, 1)");
+    query_is(s, "SELECT a FROM n ORDER BY b, a", "1\n3\n4\n2\n");
+    query_is(s, "SELECT a FROM n ORDER BY b NULLS LAST, a", "4\n2\n1\n3\n");
+    query_is(s, "SELECT a FROM n ORDER BY b DESC, a", "2\n4\n1\n3\n");
+    query_is(s, "SELECT a FROM n ORDER BY b DESC NULLS FIRST, a", "1\n3\n2\n4\n");
+    query_is(s, "SELECT a FROM n WHERE b > 0 OR b IS NULL ORDER BY b NULLS LAST LIMIT 2", "4\n2\n");
+    hdb_sql_session_close(s);
+    struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
+}
