@@ -84,6 +84,7 @@
 #include "heliosdb.pb-c.h"
 #include "reflection.pb-c.h"
 #include "rpc/grpc.h"
+#include "rpc/sqlrun.h"
 #include "sql/api_int.h"
 
 #define GC_ROWS_MAX          100000u     /* rows one answer may hold */
@@ -98,12 +99,10 @@
 #define GC_FILES_MAX         16u         /* files in the embedded descriptor set */
 #define GC_SYMBOL_BYTES_MAX  1024u       /* a symbol or file name reflection looks up */
 #define GC_NAME_SHOWN        200         /* bytes of a name an error message repeats */
-#define GC_NONE              UINT32_MAX  /* no statement */
 
-static_assert(GC_MESSAGE_BYTES > sizeof(((heliosdb_error *)0)->message) + 64,
-              "room for prefixes beside the engine's message");
+static_assert(GC_MESSAGE_BYTES == SQLRUN_MESSAGE_BYTES, "messages pass to and from sqlrun whole");
 static_assert(GC_ANSWER_BYTES_MAX < UINT32_MAX / 2, "an answer's frame length fits 32 bits");
-static_assert(GC_STATEMENTS_MAX < GC_NONE, "statement indexes fit");
+static_assert(GC_STATEMENTS_MAX < SQLRUN_NONE, "statement indexes fit");
 static_assert(GC_PARAMS_MAX <= INT32_MAX, "param indexes fit an int");
 static_assert(GRPC_QUERY_BATCH_ROWS > 0 && GRPC_QUERY_BATCH_ROWS <= GC_ROWS_MAX,
               "a Query batch holds rows and fits an answer");
@@ -142,55 +141,29 @@ static int fail_nomem(struct gc_fail *f)
     return fail_set(f, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 }
 
+/* Takes rc and sf of rpc/sqlrun.c into f (its status by grpc_status_of). */
+static int fail_from_run(struct gc_fail *f, int rc, const struct sqlrun_fail *sf)
+{
+    return rc == HELIOSDB_OK ? GRPC_OK : fail_set(f, grpc_status_of(rc), "%s", sf->message);
+}
+
 /* Fills f from an engine error; offset_base is where the prepared text starts within `sql`. */
 static int fail_engine(struct gc_fail *f, int rc, const heliosdb_error *e, size_t offset_base)
 {
-    assert(rc != HELIOSDB_OK);
-    int status = grpc_status_of(rc);
-    if (e->offset >= 0 && strstr(e->message, "offset") == NULL) {
-        return fail_set(f, status, "%s (at offset %zu)", e->message,
-                        offset_base + (size_t)e->offset);
-    }
-    return fail_set(f, status, "%s", e->message);
+    struct sqlrun_fail sf;
+    return fail_from_run(f, sqlrun_fail_engine(&sf, rc, e, offset_base), &sf);
 }
 
 /* Puts "<name>[index]: " before f's message. */
 static void fail_prefix(struct gc_fail *f, const char *name, size_t index)
 {
-    char old[GC_MESSAGE_BYTES];
-    memcpy(old, f->message, sizeof old);
-    if (snprintf(f->message, sizeof f->message, "%s[%zu]: %s", name, index, old) < 0) {
-        snprintf(f->message, sizeof f->message, "%s", old); /* cut, but never lost */
-    }
+    struct sqlrun_fail sf = {.code = HELIOSDB_ERROR};
+    memcpy(sf.message, f->message, sizeof sf.message);
+    sqlrun_fail_prefix(&sf, name, index);
+    memcpy(f->message, sf.message, sizeof f->message);
 }
 
 /* ---- the output buffer ---- */
-
-/* Makes room for n more bytes in o (doubling). Returns 0, or -1 out of memory. */
-static int out_reserve(struct http1_out *o, size_t n)
-{
-    if (n > SIZE_MAX - o->len) {
-        return -1;
-    }
-    size_t need = o->len + n;
-    if (need <= o->cap) {
-        return 0;
-    }
-    size_t cap = o->cap < 256 ? 256 : o->cap;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            return -1;
-        }
-        cap *= 2;
-    }
-    uint8_t *data = realloc(o->data, cap);
-    if (data == NULL) {
-        return -1;
-    }
-    o->data = data;
-    o->cap = cap;
-    return 0;
-}
 
 /* Appends m as one gRPC message (uncompressed) to o, whole or not at all. */
 static int out_message(struct http1_out *o, const ProtobufCMessage *m, struct gc_fail *f)
@@ -199,7 +172,7 @@ static int out_message(struct http1_out *o, const ProtobufCMessage *m, struct gc
     if (len > UINT32_MAX) {
         return fail_set(f, GRPC_RESOURCE_EXHAUSTED, "an answer message over 4 GiB");
     }
-    if (out_reserve(o, GC_FRAME_HEAD_BYTES + len) != 0) {
+    if (http1_out_reserve(o, GC_FRAME_HEAD_BYTES + len) != 0) {
         return fail_nomem(f);
     }
     uint8_t *at = o->data + o->len;
@@ -775,62 +748,6 @@ struct gc_sink {
     struct gc_budget *budget;
 };
 
-/* What planning found in a text: how many statements, which one takes the params. */
-struct gc_plan {
-    uint32_t statements;
-    uint32_t param_statement; /* GC_NONE when no statement takes parameters */
-    int param_count;
-};
-
-/* Prepares every statement of sql once (nothing runs) and checks the params against the one
- * statement that takes parameters. */
-static int plan_text(heliosdb_conn *conn, const Heliosdb__V1__ExecuteRequest *r, struct gc_plan *p,
-                     struct gc_fail *f)
-{
-    *p = (struct gc_plan){.param_statement = GC_NONE};
-    size_t sql_len = strlen(r->sql);
-    const char *at = r->sql, *end = r->sql + sql_len;
-    while (at < end) {
-        heliosdb_stmt *st = NULL;
-        const char *tail = NULL;
-        heliosdb_error e;
-        int rc = heliosdb_prepare(conn, at, (long)(end - at), &st, &tail, &e);
-        if (rc != HELIOSDB_OK) {
-            return fail_engine(f, rc, &e, (size_t)(at - r->sql));
-        }
-        if (st == NULL) {
-            break;
-        }
-        int count = heliosdb_bind_parameter_count(st);
-        heliosdb_finalize(st);
-        assert(tail > at && tail <= end);
-        if (p->statements == GC_STATEMENTS_MAX) {
-            return fail_set(f, GRPC_RESOURCE_EXHAUSTED, "sql holds more than %u statements",
-                            GC_STATEMENTS_MAX);
-        }
-        if (count > 0 && p->param_statement != GC_NONE) {
-            return fail_set(f, GRPC_INVALID_ARGUMENT,
-                            "statements %u and %u of sql both take parameters; params bind to "
-                            "one statement per text",
-                            p->param_statement + 1, p->statements + 1);
-        }
-        if (count > 0) {
-            p->param_statement = p->statements;
-            p->param_count = count;
-        }
-        p->statements++;
-        at = tail;
-    }
-    if (p->statements == 0) {
-        return fail_set(f, GRPC_INVALID_ARGUMENT, "sql holds no statement");
-    }
-    if (r->n_params != (size_t)p->param_count) {
-        return fail_set(f, GRPC_INVALID_ARGUMENT, "%zu params given, the statement takes %d",
-                        r->n_params, p->param_count);
-    }
-    return GRPC_OK;
-}
-
 /* Binds v as parameter index (an unset kind and null bind NULL; decimal binds its text, which
  * the engine converts by the column's type). */
 static int bind_value(heliosdb_stmt *st, int index, const Heliosdb__V1__Value *v, heliosdb_error *e)
@@ -853,57 +770,6 @@ static int bind_value(heliosdb_stmt *st, int index, const Heliosdb__V1__Value *v
     }
 }
 
-static int bind_params(heliosdb_stmt *st, const Heliosdb__V1__ExecuteRequest *r, struct gc_fail *f)
-{
-    for (size_t i = 0; i < r->n_params; i++) {
-        heliosdb_error e = {.offset = -1};
-        int rc = bind_value(st, (int)i + 1, r->params[i], &e);
-        if (rc != HELIOSDB_OK) {
-            fail_engine(f, rc, &e, 0);
-            fail_prefix(f, "params", i);
-            return f->status;
-        }
-    }
-    return GRPC_OK;
-}
-
-/* Steps st to its end, discarding rows. */
-static int step_all(heliosdb_stmt *st, struct gc_fail *f)
-{
-    heliosdb_error e = {.offset = -1};
-    int step;
-    while ((step = heliosdb_step(st, &e)) == HELIOSDB_ROW) {
-    }
-    return step == HELIOSDB_DONE ? GRPC_OK : fail_engine(f, step, &e, 0);
-}
-
-/* Steps st to its end into sink->response: columns, rows, rows_affected, last_insert_id. */
-static int answer_execute(heliosdb_conn *conn, heliosdb_stmt *st, struct gc_sink *sink,
-                          struct gc_fail *f)
-{
-    struct gc_rows rows = {0};
-    heliosdb_error e = {.offset = -1};
-    int step = HELIOSDB_DONE, rc = GRPC_OK;
-    while (rc == GRPC_OK && (step = heliosdb_step(st, &e)) == HELIOSDB_ROW) {
-        int ncols = heliosdb_column_count(st);
-        rc = budget_take_row(sink->budget, st, ncols, f);
-        rc = rc == GRPC_OK ? rows_append(&rows, st, ncols, sink->arena, f) : rc;
-    }
-    if (rc != GRPC_OK) {
-        return rc;
-    }
-    if (step != HELIOSDB_DONE) {
-        return fail_engine(f, step, &e, 0);
-    }
-    Heliosdb__V1__ExecuteResponse *r = sink->response;
-    rc = columns_of(st, sink->arena, &r->n_columns, &r->columns, f);
-    r->n_rows = rows.len;
-    r->rows = rows.rows;
-    r->rows_affected = r->n_columns == 0 ? heliosdb_changes(conn) : 0;
-    r->last_insert_id = heliosdb_last_insert_id(conn);
-    return rc;
-}
-
 /* Appends rows as one QueryBatch to sink->out (with the column names when with_columns), then
  * empties the arena they were in. */
 static int query_batch_send(heliosdb_stmt *st, struct gc_rows *rows, bool with_columns,
@@ -922,70 +788,80 @@ static int query_batch_send(heliosdb_stmt *st, struct gc_rows *rows, bool with_c
     return rc;
 }
 
-/* Steps st to its end, appending its rows to sink->out as QueryBatch messages of
- * GRPC_QUERY_BATCH_ROWS rows (the column names in the first; at least one message). */
-static int answer_query(heliosdb_stmt *st, struct gc_sink *sink, struct gc_fail *f)
+/* One ExecuteRequest as it runs: the answer it builds for sqlrun_run's callbacks. */
+struct gc_run {
+    const struct grpc_call *c;
+    heliosdb_conn *conn;
+    const Heliosdb__V1__ExecuteRequest *r;
+    struct gc_sink *sink;
+    struct gc_fail *f;
+    struct gc_rows rows; /* the last statement's rows not yet answered */
+    bool sent;           /* Query: a QueryBatch went out */
+    bool failed;         /* a callback filled f (else a failure is sqlrun's) */
+};
+
+/* A callback's failure: f holds why; sqlrun_run stops with a status that is not OK. */
+static int run_failed(struct gc_run *run)
 {
-    struct gc_rows rows = {0};
-    bool sent = false;
-    heliosdb_error e = {.offset = -1};
-    int step = HELIOSDB_DONE, rc = GRPC_OK;
-    while (rc == GRPC_OK && (step = heliosdb_step(st, &e)) == HELIOSDB_ROW) {
-        int ncols = heliosdb_column_count(st);
-        rc = budget_take_row(sink->budget, st, ncols, f);
-        rc = rc == GRPC_OK ? rows_append(&rows, st, ncols, sink->arena, f) : rc;
-        if (rc == GRPC_OK && rows.len == GRPC_QUERY_BATCH_ROWS) {
-            rc = query_batch_send(st, &rows, !sent, sink, f);
-            sent = true;
-        }
-    }
-    if (rc == GRPC_OK && step != HELIOSDB_DONE) {
-        rc = fail_engine(f, step, &e, 0);
-    }
-    if (rc == GRPC_OK && (rows.len > 0 || !sent)) {
-        rc = query_batch_send(st, &rows, !sent, sink, f);
-    }
-    return rc;
+    assert(run->f->status != GRPC_OK);
+    run->failed = true;
+    return HELIOSDB_ERROR;
 }
 
-/* Runs r's statements as planned on conn; the last one answers into sink. */
-static int run_text(const struct grpc_call *c, heliosdb_conn *conn,
-                    const Heliosdb__V1__ExecuteRequest *r, const struct gc_plan *p,
-                    struct gc_sink *sink, struct gc_fail *f)
+/* The statement_start callback of sqlrun_run: arms the deadline. */
+static int run_statement_start(void *ctx, struct sqlrun_fail *sf)
 {
-    const char *at = r->sql, *end = r->sql + strlen(r->sql);
-    for (uint32_t k = 0; k < p->statements; k++) {
-        int rc = deadline_arm(c, conn, f);
-        if (rc != GRPC_OK) {
-            return rc;
-        }
-        heliosdb_stmt *st = NULL;
-        const char *tail = NULL;
-        heliosdb_error e;
-        rc = heliosdb_prepare(conn, at, (long)(end - at), &st, &tail, &e);
-        if (rc != HELIOSDB_OK) {
-            return fail_engine(f, rc, &e, (size_t)(at - r->sql));
-        }
-        if (st == NULL) {
-            return fail_set(f, GRPC_INTERNAL, "statement %u of sql vanished", k + 1);
-        }
-        rc = k == p->param_statement ? bind_params(st, r, f) : GRPC_OK;
-        if (rc == GRPC_OK && k + 1 < p->statements) {
-            rc = step_all(st, f);
-        } else if (rc == GRPC_OK) {
-            rc = sink->response != NULL ? answer_execute(conn, st, sink, f)
-                                        : answer_query(st, sink, f);
-        }
-        heliosdb_finalize(st);
-        if (rc != GRPC_OK) {
-            return rc;
-        }
-        at = tail;
-    }
-    return GRPC_OK;
+    (void)sf;
+    struct gc_run *run = ctx;
+    return deadline_arm(run->c, run->conn, run->f) == GRPC_OK ? HELIOSDB_OK : run_failed(run);
 }
 
-/* Checks, plans and runs one ExecuteRequest on conn into sink. */
+/* The bind callback of sqlrun_run. */
+static int run_bind(void *ctx, heliosdb_stmt *st, size_t i, heliosdb_error *e)
+{
+    const struct gc_run *run = ctx;
+    return bind_value(st, (int)i + 1, run->r->params[i], e);
+}
+
+/* The row callback of sqlrun_run: the row into the answer (Query: a QueryBatch of
+ * GRPC_QUERY_BATCH_ROWS rows goes out when full, the column names in the first). */
+static int run_row(void *ctx, heliosdb_stmt *st, struct sqlrun_fail *sf)
+{
+    (void)sf;
+    struct gc_run *run = ctx;
+    struct gc_sink *sink = run->sink;
+    int ncols = heliosdb_column_count(st);
+    int rc = budget_take_row(sink->budget, st, ncols, run->f);
+    rc = rc == GRPC_OK ? rows_append(&run->rows, st, ncols, sink->arena, run->f) : rc;
+    if (rc == GRPC_OK && sink->response == NULL && run->rows.len == GRPC_QUERY_BATCH_ROWS) {
+        rc = query_batch_send(st, &run->rows, !run->sent, sink, run->f);
+        run->sent = true;
+    }
+    return rc == GRPC_OK ? HELIOSDB_OK : run_failed(run);
+}
+
+/* The done callback of sqlrun_run: Execute fills sink->response (columns, rows, rows_affected,
+ * last_insert_id); Query sends what is left as a QueryBatch (at least one message). */
+static int run_done(void *ctx, heliosdb_stmt *st, struct sqlrun_fail *sf)
+{
+    (void)sf;
+    struct gc_run *run = ctx;
+    struct gc_sink *sink = run->sink;
+    Heliosdb__V1__ExecuteResponse *r = sink->response;
+    int rc = GRPC_OK;
+    if (r == NULL && (run->rows.len > 0 || !run->sent)) {
+        rc = query_batch_send(st, &run->rows, !run->sent, sink, run->f);
+    } else if (r != NULL) {
+        rc = columns_of(st, sink->arena, &r->n_columns, &r->columns, run->f);
+        r->n_rows = run->rows.len;
+        r->rows = run->rows.rows;
+        r->rows_affected = r->n_columns == 0 ? heliosdb_changes(run->conn) : 0;
+        r->last_insert_id = heliosdb_last_insert_id(run->conn);
+    }
+    return rc == GRPC_OK ? HELIOSDB_OK : run_failed(run);
+}
+
+/* Checks, plans and runs one ExecuteRequest on conn into sink (the last statement answers). */
 static int run_request(const struct grpc_call *c, heliosdb_conn *conn,
                        const Heliosdb__V1__ExecuteRequest *r, struct gc_sink *sink,
                        struct gc_fail *f)
@@ -993,20 +869,23 @@ static int run_request(const struct grpc_call *c, heliosdb_conn *conn,
     if (r->n_params > GC_PARAMS_MAX) {
         return fail_set(f, GRPC_RESOURCE_EXHAUSTED, "more than %u params", GC_PARAMS_MAX);
     }
-    struct gc_plan p;
-    int rc = plan_text(conn, r, &p, f);
-    rc = rc == GRPC_OK ? run_text(c, conn, r, &p, sink, f) : rc;
+    struct sqlrun_text text = {.sql = r->sql,
+                               .sql_len = strlen(r->sql),
+                               .name = "sql",
+                               .statements_max = GC_STATEMENTS_MAX,
+                               .params_given = r->n_params};
+    struct gc_run run = {.c = c, .conn = conn, .r = r, .sink = sink, .f = f};
+    struct sqlrun_calls calls = {.ctx = &run,
+                                 .statement_start = run_statement_start,
+                                 .bind = run_bind,
+                                 .row = run_row,
+                                 .done = run_done};
+    struct sqlrun_fail sf = {.code = HELIOSDB_OK};
+    struct sqlrun_plan p;
+    int rc = sqlrun_plan(conn, &text, &p, &sf);
+    rc = rc == HELIOSDB_OK ? sqlrun_run(conn, &text, &p, &calls, &sf) : rc;
     deadline_disarm(c, conn);
-    return rc;
-}
-
-/* Rolls back a transaction left open on conn (ignoring how that goes: disconnect would too). */
-static void rollback_open(heliosdb_conn *conn)
-{
-    if (heliosdb_in_transaction(conn)) {
-        heliosdb_error e;
-        heliosdb_exec(conn, "ROLLBACK", &e);
-    }
+    return run.failed ? f->status : fail_from_run(f, rc, &sf);
 }
 
 /* Runs one ExecuteRequest on the thread's connection, which it leaves without a transaction. */
@@ -1016,14 +895,9 @@ static int run_outside_transaction(const struct grpc_call *c, const Heliosdb__V1
     heliosdb_conn *conn = c->env->conn;
     assert(!heliosdb_in_transaction(conn));
     int rc = run_request(c, conn, r, sink, f);
-    if (heliosdb_in_transaction(conn)) {
-        rollback_open(conn);
-        rc = rc != GRPC_OK ? rc
-                           : fail_set(f, GRPC_INVALID_ARGUMENT,
-                                      "the text left a transaction open (BEGIN without COMMIT); "
-                                      "it was rolled back");
-    }
-    return rc;
+    struct sqlrun_fail sf = {.code = HELIOSDB_OK};
+    int ended = sqlrun_end_outside(conn, rc == GRPC_OK ? HELIOSDB_OK : HELIOSDB_ERROR, &sf);
+    return rc != GRPC_OK ? rc : fail_from_run(f, ended, &sf);
 }
 
 /* ---- the Database methods ---- */
@@ -1068,12 +942,11 @@ static int batch_run(const struct grpc_call *c, const Heliosdb__V1__BatchRequest
         sink->response = &results[i];
         rc = run_request(c, conn, b->statements[i], sink, f);
         if (rc == GRPC_OK && !heliosdb_in_transaction(conn)) {
-            rc = fail_set(f, GRPC_INVALID_ARGUMENT,
-                          "ended the batch's transaction (no COMMIT or ROLLBACK in a batch); "
-                          "the statements after it did not run");
+            struct sqlrun_fail sf;
+            rc = fail_from_run(f, sqlrun_fail_batch_ended(&sf), &sf);
         }
         if (rc != GRPC_OK) {
-            rollback_open(conn);
+            sqlrun_rollback_open(conn);
             fail_prefix(f, "statements", i);
             return rc;
         }
@@ -1081,7 +954,7 @@ static int batch_run(const struct grpc_call *c, const Heliosdb__V1__BatchRequest
     rc = heliosdb_exec(conn, "COMMIT", &e);
     if (rc != HELIOSDB_OK) {
         fail_engine(f, rc, &e, 0);
-        rollback_open(conn);
+        sqlrun_rollback_open(conn);
         return f->status;
     }
     return GRPC_OK;
@@ -1218,7 +1091,7 @@ static int transaction_finish(struct grpc_call *c, const char *sql,
     int rc = heliosdb_exec(c->txn, sql, &e);
     if (rc != HELIOSDB_OK) {
         fail_engine(f, rc, &e, 0);
-        rollback_open(c->txn);
+        sqlrun_rollback_open(c->txn);
         return f->status;
     }
     c->txn_finished = true;
@@ -1804,7 +1677,7 @@ static void call_over(struct grpc_call *c, const struct gc_fail *f)
     c->over = true;
     c->fail = *f;
     if (c->txn != NULL) {
-        rollback_open(c->txn);
+        sqlrun_rollback_open(c->txn);
     }
 }
 
@@ -1982,7 +1855,7 @@ void grpc_call_free(struct grpc_call *c)
         return;
     }
     if (c->txn != NULL) {
-        rollback_open(c->txn);
+        sqlrun_rollback_open(c->txn);
         heliosdb_disconnect(c->txn);
     }
     free(c->frame.body);

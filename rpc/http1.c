@@ -655,9 +655,9 @@ void http1_out_free(struct http1_out *o)
     *o = (struct http1_out){0};
 }
 
-/* Makes room for `n` more bytes by doubling. Returns 0, or -1 out of memory or on overflow. */
-static int out_reserve(struct http1_out *o, size_t n)
+int http1_out_reserve(struct http1_out *o, size_t n)
 {
+    assert(o != NULL);
     if (n > SIZE_MAX - o->len) {
         return -1;
     }
@@ -678,6 +678,21 @@ static int out_reserve(struct http1_out *o, size_t n)
     }
     o->data = data;
     o->cap = cap;
+    return 0;
+}
+
+int http1_out_append(struct http1_out *o, const void *data, size_t len)
+{
+    assert(o != NULL);
+    assert(data != NULL || len == 0);
+    if (len == 0) {
+        return 0;
+    }
+    if (http1_out_reserve(o, len) != 0) {
+        return -1;
+    }
+    memcpy(o->data + o->len, data, len);
+    o->len += len;
     return 0;
 }
 
@@ -726,7 +741,7 @@ int http1_respond(struct http1_out *o, int status, const char *content_type,
         return -1;
     }
     head_len += extra_len + (content_type ? sizeof type_name - 1 + type_len + 2 : 0);
-    if (body_len > SIZE_MAX - head_len || out_reserve(o, head_len + body_len) != 0) {
+    if (body_len > SIZE_MAX - head_len || http1_out_reserve(o, head_len + body_len) != 0) {
         return -1;
     }
     out_put(o, status_line, (size_t)n);

@@ -68,6 +68,12 @@ struct http1_out {
     size_t len, cap;
 };
 void http1_out_free(struct http1_out *o);
+/* Makes room for `n` more bytes (o->len unchanged) by doubling from 256 bytes. Returns 0, or -1 out
+ * of memory or when o->len + n would overflow; `o` is then unchanged. */
+int http1_out_reserve(struct http1_out *o, size_t n);
+/* Appends `len` bytes (`data` may be NULL when `len` is 0), whole or not at all. Returns 0, or -1
+ * as http1_out_reserve. */
+int http1_out_append(struct http1_out *o, const void *data, size_t len);
 /*
  * Appends a whole response: status line with the standard reason phrase, Content-Type (if not
  * NULL), Content-Length, `Connection: close` when !keep_alive, then `extra_headers` as given

@@ -72,7 +72,6 @@
 #define CONNECTION_WINDOW_BYTES     (1024u * 1024u) /* the connection's receive window */
 #define STREAM_OUT_BYTES_MAX        (64u * 1024u * 1024u)
 #define OUT_QUEUE_BYTES_MIN         4096u
-#define OUT_BYTES_MIN               4096u
 #define SEND_FIELDS_MAX             256u
 #define SEND_HEADER_BYTES_MAX       (64u * 1024u) /* nghttp2's default send limit */
 #define STATUS_TEXT_BYTES           4u            /* "431" and a NUL */
@@ -172,47 +171,6 @@ static uint64_t monotonic_ns(void)
     assert(rc == 0);
     (void)rc;
     return (uint64_t)ts.tv_sec * NS_PER_SECOND + (uint64_t)ts.tv_nsec;
-}
-
-/* --- growable buffers --- */
-
-/* Makes room for `n` more bytes in `o` by doubling. Returns 0, or -1 out of memory. */
-static int out_reserve(struct http1_out *o, size_t n)
-{
-    if (n > SIZE_MAX - o->len) {
-        return -1;
-    }
-    size_t need = o->len + n;
-    if (need <= o->cap) {
-        return 0;
-    }
-    size_t cap = o->cap < OUT_BYTES_MIN ? OUT_BYTES_MIN : o->cap;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            return -1;
-        }
-        cap *= 2;
-    }
-    uint8_t *data = realloc(o->data, cap);
-    if (data == NULL) {
-        return -1;
-    }
-    o->data = data;
-    o->cap = cap;
-    return 0;
-}
-
-static int out_append(struct http1_out *o, const void *bytes, size_t n)
-{
-    if (n == 0) {
-        return 0;
-    }
-    if (out_reserve(o, n) != 0) {
-        return -1;
-    }
-    memcpy(o->data + o->len, bytes, n);
-    o->len += n;
-    return 0;
 }
 
 /* Appends to the queue, keeping it within `len_max` bytes. Returns 0, or -1 over the limit or
@@ -766,7 +724,7 @@ static int session_drain(struct h2_conn *c, struct http1_out *out)
         if (n == 0) {
             return 0;
         }
-        if (out_append(out, bytes, (size_t)n) != 0) {
+        if (http1_out_append(out, bytes, (size_t)n) != 0) {
             return conn_fail(c, "http2: out of memory");
         }
     }
@@ -816,7 +774,7 @@ int h2_output(struct h2_conn *c, struct http1_out *o)
     assert(c != NULL);
     assert(o != NULL);
     assert(!c->busy);
-    if (out_append(o, c->pending.data, c->pending.len) != 0) {
+    if (http1_out_append(o, c->pending.data, c->pending.len) != 0) {
         return -1;
     }
     c->pending.len = 0;

@@ -988,17 +988,9 @@ static bool h2_upgrade(struct conn *c, const struct http_request *r)
     if (!h2_start(c)) {
         return false;
     }
-    size_t need = c->out.len + sizeof switching - 1;
-    if (need > c->out.cap) {
-        uint8_t *p = realloc(c->out.data, need);
-        if (p == NULL) {
-            return false;
-        }
-        c->out.data = p;
-        c->out.cap = need;
+    if (http1_out_append(&c->out, switching, sizeof switching - 1) != 0) {
+        return false;
     }
-    memcpy(c->out.data + c->out.len, switching, sizeof switching - 1);
-    c->out.len += sizeof switching - 1;
     if (h2_conn_upgrade(c->h2, r->http2_settings, r, msg, sizeof msg) != 0) {
         hdb_log(HDB_LOG_INFO, "serve: Upgrade: h2c refused: %s", msg);
         return false;

@@ -39,22 +39,13 @@
 #include <string.h>
 
 #include "rpc/sqljson.h"
+#include "rpc/sqlrun.h"
 
 #define SJ_ANSWER_BYTES_MAX (64u << 20) /* estimated bytes of one answer's values (413 past) */
 #define SJ_VALUE_BYTES      32u         /* a value's cost beside its bytes: the json_t it becomes */
-#define SJ_MESSAGE_BYTES    1024u       /* an error message: the engine's plus our prefixes */
-#define SJ_NONE             UINT32_MAX  /* no statement */
 
-static_assert(SJ_MESSAGE_BYTES > sizeof(((heliosdb_error *)0)->message) + 64,
-              "room for prefixes beside the engine's message");
-static_assert(SQLJSON_STATEMENTS_MAX < SJ_NONE, "statement indexes fit");
+static_assert(SQLJSON_STATEMENTS_MAX < SQLRUN_NONE, "statement indexes fit");
 static_assert(SQLJSON_PARAMS_MAX <= INT32_MAX, "param indexes fit an int");
-
-/* Why a request failed: a HELIOSDB_* status and the message the answer carries. */
-struct sj_fail {
-    int code;
-    char message[SJ_MESSAGE_BYTES];
-};
 
 /* One checked request element: {"sql": ..., "params": [...]} (params NULL when absent). */
 struct sj_request {
@@ -63,61 +54,11 @@ struct sj_request {
     json_t *params; /* borrowed from the parsed body */
 };
 
-/* What planning found in a text: how many statements, which one takes the params. */
-struct sj_plan {
-    uint32_t statements;
-    uint32_t param_statement; /* SJ_NONE when no statement takes parameters */
-    int param_count;
-};
-
 /* What an answer holds so far, against SQLJSON_ROWS_MAX and SJ_ANSWER_BYTES_MAX. */
 struct sj_budget {
     uint32_t rows;
     size_t bytes;
 };
-
-static int fail_set(struct sj_fail *f, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Fills f; returns code (never HELIOSDB_OK). */
-static int fail_set(struct sj_fail *f, int code, const char *fmt, ...)
-{
-    assert(code != HELIOSDB_OK);
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(f->message, sizeof f->message, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        snprintf(f->message, sizeof f->message, "%s", "error message could not be formatted");
-    }
-    f->code = code;
-    return code;
-}
-
-static int fail_nomem(struct sj_fail *f)
-{
-    return fail_set(f, HELIOSDB_NOMEM, "out of memory");
-}
-
-/* Fills f from an engine error; offset_base is where the prepared text starts within "sql". */
-static int fail_engine(struct sj_fail *f, int rc, const heliosdb_error *e, size_t offset_base)
-{
-    assert(rc != HELIOSDB_OK);
-    if (e->offset >= 0 && strstr(e->message, "offset") == NULL) {
-        return fail_set(f, rc, "%s (at offset %zu)", e->message, offset_base + (size_t)e->offset);
-    }
-    return fail_set(f, rc, "%s", e->message);
-}
-
-/* Puts "<name>[index]: " before f's message. */
-static void fail_prefix(struct sj_fail *f, const char *name, size_t index)
-{
-    char old[SJ_MESSAGE_BYTES];
-    memcpy(old, f->message, sizeof old);
-    if (snprintf(f->message, sizeof f->message, "%s[%zu]: %s", name, index, old) < 0) {
-        snprintf(f->message, sizeof f->message, "%s", old); /* cut, but never lost */
-    }
-}
 
 /* ---- UTF-8 and base64 ---- */
 
@@ -256,11 +197,11 @@ static bool base64_decode(const char *s, size_t n, unsigned char *out, size_t *o
 /* ---- the request ---- */
 
 /* Parses a body that must be a JSON object or array. */
-static int body_parse(const char *body, size_t len, json_t **root, struct sj_fail *f)
+static int body_parse(const char *body, size_t len, json_t **root, struct sqlrun_fail *f)
 {
     *root = NULL;
     if (body == NULL || len == 0) {
-        return fail_set(f, HELIOSDB_INVALID, "the body is empty (expected JSON)");
+        return sqlrun_fail_set(f, HELIOSDB_INVALID, "the body is empty (expected JSON)");
     }
     json_error_t je;
     *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
@@ -268,10 +209,10 @@ static int body_parse(const char *body, size_t len, json_t **root, struct sj_fai
         return HELIOSDB_OK;
     }
     if (json_error_code(&je) == json_error_out_of_memory) {
-        return fail_nomem(f);
+        return sqlrun_fail_nomem(f);
     }
-    return fail_set(f, HELIOSDB_INVALID, "malformed JSON at line %d, column %d: %s", je.line,
-                    je.column, je.text);
+    return sqlrun_fail_set(f, HELIOSDB_INVALID, "malformed JSON at line %d, column %d: %s", je.line,
+                           je.column, je.text);
 }
 
 static const char *json_type_name(const json_t *v)
@@ -291,30 +232,30 @@ static json_t *blob_text(json_t *v)
 }
 
 /* Checks that params[i] has one of the forms a param takes. */
-static int param_check(json_t *v, size_t i, struct sj_fail *f)
+static int param_check(json_t *v, size_t i, struct sqlrun_fail *f)
 {
     if (!json_is_object(v) && !json_is_array(v)) {
         return HELIOSDB_OK;
     }
     json_t *text = json_is_object(v) ? blob_text(v) : NULL;
     if (text == NULL) {
-        return fail_set(f, HELIOSDB_INVALID,
-                        "params[%zu]: expected a number, string, boolean, null or "
-                        "{\"$base64\": \"...\"}, got %s",
-                        i, json_type_name(v));
+        return sqlrun_fail_set(f, HELIOSDB_INVALID,
+                               "params[%zu]: expected a number, string, boolean, null or "
+                               "{\"$base64\": \"...\"}, got %s",
+                               i, json_type_name(v));
     }
     size_t len;
     if (!base64_decode(json_string_value(text), json_string_length(text), NULL, &len)) {
-        return fail_set(f, HELIOSDB_INVALID,
-                        "params[%zu]: \"$base64\" is not standard padded base64", i);
+        return sqlrun_fail_set(f, HELIOSDB_INVALID,
+                               "params[%zu]: \"$base64\" is not standard padded base64", i);
     }
     return HELIOSDB_OK;
 }
 
-static int params_check(json_t *params, struct sj_fail *f)
+static int params_check(json_t *params, struct sqlrun_fail *f)
 {
     if (json_array_size(params) > SQLJSON_PARAMS_MAX) {
-        return fail_set(f, HELIOSDB_TOOBIG, "more than %u params", SQLJSON_PARAMS_MAX);
+        return sqlrun_fail_set(f, HELIOSDB_TOOBIG, "more than %u params", SQLJSON_PARAMS_MAX);
     }
     size_t i;
     json_t *v;
@@ -329,12 +270,12 @@ static int params_check(json_t *params, struct sj_fail *f)
 }
 
 /* Checks obj is {"sql": "...", "params": [...]} (params optional) and points r at its parts. */
-static int request_from_json(json_t *obj, struct sj_request *r, struct sj_fail *f)
+static int request_from_json(json_t *obj, struct sj_request *r, struct sqlrun_fail *f)
 {
     *r = (struct sj_request){0};
     if (!json_is_object(obj)) {
-        return fail_set(f, HELIOSDB_INVALID,
-                        "expected an object {\"sql\": ..., \"params\": [...]}");
+        return sqlrun_fail_set(f, HELIOSDB_INVALID,
+                               "expected an object {\"sql\": ..., \"params\": [...]}");
     }
     const char *key;
     json_t *v;
@@ -346,69 +287,20 @@ static int request_from_json(json_t *obj, struct sj_request *r, struct sj_fail *
         } else if (strcmp(key, "params") == 0 && json_is_array(v)) {
             r->params = v;
         } else if (strcmp(key, "sql") == 0 || strcmp(key, "params") == 0) {
-            return fail_set(f, HELIOSDB_INVALID, "\"%s\" must be %s, got %s", key,
-                            key[0] == 's' ? "a string" : "an array", json_type_name(v));
+            return sqlrun_fail_set(f, HELIOSDB_INVALID, "\"%s\" must be %s, got %s", key,
+                                   key[0] == 's' ? "a string" : "an array", json_type_name(v));
         } else {
-            return fail_set(f, HELIOSDB_INVALID,
-                            "unknown key \"%.64s\" (expected \"sql\" and \"params\")", key);
+            return sqlrun_fail_set(f, HELIOSDB_INVALID,
+                                   "unknown key \"%.64s\" (expected \"sql\" and \"params\")", key);
         }
     }
     if (r->sql == NULL) {
-        return fail_set(f, HELIOSDB_INVALID, "\"sql\" is missing");
+        return sqlrun_fail_set(f, HELIOSDB_INVALID, "\"sql\" is missing");
     }
     return params_check(r->params, f);
 }
 
 /* ---- planning and binding ---- */
-
-/* Prepares every statement of r's text once (nothing runs) and checks the params against the
- * one statement that takes parameters. */
-static int plan_text(heliosdb_conn *c, const struct sj_request *r, struct sj_plan *p,
-                     struct sj_fail *f)
-{
-    *p = (struct sj_plan){.param_statement = SJ_NONE};
-    const char *at = r->sql, *end = r->sql + r->sql_len;
-    while (at < end) {
-        heliosdb_stmt *st = NULL;
-        const char *tail = NULL;
-        heliosdb_error e;
-        int rc = heliosdb_prepare(c, at, (long)(end - at), &st, &tail, &e);
-        if (rc != HELIOSDB_OK) {
-            return fail_engine(f, rc, &e, (size_t)(at - r->sql));
-        }
-        if (st == NULL) {
-            break;
-        }
-        int count = heliosdb_bind_parameter_count(st);
-        heliosdb_finalize(st);
-        assert(tail > at && tail <= end);
-        if (p->statements == SQLJSON_STATEMENTS_MAX) {
-            return fail_set(f, HELIOSDB_TOOBIG, "\"sql\" holds more than %u statements",
-                            SQLJSON_STATEMENTS_MAX);
-        }
-        if (count > 0 && p->param_statement != SJ_NONE) {
-            return fail_set(f, HELIOSDB_INVALID,
-                            "statements %u and %u of \"sql\" both take parameters; params bind "
-                            "to one statement per text",
-                            p->param_statement + 1, p->statements + 1);
-        }
-        if (count > 0) {
-            p->param_statement = p->statements;
-            p->param_count = count;
-        }
-        p->statements++;
-        at = tail;
-    }
-    if (p->statements == 0) {
-        return fail_set(f, HELIOSDB_INVALID, "\"sql\" holds no statement");
-    }
-    size_t given = json_array_size(r->params);
-    if (given != (size_t)p->param_count) {
-        return fail_set(f, HELIOSDB_INVALID, "%zu params given, the statement takes %d", given,
-                        p->param_count);
-    }
-    return HELIOSDB_OK;
-}
 
 /* Binds {"$base64": ...} (checked by param_check) at index. */
 static int bind_blob(heliosdb_stmt *st, int index, json_t *v, heliosdb_error *e)
@@ -434,51 +326,25 @@ static int bind_blob(heliosdb_stmt *st, int index, json_t *v, heliosdb_error *e)
 }
 
 /* Binds params[i] (checked by param_check) as parameter i + 1. */
-static int bind_param(heliosdb_stmt *st, size_t i, json_t *v, struct sj_fail *f)
+static int bind_param(heliosdb_stmt *st, size_t i, json_t *v, heliosdb_error *e)
 {
-    heliosdb_error e = {.offset = -1};
-    int index = (int)i + 1, rc;
+    int index = (int)i + 1;
     switch (json_typeof(v)) {
     case JSON_INTEGER:
-        rc = heliosdb_bind_int64(st, index, json_integer_value(v), &e);
-        break;
+        return heliosdb_bind_int64(st, index, json_integer_value(v), e);
     case JSON_REAL:
-        rc = heliosdb_bind_double(st, index, json_real_value(v), &e);
-        break;
+        return heliosdb_bind_double(st, index, json_real_value(v), e);
     case JSON_STRING:
-        rc = heliosdb_bind_text(st, index, json_string_value(v), (long)json_string_length(v), &e);
-        break;
+        return heliosdb_bind_text(st, index, json_string_value(v), (long)json_string_length(v), e);
     case JSON_TRUE:
     case JSON_FALSE:
-        rc = heliosdb_bind_int64(st, index, json_is_true(v) ? 1 : 0, &e);
-        break;
+        return heliosdb_bind_int64(st, index, json_is_true(v) ? 1 : 0, e);
     case JSON_OBJECT:
-        rc = bind_blob(st, index, v, &e);
-        break;
+        return bind_blob(st, index, v, e);
     default: /* null: arrays and other objects were refused by param_check */
         assert(json_is_null(v));
-        rc = heliosdb_bind_null(st, index, &e);
-        break;
+        return heliosdb_bind_null(st, index, e);
     }
-    if (rc != HELIOSDB_OK) {
-        fail_engine(f, rc, &e, 0);
-        fail_prefix(f, "params", i);
-    }
-    return rc;
-}
-
-static int bind_params(heliosdb_stmt *st, json_t *params, struct sj_fail *f)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(params, i, v)
-    {
-        int rc = bind_param(st, i, v, f);
-        if (rc != HELIOSDB_OK) {
-            return rc;
-        }
-    }
-    return HELIOSDB_OK;
 }
 
 /* ---- running and answering ---- */
@@ -546,10 +412,11 @@ static json_t *value_to_json(heliosdb_stmt *st, int col)
 }
 
 /* Appends the current row of st to rows, within the budget. */
-static int row_append(heliosdb_stmt *st, json_t *rows, struct sj_budget *b, struct sj_fail *f)
+static int row_append(heliosdb_stmt *st, json_t *rows, struct sj_budget *b, struct sqlrun_fail *f)
 {
     if (b->rows == SQLJSON_ROWS_MAX) {
-        return fail_set(f, HELIOSDB_TOOBIG, "the answer holds more than %u rows", SQLJSON_ROWS_MAX);
+        return sqlrun_fail_set(f, HELIOSDB_TOOBIG, "the answer holds more than %u rows",
+                               SQLJSON_ROWS_MAX);
     }
     int ncols = heliosdb_column_count(st);
     size_t cost = SJ_VALUE_BYTES;
@@ -557,15 +424,16 @@ static int row_append(heliosdb_stmt *st, json_t *rows, struct sj_budget *b, stru
         cost += value_cost(st, col);
     }
     if (!budget_take(b, cost)) {
-        return fail_set(f, HELIOSDB_TOOBIG, "the answer is over %u MiB", SJ_ANSWER_BYTES_MAX >> 20);
+        return sqlrun_fail_set(f, HELIOSDB_TOOBIG, "the answer is over %u MiB",
+                               SJ_ANSWER_BYTES_MAX >> 20);
     }
     json_t *row = json_array();
     if (row == NULL || json_array_append_new(rows, row) != 0) {
-        return fail_nomem(f);
+        return sqlrun_fail_nomem(f);
     }
     for (int col = 0; col < ncols; col++) {
         if (json_array_append_new(row, value_to_json(st, col)) != 0) {
-            return fail_nomem(f);
+            return sqlrun_fail_nomem(f);
         }
     }
     b->rows++;
@@ -596,89 +464,89 @@ static json_t *result_object(heliosdb_conn *c, heliosdb_stmt *st, json_t *rows)
                      (json_int_t)heliosdb_last_insert_id(c));
 }
 
-/* Steps st to its end; with result non-NULL, *result gets its answer object. */
-static int run_statement(heliosdb_conn *c, heliosdb_stmt *st, json_t **result, struct sj_budget *b,
-                         struct sj_fail *f)
+/* One request element as it runs: the answer it builds for sqlrun_run's callbacks. */
+struct sj_run {
+    heliosdb_conn *c;
+    json_t *params; /* borrowed from the parsed body */
+    struct sj_budget *budget;
+    json_t *rows;   /* the last statement's rows so far (NULL before its first) */
+    json_t *result; /* its answer object once it ended */
+};
+
+/* The rows array of run, made at first use; NULL out of memory. */
+static json_t *run_rows(struct sj_run *run)
 {
-    json_t *rows = result != NULL ? json_array() : NULL;
-    if (result != NULL && rows == NULL) {
-        return fail_nomem(f);
+    if (run->rows == NULL) {
+        run->rows = json_array();
     }
-    heliosdb_error e = {.offset = -1};
-    int rc = HELIOSDB_OK, step;
-    while ((step = heliosdb_step(st, &e)) == HELIOSDB_ROW) {
-        rc = rows != NULL ? row_append(st, rows, b, f) : HELIOSDB_OK;
-        if (rc != HELIOSDB_OK) {
-            json_decref(rows);
-            return rc;
-        }
-    }
-    if (step != HELIOSDB_DONE) {
-        json_decref(rows);
-        return fail_engine(f, step, &e, 0);
-    }
-    if (result != NULL) {
-        *result = result_object(c, st, rows);
-        rc = *result != NULL ? HELIOSDB_OK : fail_nomem(f);
-    }
-    return rc;
+    return run->rows;
 }
 
-/* Runs r's statements as planned; *result gets the last one's answer object. */
-static int run_text(heliosdb_conn *c, const struct sj_request *r, const struct sj_plan *p,
-                    struct sj_budget *b, json_t **result, struct sj_fail *f)
+/* The bind callback of sqlrun_run. */
+static int run_bind(void *ctx, heliosdb_stmt *st, size_t i, heliosdb_error *e)
 {
-    const char *at = r->sql, *end = r->sql + r->sql_len;
-    for (uint32_t k = 0; k < p->statements; k++) {
-        heliosdb_stmt *st = NULL;
-        const char *tail = NULL;
-        heliosdb_error e;
-        int rc = heliosdb_prepare(c, at, (long)(end - at), &st, &tail, &e);
-        if (rc != HELIOSDB_OK) {
-            return fail_engine(f, rc, &e, (size_t)(at - r->sql));
-        }
-        if (st == NULL) {
-            return fail_set(f, HELIOSDB_ERROR, "statement %u of \"sql\" vanished", k + 1);
-        }
-        rc = k == p->param_statement ? bind_params(st, r->params, f) : HELIOSDB_OK;
-        if (rc == HELIOSDB_OK) {
-            rc = run_statement(c, st, k + 1 == p->statements ? result : NULL, b, f);
-        }
-        heliosdb_finalize(st);
-        if (rc != HELIOSDB_OK) {
-            return rc;
-        }
-        at = tail;
+    const struct sj_run *run = ctx;
+    return bind_param(st, i, json_array_get(run->params, i), e);
+}
+
+/* The row callback of sqlrun_run: appends the current row to the answer. */
+static int run_row(void *ctx, heliosdb_stmt *st, struct sqlrun_fail *f)
+{
+    struct sj_run *run = ctx;
+    json_t *rows = run_rows(run);
+    return rows != NULL ? row_append(st, rows, run->budget, f) : sqlrun_fail_nomem(f);
+}
+
+/* The done callback of sqlrun_run: the answer object of the last statement. */
+static int run_done(void *ctx, heliosdb_stmt *st, struct sqlrun_fail *f)
+{
+    struct sj_run *run = ctx;
+    json_t *rows = run_rows(run);
+    if (rows == NULL) {
+        return sqlrun_fail_nomem(f);
     }
-    return HELIOSDB_OK;
+    run->rows = NULL;
+    run->result = result_object(run->c, st, rows);
+    return run->result != NULL ? HELIOSDB_OK : sqlrun_fail_nomem(f);
 }
 
 /* Checks, plans and runs one request element; *result gets its answer object. */
 static int run_request(heliosdb_conn *c, json_t *obj, struct sj_budget *b, json_t **result,
-                       struct sj_fail *f)
+                       struct sqlrun_fail *f)
 {
     struct sj_request r;
-    struct sj_plan p;
     int rc = request_from_json(obj, &r, f);
-    rc = rc == HELIOSDB_OK ? plan_text(c, &r, &p, f) : rc;
-    return rc == HELIOSDB_OK ? run_text(c, &r, &p, b, result, f) : rc;
-}
-
-/* Rolls back a transaction left open on c (ignoring how that goes: disconnect would too). */
-static void rollback_open(heliosdb_conn *c)
-{
-    if (heliosdb_in_transaction(c)) {
-        heliosdb_error e;
-        heliosdb_exec(c, "ROLLBACK", &e);
+    if (rc != HELIOSDB_OK) {
+        return rc;
     }
+    struct sqlrun_text text = {.sql = r.sql,
+                               .sql_len = r.sql_len,
+                               .name = "\"sql\"",
+                               .statements_max = SQLJSON_STATEMENTS_MAX,
+                               .params_given = json_array_size(r.params)};
+    struct sqlrun_plan p;
+    rc = sqlrun_plan(c, &text, &p, f);
+    if (rc != HELIOSDB_OK) {
+        return rc;
+    }
+    struct sj_run run = {.c = c, .params = r.params, .budget = b};
+    struct sqlrun_calls calls = {.ctx = &run, .bind = run_bind, .row = run_row, .done = run_done};
+    rc = sqlrun_run(c, &text, &p, &calls, f);
+    json_decref(run.rows);
+    if (rc != HELIOSDB_OK) {
+        json_decref(run.result);
+        return rc;
+    }
+    *result = run.result;
+    return HELIOSDB_OK;
 }
 
 /* Fills out with root as a 200 answer. */
-static int answer_json(const json_t *root, struct sqljson_answer *out, struct sj_fail *f)
+static int answer_json(const json_t *root, struct sqljson_answer *out, struct sqlrun_fail *f)
 {
     out->body = json_dumps(root, JSON_COMPACT);
     if (out->body == NULL) {
-        return fail_nomem(f);
+        return sqlrun_fail_nomem(f);
     }
     out->len = strlen(out->body);
     out->http_status = 200;
@@ -686,7 +554,7 @@ static int answer_json(const json_t *root, struct sqljson_answer *out, struct sj
 }
 
 /* Fills out with f's error answer; returns f's code, or HELIOSDB_NOMEM if out stays empty. */
-static int answer_fail(const struct sj_fail *f, struct sqljson_answer *out)
+static int answer_fail(const struct sqlrun_fail *f, struct sqljson_answer *out)
 {
     const char *code = NULL;
     int http_status = sqljson_http_status(f->code, &code);
@@ -702,18 +570,12 @@ int sqljson_execute(heliosdb_conn *c, const char *body, size_t len, struct sqljs
     assert(out != NULL);
     assert(!heliosdb_in_transaction(c));
     *out = (struct sqljson_answer){0};
-    struct sj_fail f = {.code = HELIOSDB_OK};
+    struct sqlrun_fail f = {.code = HELIOSDB_OK};
     struct sj_budget b = {0};
     json_t *root = NULL, *result = NULL;
     int rc = body_parse(body, len, &root, &f);
     rc = rc == HELIOSDB_OK ? run_request(c, root, &b, &result, &f) : rc;
-    if (heliosdb_in_transaction(c)) {
-        rollback_open(c);
-        rc = rc != HELIOSDB_OK ? rc
-                               : fail_set(&f, HELIOSDB_INVALID,
-                                          "the text left a transaction open (BEGIN without "
-                                          "COMMIT); it was rolled back");
-    }
+    rc = sqlrun_end_outside(c, rc, &f);
     rc = rc == HELIOSDB_OK ? answer_json(result, out, &f) : rc;
     json_decref(result);
     json_decref(root);
@@ -721,7 +583,7 @@ int sqljson_execute(heliosdb_conn *c, const char *body, size_t len, struct sqljs
 }
 
 /* The batch's list of requests: {"statements": [...]} or a bare array, each element checked. */
-static int batch_list(json_t *root, json_t **list, struct sj_fail *f)
+static int batch_list(json_t *root, json_t **list, struct sqlrun_fail *f)
 {
     *list = json_is_array(root) ? root : NULL;
     const char *key;
@@ -729,28 +591,28 @@ static int batch_list(json_t *root, json_t **list, struct sj_fail *f)
     json_object_foreach(root, key, v)
     {
         if (strcmp(key, "statements") != 0) {
-            return fail_set(f, HELIOSDB_INVALID, "unknown key \"%.64s\" (expected \"statements\")",
-                            key);
+            return sqlrun_fail_set(f, HELIOSDB_INVALID,
+                                   "unknown key \"%.64s\" (expected \"statements\")", key);
         }
         if (!json_is_array(v)) {
-            return fail_set(f, HELIOSDB_INVALID, "\"statements\" must be an array, got %s",
-                            json_type_name(v));
+            return sqlrun_fail_set(f, HELIOSDB_INVALID, "\"statements\" must be an array, got %s",
+                                   json_type_name(v));
         }
         *list = v;
     }
     if (*list == NULL) {
-        return fail_set(f, HELIOSDB_INVALID, "\"statements\" is missing");
+        return sqlrun_fail_set(f, HELIOSDB_INVALID, "\"statements\" is missing");
     }
     if (json_array_size(*list) > SQLJSON_STATEMENTS_MAX) {
-        return fail_set(f, HELIOSDB_TOOBIG, "more than %u statements in one batch",
-                        SQLJSON_STATEMENTS_MAX);
+        return sqlrun_fail_set(f, HELIOSDB_TOOBIG, "more than %u statements in one batch",
+                               SQLJSON_STATEMENTS_MAX);
     }
     size_t i;
     json_array_foreach(*list, i, v)
     {
         struct sj_request r;
         if (request_from_json(v, &r, f) != HELIOSDB_OK) {
-            fail_prefix(f, "statements", i);
+            sqlrun_fail_prefix(f, "statements", i);
             return f->code;
         }
     }
@@ -759,13 +621,13 @@ static int batch_list(json_t *root, json_t **list, struct sj_fail *f)
 
 /* Runs list's requests in one transaction on c; *results gets their answers. Rolls back on
  * failure, naming the failing element. */
-static int batch_run(heliosdb_conn *c, json_t *list, json_t *results, struct sj_fail *f)
+static int batch_run(heliosdb_conn *c, json_t *list, json_t *results, struct sqlrun_fail *f)
 {
     struct sj_budget b = {0};
     heliosdb_error e = {.offset = -1};
     int rc = heliosdb_exec(c, "BEGIN", &e);
     if (rc != HELIOSDB_OK) {
-        return fail_engine(f, rc, &e, 0);
+        return sqlrun_fail_engine(f, rc, &e, 0);
     }
     size_t i;
     json_t *v;
@@ -774,25 +636,23 @@ static int batch_run(heliosdb_conn *c, json_t *list, json_t *results, struct sj_
         json_t *result = NULL;
         rc = run_request(c, v, &b, &result, f);
         if (rc == HELIOSDB_OK && !heliosdb_in_transaction(c)) {
-            rc = fail_set(f, HELIOSDB_INVALID,
-                          "ended the batch's transaction (no COMMIT or ROLLBACK in a batch); "
-                          "the statements after it did not run");
+            rc = sqlrun_fail_batch_ended(f);
         }
         if (rc == HELIOSDB_OK && json_array_append_new(results, result) != 0) {
-            rc = fail_nomem(f);
+            rc = sqlrun_fail_nomem(f);
         } else if (rc != HELIOSDB_OK) {
             json_decref(result);
         }
         if (rc != HELIOSDB_OK) {
-            rollback_open(c);
-            fail_prefix(f, "statements", i);
+            sqlrun_rollback_open(c);
+            sqlrun_fail_prefix(f, "statements", i);
             return rc;
         }
     }
     rc = heliosdb_exec(c, "COMMIT", &e);
     if (rc != HELIOSDB_OK) {
-        fail_engine(f, rc, &e, 0);
-        rollback_open(c);
+        sqlrun_fail_engine(f, rc, &e, 0);
+        sqlrun_rollback_open(c);
     }
     return rc;
 }
@@ -803,15 +663,15 @@ int sqljson_batch(heliosdb_conn *c, const char *body, size_t len, struct sqljson
     assert(out != NULL);
     assert(!heliosdb_in_transaction(c));
     *out = (struct sqljson_answer){0};
-    struct sj_fail f = {.code = HELIOSDB_OK};
+    struct sqlrun_fail f = {.code = HELIOSDB_OK};
     json_t *root = NULL, *list = NULL, *answer = NULL;
     json_t *results = json_array();
-    int rc = results != NULL ? body_parse(body, len, &root, &f) : fail_nomem(&f);
+    int rc = results != NULL ? body_parse(body, len, &root, &f) : sqlrun_fail_nomem(&f);
     rc = rc == HELIOSDB_OK ? batch_list(root, &list, &f) : rc;
     rc = rc == HELIOSDB_OK ? batch_run(c, list, results, &f) : rc;
     if (rc == HELIOSDB_OK) {
         answer = json_pack("{s:O}", "results", results);
-        rc = answer != NULL ? answer_json(answer, out, &f) : fail_nomem(&f);
+        rc = answer != NULL ? answer_json(answer, out, &f) : sqlrun_fail_nomem(&f);
     }
     json_decref(answer);
     json_decref(results);

@@ -56,7 +56,6 @@
 #define TLS_REASON_BYTES     384u                  /* a failure message: some words and an error */
 #define TLS_ERROR_BYTES      256u                  /* one ERR_error_string_n text */
 #define TLS_ALPN_BYTES       16u                   /* "http/1.1" and its NUL, with room */
-#define TLS_OUT_BYTES_MIN    4096u                 /* first capacity of a growable buffer */
 #define TLS_PEER_CLOSED_TEXT "the peer closed the TLS session"
 
 static_assert(TLS_READ_BYTES_MAX >= 4u * TLS_RECORD_BYTES_MAX, "a read takes several records");
@@ -121,47 +120,6 @@ static int conn_fail(struct tls_conn *c, const char *what, bool with_ssl_error)
     }
     c->state = CONN_FAILED;
     return -1;
-}
-
-/* --- growable buffers --- */
-
-/* Makes room for `n` more bytes in `o` by doubling. Returns 0, or -1 out of memory. */
-static int out_reserve(struct http1_out *o, size_t n)
-{
-    if (n > SIZE_MAX - o->len) {
-        return -1;
-    }
-    size_t need = o->len + n;
-    if (need <= o->cap) {
-        return 0;
-    }
-    size_t cap = o->cap < TLS_OUT_BYTES_MIN ? TLS_OUT_BYTES_MIN : o->cap;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            return -1;
-        }
-        cap *= 2;
-    }
-    uint8_t *data = realloc(o->data, cap);
-    if (data == NULL) {
-        return -1;
-    }
-    o->data = data;
-    o->cap = cap;
-    return 0;
-}
-
-static int out_append(struct http1_out *o, const void *bytes, size_t n)
-{
-    if (n == 0) {
-        return 0;
-    }
-    if (out_reserve(o, n) != 0) {
-        return -1;
-    }
-    memcpy(o->data + o->len, bytes, n);
-    o->len += n;
-    return 0;
 }
 
 /* --- the context --- */
@@ -526,7 +484,7 @@ int tls_read(struct tls_conn *c, struct http1_out *out, char *msg, size_t msg_ca
     while (appended < TLS_READ_BYTES_MAX) { /* each step appends at least one byte or ends */
         size_t want = TLS_READ_BYTES_MAX - appended;
         want = want < TLS_RECORD_BYTES_MAX ? want : TLS_RECORD_BYTES_MAX;
-        if (out_reserve(out, want) != 0) {
+        if (http1_out_reserve(out, want) != 0) {
             conn_fail(c, "TLS read: out of memory", false);
             return conn_ended(c, msg, msg_cap);
         }
@@ -556,7 +514,7 @@ int tls_write(struct tls_conn *c, const uint8_t *data, size_t len)
         if (len > TLS_EARLY_BYTES_MAX - c->early.len) {
             return -1;
         }
-        return out_append(&c->early, data, len);
+        return http1_out_append(&c->early, data, len);
     }
     return conn_encrypt(c, data, len);
 }
@@ -569,7 +527,7 @@ int tls_pull(struct tls_conn *c, struct http1_out *out)
     if (pending == 0) {
         return 0;
     }
-    if (out_reserve(out, pending) != 0) {
+    if (http1_out_reserve(out, pending) != 0) {
         return -1;
     }
     size_t n = 0;
