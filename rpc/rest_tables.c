@@ -3,7 +3,8 @@
  * and the catalog of sql/api_int.h.
  *
  * A request goes through three steps. The route: /v1/{table}[/{key}] is looked up in the
- * catalog (read per request with heliosdb_tables, so DDL shows at once) and the method checked
+ * catalog (from the caller's rest_cache while the catalog's change counter stays the same, else
+ * read with heliosdb_tables, so DDL shows at once) and the method checked
  * against what the route takes. The request: the query (PostgREST's grammar) and the body (JSON)
  * are parsed and checked whole against the table's columns before anything runs. The statement:
  * SQL is written (struct rt_sql) with every name a double-quoted identifier and every value a
@@ -159,6 +160,7 @@ struct rt_ctx {
     const struct rest_request *r;
     struct heliosdb_table_info *tables;
     uint32_t ntables;
+    bool borrowed; /* tables belong to the request's cache */
     const struct heliosdb_table_info *t;
     const struct heliosdb_column_info *pk[RT_KEY_COLUMNS_MAX]; /* in key order */
     uint32_t npk;
@@ -853,11 +855,36 @@ static int column_missing(struct rt_ctx *x, const char *name)
                     RT_NAME_SHOWN, x->t->name);
 }
 
+void rest_cache_free(struct rest_cache *c)
+{
+    heliosdb_tables_free(c->tables, c->ntables);
+    *c = (struct rest_cache){0};
+}
+
+/* The catalog: the request's cache when the catalog has not changed since it was taken (then
+ * x->tables is borrowed), else read now (and kept in the cache when no DDL was under way). */
 static int tables_load(struct rt_ctx *x)
 {
+    struct rest_cache *cache = x->r->cache;
+    uint64_t seq = heliosdb_schema_seq(x->c);
+    if (cache != NULL && cache->valid && cache->seq == seq && seq % 2 == 0) {
+        x->tables = cache->tables;
+        x->ntables = cache->ntables;
+        x->borrowed = true;
+        return 0;
+    }
     heliosdb_error e = {.offset = -1};
     int rc = heliosdb_tables(x->c, &x->tables, &x->ntables, &e);
-    return rc == HELIOSDB_OK ? 0 : fail_engine(&x->fail, rc, &e);
+    if (rc != HELIOSDB_OK) {
+        return fail_engine(&x->fail, rc, &e);
+    }
+    if (cache != NULL && seq % 2 == 0) {
+        rest_cache_free(cache);
+        *cache = (struct rest_cache){
+            .seq = seq, .valid = true, .tables = x->tables, .ntables = x->ntables};
+        x->borrowed = true;
+    }
+    return 0;
 }
 
 /* Points x->pk at the table's key columns in key order. */
@@ -2222,7 +2249,9 @@ int rest_tables_route(heliosdb_conn *c, const struct rest_request *r, struct sql
         *out = (struct sqljson_answer){.http_status = 500};
     }
     rollback_open(c);
-    heliosdb_tables_free(x.tables, x.ntables);
+    if (!x.borrowed) {
+        heliosdb_tables_free(x.tables, x.ntables);
+    }
     free(x.key_copy);
     return 0;
 }

@@ -26,13 +26,25 @@
 #ifndef HDB_RPC_REST_TABLES_H
 #define HDB_RPC_REST_TABLES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "heliosdb.h"
 #include "rpc/sqljson.h"
+#include "sql/api_int.h"
 
 #define REST_ROWS_MAX 10000u /* GET without a limit answers at most this many (and says so) */
+
+/* A copy of the catalog kept between requests (one per network thread), taken again when the
+ * catalog's change counter moved: a request then costs no catalog read. */
+struct rest_cache {
+    uint64_t seq;
+    bool valid;
+    struct heliosdb_table_info *tables;
+    uint32_t ntables;
+};
+void rest_cache_free(struct rest_cache *c);
 
 struct rest_request {
     int method;         /* enum http_method (http_parser.h) */
@@ -41,6 +53,7 @@ struct rest_request {
     const char *prefer; /* the Prefer header, or NULL */
     const uint8_t *body;
     size_t body_len;
+    struct rest_cache *cache; /* may be NULL: the catalog is read for this request */
 };
 
 /*

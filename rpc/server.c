@@ -101,6 +101,7 @@ struct h2s {
 struct net_thread {
     struct hdb_server *srv;
     struct grpc_env genv;
+    struct rest_cache rest_cache; /* the catalog, for the generated REST routes */
     uint32_t index;
     pthread_t tid;
     bool started;
@@ -635,7 +636,8 @@ static bool route_tables(struct reply *rp, const struct http_request *r, const c
                               .query = r->query,
                               .prefer = r->prefer,
                               .body = r->body,
-                              .body_len = r->body_len};
+                              .body_len = r->body_len,
+                              .cache = &t->rest_cache};
     struct sqljson_answer a = {0};
     char headers[1024] = "";
     size_t at = 0;
@@ -1269,6 +1271,7 @@ static int thread_init(struct hdb_server *s, struct net_thread *t, uint32_t inde
 
 static void thread_free(struct net_thread *t)
 {
+    rest_cache_free(&t->rest_cache);
     close_listeners(t);
     while (t->conns != NULL) {
         conn_close(t, t->conns);

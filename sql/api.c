@@ -17,6 +17,7 @@
 #include "sql/eval.h"
 #include "sql/exec.h"
 #include "sql/parser.h"
+#include "sql/rowids.h"
 #include "sql/schema.h"
 
 #define API_PARAMS_MAX 32766u /* ?NNN goes up to this, as in SQLite */
@@ -154,6 +155,11 @@ void heliosdb_set_timeout(heliosdb_conn *c, uint32_t ms)
 uint32_t heliosdb_default_timeout_ms(heliosdb_conn *c)
 {
     return c->db->statement_timeout_ms;
+}
+
+uint64_t heliosdb_schema_seq(heliosdb_conn *c)
+{
+    return hdb_sql_ddl_seq(c->db->db);
 }
 
 uint32_t heliosdb_shards(heliosdb *db)

@@ -26,6 +26,10 @@ uint32_t heliosdb_shards(heliosdb *db);
 int heliosdb_shard_stats(heliosdb *db, uint32_t shard, struct hdb_shard_stats *out,
                          heliosdb_error *err);
 
+/* The catalog's change counter (odd while a DDL commit is under way): a copy of heliosdb_tables
+ * taken when it was even stays right while it stays the same. */
+uint64_t heliosdb_schema_seq(heliosdb_conn *c);
+
 /* One column of a table, as the catalog has it. */
 struct heliosdb_column_info {
     char *name;

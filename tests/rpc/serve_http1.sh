@@ -103,6 +103,12 @@ expect "table PATCH" 200 '"bal":"7.00"' -X PATCH "$url/v1/acct/1" "${auth[@]}" "
     -H 'Prefer: return=representation' -d '{"bal": "7.00"}'
 expect "table unknown column" 400 'nope' "${auth[@]}" "$url/v1/acct?nope=eq.1"
 expect "table unknown" 404 '"NOT_FOUND"' "${auth[@]}" "$url/v1/nosuchtable"
+expect "a table created now is routed at once" 200 '"rows_affected"' -X POST "$url/v1/_sql" \
+    "${auth[@]}" "${json[@]}" -d '{"sql": "CREATE TABLE later (k INTEGER PRIMARY KEY, v TEXT); INSERT INTO later VALUES (1, 5)"}'
+expect "the new table" 200 '[{"k":1,"v":"5"}]' "${auth[@]}" "$url/v1/later"
+curl -s -m 5 -o /dev/null -X POST "$url/v1/_sql" "${auth[@]}" "${json[@]}" \
+    -d '{"sql": "ALTER TABLE later ADD COLUMN w INT DEFAULT 7"}'
+expect "a column added now" 200 '[{"w":7}]' "${auth[@]}" "$url/v1/later?select=w"
 expect "openapi" 200 '"/v1/acct/{id}"' "${auth[@]}" "$url/v1/_openapi.json"
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X DELETE "${auth[@]}" "$url/v1/acct/1")
 [ "$code" = 204 ] || fail "table DELETE: $code"
