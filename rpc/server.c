@@ -593,6 +593,53 @@ static void route_metrics(struct reply *rp, const char *extra)
     free(t.p);
 }
 
+/* POST /v1/_snapshots creates one ({"id", "created_ms"}, 201); GET lists them, oldest first. */
+static void route_snapshots(struct reply *rp, const struct http_request *r, const char *extra)
+{
+    struct net_thread *t = rp->t;
+    char body[160];
+    if (r->method == HTTP_POST) {
+        uint64_t id = 0;
+        heliosdb_error err;
+        if (heliosdb_snapshot_create(t->sql, &id, &err) != HELIOSDB_OK) {
+            const char *code = NULL;
+            respond_error(rp, sqljson_http_status(err.code, &code), code, err.message, extra,
+                          false);
+            return;
+        }
+        int n = snprintf(body, sizeof body, "{\"id\":%llu}", (unsigned long long)id);
+        reply_send(rp, 201, "application/json", extra, body, (size_t)n, false);
+        return;
+    }
+    if (r->method != HTTP_GET) {
+        respond_error(rp, 405, "INVALID_ARGUMENT", "use GET or POST", "Allow: GET, POST\r\n",
+                      false);
+        return;
+    }
+    enum { SNAPSHOTS_LISTED_MAX = 4096 };
+    struct hdb_snapshot_info *list = calloc(SNAPSHOTS_LISTED_MAX, sizeof *list);
+    size_t cap = 64 + (size_t)SNAPSHOTS_LISTED_MAX * 64;
+    char *out = malloc(cap);
+    if (list == NULL || out == NULL) {
+        free(list);
+        free(out);
+        respond_error(rp, 503, "RESOURCE_EXHAUSTED", "out of memory", extra, false);
+        return;
+    }
+    uint32_t total = heliosdb_snapshot_list(t->srv->db, list, SNAPSHOTS_LISTED_MAX);
+    uint32_t n = total < SNAPSHOTS_LISTED_MAX ? total : SNAPSHOTS_LISTED_MAX;
+    size_t at = (size_t)snprintf(out, cap, "{\"snapshots\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        at += (size_t)snprintf(out + at, cap - at, "%s{\"id\":%llu,\"created_ms\":%llu}",
+                               i > 0 ? "," : "", (unsigned long long)list[i].id,
+                               (unsigned long long)list[i].created_ms);
+    }
+    at += (size_t)snprintf(out + at, cap - at, "]}");
+    reply_send(rp, 200, "application/json", extra, out, at, false);
+    free(list);
+    free(out);
+}
+
 /* POST /v1/_sql and /v1/_batch. */
 static void route_sql(struct reply *rp, const struct http_request *r, bool batch, const char *extra)
 {
@@ -694,6 +741,8 @@ static void route_request(struct reply *rp, const struct http_request *r)
                       "WWW-Authenticate: Bearer\r\n", false);
     } else if (strcmp(p, "/metrics") == 0 && get) {
         route_metrics(rp, extra);
+    } else if (strcmp(p, "/v1/_snapshots") == 0) {
+        route_snapshots(rp, r, extra);
     } else if (strcmp(p, "/v1/_sql") == 0 || strcmp(p, "/v1/_batch") == 0) {
         if (r->method != HTTP_POST) {
             respond_error(rp, 405, "INVALID_ARGUMENT", "use POST", "Allow: POST\r\n", false);

@@ -113,6 +113,9 @@ expect "openapi" 200 '"/v1/acct/{id}"' "${auth[@]}" "$url/v1/_openapi.json"
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X DELETE "${auth[@]}" "$url/v1/acct/1")
 [ "$code" = 204 ] || fail "table DELETE: $code"
 expect "table GET after DELETE" 404 '"NOT_FOUND"' "${auth[@]}" "$url/v1/acct/1"
+expect "snapshot created" 201 '{"id":' -X POST "${auth[@]}" "$url/v1/_snapshots"
+sid=$(sed 's/[^0-9]//g' "$work/body")
+expect "snapshots listed" 200 "{\"id\":$sid,\"created_ms\":" "${auth[@]}" "$url/v1/_snapshots"
 expect "metrics" 200 'heliosdb_requests_total{protocol="http1"}' "${auth[@]}" "$url/metrics"
 for m in 'heliosdb_request_duration_seconds_bucket{le="+Inf"}' 'heliosdb_commits_total{shard="0"}' \
     'heliosdb_wal_fsyncs_total{shard="1"}' 'heliosdb_cache_hits_total' 'heliosdb_recovery_seconds' \
@@ -193,6 +196,30 @@ if [ -s "$work/list" ]; then
     expect "acknowledged inserts after SIGKILL" 200 "\"rows\":[[$want]]" -X POST "$url/v1/_sql" \
         "${auth[@]}" "${json[@]}" -d "{\"sql\": \"SELECT count(*) FROM acct WHERE email IN ($(cat "$work/list"))\"}"
 fi
+kill -TERM "$pid"
+wait "$pid" && st=0 || st=$?
+pid=""
+[ "$st" = 0 ] || fail "SIGTERM after the SIGKILL run: exit status $st"
+
+# too many connections, and idle connections closed
+start --set database.max_connections=2 --set api.idle_timeout_seconds=1
+timeout 20 /usr/bin/python3 - "$port" <<'PY' || fail "max_connections / idle_timeout_seconds"
+import socket, sys, time
+port = int(sys.argv[1])
+a = socket.create_connection(("127.0.0.1", port), timeout=5)
+b = socket.create_connection(("127.0.0.1", port), timeout=5)
+time.sleep(0.3)
+c = socket.create_connection(("127.0.0.1", port), timeout=5)
+answer = c.recv(4096).decode()
+assert answer.startswith("HTTP/1.1 503") and "max_connections" in answer, answer
+for s in (a, b):  # idle past 1 s: the server closes them (recv sees the end)
+    s.settimeout(5)
+    assert s.recv(1) == b"", "an idle connection was not closed"
+d = socket.create_connection(("127.0.0.1", port), timeout=5)  # room again
+d.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+assert b"200 OK" in d.recv(4096)
+PY
+echo "ok: a connection past max_connections gets 503; idle ones close after idle_timeout_seconds"
 kill -TERM "$pid"
 wait "$pid" && st=0 || st=$?
 pid=""
