@@ -638,6 +638,11 @@ struct http_request *http1_next(struct http1_conn *c)
     return r;
 }
 
+bool http1_partial(const struct http1_conn *c)
+{
+    return c->phase != PHASE_IDLE;
+}
+
 uint32_t http1_pending(const struct http1_conn *c)
 {
     assert(c != NULL);

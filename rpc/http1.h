@@ -62,6 +62,9 @@ struct http_request *http1_next(struct http1_conn *c);
  * consumes nothing), so the caller stops reading until it takes some. */
 uint32_t http1_pending(const struct http1_conn *c);
 
+/* Is a request partly received (its start seen, its end not yet)? For request timeouts. */
+bool http1_partial(const struct http1_conn *c);
+
 /* A growable output buffer. */
 struct http1_out {
     uint8_t *data;

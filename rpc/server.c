@@ -74,6 +74,7 @@ struct conn {
     struct http1_out out;
     size_t sent;
     uint64_t last_ms;
+    uint64_t partial_ms; /* when the request being received began (0: none) */
     bool closing;        /* close once the output is written */
     struct h2_conn *h2;  /* after the HTTP/2 preface or an Upgrade: h2c, else NULL */
     struct h2s *streams; /* its open streams */
@@ -1112,6 +1113,8 @@ static bool conn_input(struct net_thread *t, struct conn *c, const uint8_t *data
         if (c->out.len - c->sent > NET_OUT_BYTES_MAX) {
             c->closing = true;
         }
+        bool partial = c->h2 == NULL && http1_partial(c->http);
+        c->partial_ms = !partial ? 0 : c->partial_ms != 0 ? c->partial_ms : now_ms();
         if (used == 0 && len > 0 && http1_pending(c->http) == 0 && c->h2 == NULL) {
             break; /* nothing taken and nothing waiting: the parser stopped (close, upgrade) */
         }
@@ -1199,6 +1202,17 @@ static void sweep(struct net_thread *t)
         if (draining && c->h2 != NULL && !c->h2_shut) {
             h2_drain(c); /* (may close c: nothing of it is used after) */
             continue;
+        }
+        uint32_t limit = t->srv->o.request_timeout_ms;
+        if (limit > 0 && c->partial_ms != 0 && now - c->partial_ms > limit && !c->closing) {
+            struct reply rp = {.t = t, .c = c};
+            respond_error(&rp, 408, "DEADLINE_EXCEEDED",
+                          "the request did not arrive whole within request_timeout_seconds", NULL,
+                          true);
+            c->partial_ms = 0;
+            if (!conn_flush(t, c)) {
+                continue;
+            }
         }
         bool quiet = conn_quiet(c) && (c->h2 == NULL || h2_streams_open(c->h2) == 0);
         if ((draining && quiet) || (idle > 0 && quiet && now - c->last_ms > idle)) {
@@ -1295,6 +1309,10 @@ static int thread_init(struct hdb_server *s, struct net_thread *t, uint32_t inde
     if (heliosdb_connect(s->db, &t->sql, &err) != HELIOSDB_OK) {
         snprintf(msg, cap, "network thread %u: %s", index, err.message);
         return err.code;
+    }
+    uint32_t limit = s->o.request_timeout_ms, def = heliosdb_default_timeout_ms(t->sql);
+    if (limit > 0 && (def == 0 || limit < def)) {
+        heliosdb_set_timeout(t->sql, limit); /* REST statements end within the request's time */
     }
     t->genv = (struct grpc_env){
         .db = s->db, .conn = t->sql, .message_bytes_max = s->o.max_request_bytes, .serving = true};

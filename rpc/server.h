@@ -27,18 +27,19 @@
 
 #define SERVER_THREADS_MAX   256u
 #define SERVER_TOKENS_MAX    65u /* [api] auth_tokens (64) and auth_token_env */
-#define SERVER_LISTENERS_MAX 3u  /* rest, grpc, metrics ports */
+#define SERVER_LISTENERS_MAX 4u  /* rest, grpc, metrics, health ports */
 
 struct hdb_server_opts {
     const char *bind_address; /* an IPv4 or IPv6 address ("127.0.0.1", "::1", "0.0.0.0") */
-    uint16_t ports[SERVER_LISTENERS_MAX];  /* rest, grpc, metrics; 0: none; equal ports share */
-    uint32_t threads;                      /* network threads (>= 1) */
-    bool pin_threads;                      /* pin thread k to the k-th CPU of the affinity mask */
-    uint32_t max_connections;              /* over all threads; more are answered 503 and closed */
-    size_t max_request_bytes;              /* a request body ([api] max_request_size_mb) */
-    size_t max_header_bytes;               /* request line and headers ([api] max_header_bytes) */
-    uint32_t max_concurrent_streams;       /* HTTP/2 streams open at once on one connection */
-    uint32_t idle_timeout_ms;              /* close a connection idle this long (0: never) */
+    uint16_t ports[SERVER_LISTENERS_MAX]; /* rest, grpc, metrics, health; 0: none; equal share */
+    uint32_t threads;                     /* network threads (>= 1) */
+    bool pin_threads;                     /* pin thread k to the k-th CPU of the affinity mask */
+    uint32_t max_connections;             /* over all threads; more are answered 503 and closed */
+    size_t max_request_bytes;             /* a request body ([api] max_request_size_mb) */
+    size_t max_header_bytes;              /* request line and headers ([api] max_header_bytes) */
+    uint32_t max_concurrent_streams;      /* HTTP/2 streams open at once on one connection */
+    uint32_t idle_timeout_ms;             /* close a connection idle this long (0: never) */
+    uint32_t request_timeout_ms; /* a request must arrive whole, and its statements end, in this */
     const char *tokens[SERVER_TOKENS_MAX]; /* accepted bearer tokens; none: no authentication */
     uint32_t ntokens;
     bool enable_cors;

@@ -119,6 +119,7 @@ int heliosdb_open_config(const char *path, const struct hdb_config *cfg,
     struct hdb_db_opts o;
     hdb_db_opts_from_config(cfg, &o);
     hdb_log_set_level(log_level_of(cfg));
+    hdb_log_set_json(cfg->observability.log_format == HDB_CFG_LOG_JSON);
     heliosdb *db = calloc(1, sizeof *db);
     int rc = db != NULL ? HDB_OK : hdb_err_set(&e, HDB_NOMEM, "out of memory");
     const char *where = path != NULL ? path : cfg->database.path;

@@ -308,7 +308,8 @@ static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
         .bind_address = cfg->api.bind_address,
         .ports = {(uint16_t)cfg->api.rest_port, (uint16_t)cfg->api.grpc_port,
                   cfg->observability.metrics_enabled ? (uint16_t)cfg->observability.metrics_port
-                                                     : 0},
+                                                     : 0,
+                  (uint16_t)cfg->container.health_check_port},
         .threads = threads,
         .pin_threads = pin,
         .max_connections = (uint32_t)cfg->database.max_connections,
@@ -316,6 +317,7 @@ static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
         .max_header_bytes = (size_t)cfg->api.max_header_bytes,
         .max_concurrent_streams = (uint32_t)cfg->api.max_concurrent_streams,
         .idle_timeout_ms = (uint32_t)cfg->api.idle_timeout_seconds * 1000u,
+        .request_timeout_ms = (uint32_t)cfg->api.request_timeout_seconds * 1000u,
         .enable_cors = cfg->api.enable_cors,
         .rest_tables = cfg->schema.auto_generate_rest,
         .readiness_query = cfg->container.readiness_query,
@@ -344,7 +346,8 @@ static double elapsed_ms(const struct timespec *from)
 
 static void print_listeners(const struct hdb_server_opts *so, const char *path, double open_ms)
 {
-    static const char *const names[SERVER_LISTENERS_MAX] = {"REST", "gRPC (and REST)", "metrics"};
+    static const char *const names[SERVER_LISTENERS_MAX] = {"REST", "gRPC (and REST)", "metrics",
+                                                            "health probes"};
     printf("heliosdb serve: database %s open in %.1f ms\n", path, open_ms);
     for (uint32_t p = 0; p < SERVER_LISTENERS_MAX; p++) {
         if (so->ports[p] != 0) {

@@ -286,7 +286,7 @@ Test(config, schema_rows_are_unique_documented_and_env_names_distinct)
         }
         active += s[i].active;
     }
-    cr_assert_eq(active, 43, "the keys the engine acts on today");
+    cr_assert_eq(active, 46, "the keys the engine acts on today");
     const char *must_be_active[] = {"database.path",
                                     "database.transaction_idle_timeout_ms",
                                     "observability.log_level",
@@ -636,22 +636,23 @@ Test(config, load_file_reads_a_file_and_reports_a_missing_one)
 
 Test(config, inactive_report_names_each_explicit_inactive_key_once)
 {
-    char *envp[] = {"HELIOSDB_API_REQUEST_TIMEOUT_SECONDS=10",
+    char *envp[] = {"HELIOSDB_OBSERVABILITY_TRACING_SAMPLE_RATIO=0.1",
                     "HELIOSDB_OBSERVABILITY_TRACING_ENDPOINT=http://x",
                     "HELIOSDB_API_GRPC_PORT=6000", NULL};
     struct hdb_config cfg;
     struct hdb_err err = {0};
     load_ok(&cfg,
-            "[api]\nrequest_timeout_seconds = 5\n[database]\ncache_size_mb = 64\n[edge]\n"
+            "[observability]\ntracing_sample_ratio = 0.5\n[database]\ncache_size_mb = 64\n[edge]\n"
             "batch_size = 9\n",
             envp);
-    cr_assert_eq(hdb_config_set(&cfg, "api.request_timeout_seconds", "20", HDB_CFG_FLAG, &err),
-                 HDB_OK);
+    cr_assert_eq(
+        hdb_config_set(&cfg, "observability.tracing_sample_ratio", "0.2", HDB_CFG_FLAG, &err),
+        HDB_OK);
     struct report r = {0};
     cr_assert_eq(hdb_config_inactive(&cfg, report_inactive, &r), 3);
-    int timeout = report_find(&r, "api.request_timeout_seconds");
-    cr_assert_geq(timeout, 0);
-    cr_assert_str_eq(r.origins[timeout], "flag api.request_timeout_seconds");
+    int ratio = report_find(&r, "observability.tracing_sample_ratio");
+    cr_assert_geq(ratio, 0);
+    cr_assert_str_eq(r.origins[ratio], "flag observability.tracing_sample_ratio");
     int tracing = report_find(&r, "observability.tracing_endpoint");
     cr_assert_geq(tracing, 0);
     cr_assert_str_eq(r.origins[tracing], "env HELIOSDB_OBSERVABILITY_TRACING_ENDPOINT");

@@ -201,8 +201,13 @@ wait "$pid" && st=0 || st=$?
 pid=""
 [ "$st" = 0 ] || fail "SIGTERM after the SIGKILL run: exit status $st"
 
-# too many connections, and idle connections closed
-start --set database.max_connections=2 --set api.idle_timeout_seconds=1
+# too many connections, idle connections closed, a slow request timed out, a health port
+hport=$(free_port)
+start --set database.max_connections=2 --set api.idle_timeout_seconds=1 \
+    --set api.request_timeout_seconds=1 --set container.health_check_port="$hport"
+out=$(curl -s -m 5 "http://127.0.0.1:$hport/ready") || fail "health port"
+[ "$out" = '{"status":"ready"}' ] || fail "health port: $out"
+echo "ok: [container] health_check_port serves the probes"
 timeout 20 /usr/bin/python3 - "$port" <<'PY' || fail "max_connections / idle_timeout_seconds"
 import socket, sys, time
 port = int(sys.argv[1])
@@ -218,8 +223,15 @@ for s in (a, b):  # idle past 1 s: the server closes them (recv sees the end)
 d = socket.create_connection(("127.0.0.1", port), timeout=5)  # room again
 d.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 assert b"200 OK" in d.recv(4096)
+d.close()
+e = socket.create_connection(("127.0.0.1", port), timeout=5)  # a request that never ends
+e.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+time.sleep(0.5)
+e.sendall(b"X-Slow: 1\r\n")
+answer = e.recv(4096).decode()
+assert answer.startswith("HTTP/1.1 408") and "request_timeout_seconds" in answer, answer
 PY
-echo "ok: a connection past max_connections gets 503; idle ones close after idle_timeout_seconds"
+echo "ok: past max_connections 503; idle connections closed; a request still arriving after request_timeout_seconds gets 408"
 kill -TERM "$pid"
 wait "$pid" && st=0 || st=$?
 pid=""
