@@ -210,7 +210,7 @@ static const struct hdb_cfg_key schema[] = {
     K_FLOAT("observability", "tracing_sample_ratio", observability.tracing_sample_ratio, "1.0", 0.0,
             1.0, INACTIVE, "fraction of requests traced"),
     /* [schema] */
-    K_BOOL("schema", "auto_generate_grpc", schema.auto_generate_grpc, "false", INACTIVE,
+    K_BOOL("schema", "auto_generate_grpc", schema.auto_generate_grpc, "false", ACTIVE,
            "serve typed per-table gRPC services generated from the SQL schema"),
     K_BOOL("schema", "auto_generate_rest", schema.auto_generate_rest, "false", ACTIVE,
            "serve per-table REST CRUD routes and their OpenAPI document"),

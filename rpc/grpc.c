@@ -68,6 +68,11 @@
  *    define no extensions); all_extension_numbers_of_type answers an empty
  *    list for a known message. Both grpc.reflection.v1 and v1alpha paths
  *    run this code (the messages are the same on the wire).
+ *  - The generated per-table services (env->tables_enabled, rpc/grpc_tables.h) are unary
+ *    calls of kind GC_TABLES: the path is checked against the thread's generated file at
+ *    grpc_call_new (UNIMPLEMENTED if there is no such method) and again when the call runs,
+ *    since DDL may have come between. Reflection reads the same file: list_services adds its
+ *    services; file_containing_symbol and file_by_filename answer it for its symbols and name.
  */
 #include <assert.h>
 #include <stdalign.h>
@@ -84,6 +89,7 @@
 #include "heliosdb.pb-c.h"
 #include "reflection.pb-c.h"
 #include "rpc/grpc.h"
+#include "rpc/grpc_tables.h"
 #include "rpc/sqlrun.h"
 #include "sql/api_int.h"
 
@@ -481,6 +487,7 @@ enum gc_kind {
     GC_HEALTH_CHECK,
     GC_HEALTH_WATCH,
     GC_REFLECTION,
+    GC_TABLES, /* a generated per-table method (rpc/grpc_tables.h) */
 };
 
 struct gc_method {
@@ -533,6 +540,7 @@ struct grpc_call {
     bool watch_answered; /* Watch: its first status message is in `out` */
     bool watch_known;    /* Watch: the service asked about is known */
     int watch_sent;      /* Watch: the status last sent */
+    char *tables_path;   /* GC_TABLES: the method's path */
 };
 
 static int64_t now_ms(void)
@@ -1428,9 +1436,8 @@ struct reflection_parts {
     Grpc__Reflection__V1__FileDescriptorResponse files;
     ProtobufCBinaryData file_bytes[GC_FILES_MAX];
     Grpc__Reflection__V1__ListServiceResponse services;
-    Grpc__Reflection__V1__ServiceResponse service[sizeof gc_services / sizeof gc_services[0]];
-    Grpc__Reflection__V1__ServiceResponse
-        *service_pointers[sizeof gc_services / sizeof gc_services[0]];
+    Grpc__Reflection__V1__ServiceResponse *service;           /* malloc'd (reflection_services) */
+    Grpc__Reflection__V1__ServiceResponse **service_pointers; /* malloc'd */
     Grpc__Reflection__V1__ExtensionNumberResponse extensions;
     Grpc__Reflection__V1__ErrorResponse error;
     char error_message[GC_MESSAGE_BYTES];
@@ -1477,13 +1484,24 @@ static void reflection_files(reflection_response *a, struct reflection_parts *p,
     a->file_descriptor_response = &p->files;
 }
 
-static void reflection_services(reflection_response *a, struct reflection_parts *p)
+/* Lists the fixed services, then the generated ones of gen (NULL: none). */
+static void reflection_services(reflection_response *a, struct reflection_parts *p,
+                                const struct grpc_tables *gen)
 {
-    size_t n = sizeof gc_services / sizeof gc_services[0];
+    size_t fixed = sizeof gc_services / sizeof gc_services[0];
+    size_t n = fixed + (gen != NULL ? grpc_tables_services(gen) : 0);
+    p->service = malloc(n * sizeof *p->service);
+    p->service_pointers = malloc(n * sizeof *p->service_pointers);
+    if (p->service == NULL || p->service_pointers == NULL) {
+        reflection_error(a, p, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         p->service[i] =
             (Grpc__Reflection__V1__ServiceResponse)GRPC__REFLECTION__V1__SERVICE_RESPONSE__INIT;
-        p->service[i].name = (char *)gc_services[i]; /* only read while packing */
+        /* only read while packing */
+        p->service[i].name =
+            (char *)(i < fixed ? gc_services[i] : grpc_tables_service(gen, (uint32_t)(i - fixed)));
         p->service_pointers[i] = &p->service[i];
     }
     p->services = (Grpc__Reflection__V1__ListServiceResponse)
@@ -1512,20 +1530,53 @@ static void reflection_extensions(reflection_response *a, struct reflection_part
     a->all_extension_numbers_response = &p->extensions;
 }
 
-/* Fills a's message_response for request q. */
+/* Answers the generated file (no dependencies) as file_descriptor_response. */
+static void reflection_generated(reflection_response *a, struct reflection_parts *p,
+                                 const struct grpc_tables *gen)
+{
+    const uint8_t *data;
+    size_t len;
+    grpc_tables_descriptor(gen, &data, &len);
+    p->files = (Grpc__Reflection__V1__FileDescriptorResponse)
+        GRPC__REFLECTION__V1__FILE_DESCRIPTOR_RESPONSE__INIT;
+    p->file_bytes[0] = (ProtobufCBinaryData){.len = len, .data = (uint8_t *)data}; /* only read */
+    p->files.n_file_descriptor_proto = 1;
+    p->files.file_descriptor_proto = p->file_bytes;
+    a->message_response_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
+    a->file_descriptor_response = &p->files;
+}
+
+/* Whether the generated file defines symbol. */
+static bool generated_defines(const struct grpc_tables *gen, const char *symbol)
+{
+    const uint8_t *data;
+    size_t len;
+    enum desc_kind kind;
+    if (gen == NULL || strncmp(symbol, GRPC_TABLES_PACKAGE ".", strlen(GRPC_TABLES_PACKAGE) + 1)) {
+        return false;
+    }
+    grpc_tables_descriptor(gen, &data, &len);
+    return desc_defines((struct pb_span){.p = data, .len = len}, symbol, &kind);
+}
+
+/* Fills a's message_response for request q (gen: the generated services, or NULL). */
 static void reflection_answer(const reflection_request *q, reflection_response *a,
-                              struct reflection_parts *p, const struct desc_set *s)
+                              struct reflection_parts *p, const struct desc_set *s,
+                              const struct grpc_tables *gen)
 {
     enum desc_kind kind;
     int file;
     switch (q->message_request_case) {
     case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES:
-        reflection_services(a, p);
+        reflection_services(a, p, gen);
         break;
     case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
         file = desc_file_named(s, q->file_by_filename, strlen(q->file_by_filename));
         if (file >= 0) {
             reflection_files(a, p, s, (uint32_t)file);
+        } else if (gen != NULL && strcmp(q->file_by_filename, GRPC_TABLES_FILE) == 0) {
+            reflection_generated(a, p, gen);
         } else {
             reflection_error(a, p, GRPC_NOT_FOUND, "file not found: %.*s", GC_NAME_SHOWN,
                              q->file_by_filename);
@@ -1537,6 +1588,9 @@ static void reflection_answer(const reflection_request *q, reflection_response *
                    : -1;
         if (file >= 0) {
             reflection_files(a, p, s, (uint32_t)file);
+        } else if (strlen(q->file_containing_symbol) <= GC_SYMBOL_BYTES_MAX &&
+                   generated_defines(gen, q->file_containing_symbol)) {
+            reflection_generated(a, p, gen);
         } else {
             reflection_error(a, p, GRPC_NOT_FOUND, "symbol not found: %.*s", GC_NAME_SHOWN,
                              q->file_containing_symbol);
@@ -1558,8 +1612,8 @@ static void reflection_answer(const reflection_request *q, reflection_response *
 }
 
 /* One ServerReflectionRequest (data[0..len)): answered into out at once. */
-static int reflection_message(const uint8_t *data, size_t len, struct http1_out *out,
-                              struct gc_fail *f)
+static int reflection_message(struct grpc_call *c, const uint8_t *data, size_t len,
+                              struct http1_out *out, struct gc_fail *f)
 {
     ProtobufCMessage *m =
         request_unpack(&grpc__reflection__v1__server_reflection_request__descriptor,
@@ -1568,18 +1622,28 @@ static int reflection_message(const uint8_t *data, size_t len, struct http1_out 
         return f->status;
     }
     struct desc_set *s = malloc(sizeof *s);
-    struct reflection_parts *p = malloc(sizeof *p);
+    struct reflection_parts *p = calloc(1, sizeof *p);
     int rc = s != NULL && p != NULL ? GRPC_OK : fail_nomem(f);
     if (rc == GRPC_OK && !desc_set_load(s)) {
         rc = fail_set(f, GRPC_INTERNAL, "the embedded descriptor set is malformed");
+    }
+    const struct grpc_tables *gen = NULL;
+    if (rc == GRPC_OK && c->env->tables_enabled) {
+        heliosdb_error e = {.offset = -1};
+        int hrc = grpc_tables_get(c->env->conn, c->env->tables_cache, &gen, &e);
+        rc = hrc == HELIOSDB_OK ? GRPC_OK : fail_engine(f, hrc, &e, 0);
     }
     if (rc == GRPC_OK) {
         reflection_request *q = (reflection_request *)m;
         reflection_response a = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT;
         a.valid_host = q->host;
         a.original_request = q;
-        reflection_answer(q, &a, p, s);
+        reflection_answer(q, &a, p, s, gen);
         rc = out_message(out, &a.base, f);
+    }
+    if (p != NULL) {
+        free(p->service);
+        free(p->service_pointers);
     }
     free(p);
     free(s);
@@ -1647,7 +1711,7 @@ static int message_take(struct grpc_call *c, uint8_t *body, size_t len, struct h
     if (c->kind == GC_TRANSACTION) {
         rc = transaction_message(c, body, len, out, f);
     } else if (c->kind == GC_REFLECTION) {
-        rc = reflection_message(body, len, out, f);
+        rc = reflection_message(c, body, len, out, f);
     } else if (c->kind == GC_HEALTH_WATCH) {
         rc = watch_message(c, body, len, out, f);
     } else if (c->have_request) {
@@ -1701,6 +1765,47 @@ static int transaction_start(struct grpc_call *c, struct gc_fail *f)
     return GRPC_OK;
 }
 
+/* Whether path is a generated per-table method (env->tables_enabled); f set when the catalog
+ * cannot be read. */
+static bool tables_known(struct grpc_env *env, const char *path, struct gc_fail *f)
+{
+    if (!env->tables_enabled ||
+        strncmp(path, GRPC_TABLES_PATH_PREFIX, strlen(GRPC_TABLES_PATH_PREFIX)) != 0) {
+        return false;
+    }
+    assert(env->tables_cache != NULL);
+    const struct grpc_tables *gen = NULL;
+    heliosdb_error e = {.offset = -1};
+    int rc = grpc_tables_get(env->conn, env->tables_cache, &gen, &e);
+    if (rc != HELIOSDB_OK) {
+        fail_engine(f, rc, &e, 0);
+        return false;
+    }
+    return grpc_tables_has_method(gen, path);
+}
+
+/* A generated per-table method: the catalog as it is now (the method may have gone since
+ * grpc_call_new: UNIMPLEMENTED then), within c's deadline. */
+static int method_tables(struct grpc_call *c, struct http1_out *out, struct gc_fail *f)
+{
+    heliosdb_conn *conn = c->env->conn;
+    const struct grpc_tables *gen = NULL;
+    heliosdb_error e = {.offset = -1};
+    int rc = grpc_tables_get(conn, c->env->tables_cache, &gen, &e);
+    if (rc != HELIOSDB_OK) {
+        return fail_engine(f, rc, &e, 0);
+    }
+    rc = deadline_arm(c, conn, f);
+    if (rc != GRPC_OK) {
+        return rc;
+    }
+    rc = grpc_tables_call(conn, gen, c->tables_path, c->request, c->request_len, out, f->message,
+                          sizeof f->message);
+    deadline_disarm(c, conn);
+    f->status = rc;
+    return rc;
+}
+
 struct grpc_call *grpc_call_new(struct grpc_env *env, const char *path, const char *timeout,
                                 int *status, char *msg, size_t msg_cap)
 {
@@ -1714,7 +1819,13 @@ struct grpc_call *grpc_call_new(struct grpc_env *env, const char *path, const ch
     }
     int64_t timeout_ms = timeout != NULL ? grpc_timeout_ms(timeout) : 0;
     struct grpc_call *c = NULL;
-    if (method == NULL) {
+    static const struct gc_method tables_method = {.path = "", .kind = GC_TABLES};
+    if (method == NULL && tables_known(env, path, &f)) {
+        method = &tables_method;
+    }
+    if (f.status != GRPC_OK) {
+        /* the catalog could not be read: f says why */
+    } else if (method == NULL) {
         fail_set(&f, GRPC_UNIMPLEMENTED, "unknown method %.200s", path);
     } else if (timeout_ms < 0) {
         fail_set(&f, GRPC_INVALID_ARGUMENT, "malformed grpc-timeout \"%.32s\"", timeout);
@@ -1727,6 +1838,10 @@ struct grpc_call *grpc_call_new(struct grpc_env *env, const char *path, const ch
                                 .deadline_ms = now_ms() + timeout_ms,
                                 .fail = {.status = GRPC_OK}};
         if (c->kind == GC_TRANSACTION && transaction_start(c, &f) != GRPC_OK) {
+            free(c);
+            c = NULL;
+        } else if (c->kind == GC_TABLES && (c->tables_path = strdup(path)) == NULL) {
+            fail_nomem(&f);
             free(c);
             c = NULL;
         }
@@ -1793,6 +1908,8 @@ static int call_run(struct grpc_call *c, struct http1_out *out, struct gc_fail *
         return method_list_snapshots(c, out, f);
     case GC_HEALTH_CHECK:
         return method_health_check(c, out, f);
+    case GC_TABLES:
+        return method_tables(c, out, f);
     default:
         assert(false && "streaming-request methods run as their messages come");
         return fail_set(f, GRPC_INTERNAL, "no such unary method");
@@ -1860,6 +1977,7 @@ void grpc_call_free(struct grpc_call *c)
     }
     free(c->frame.body);
     free(c->request);
+    free(c->tables_path);
     free(c);
 }
 

@@ -16,7 +16,10 @@
  *     services, others SERVICE_UNKNOWN / NOT_FOUND);
  *   grpc.reflection.v1.ServerReflection and v1alpha: ServerReflectionInfo
  *     (list_services, file_by_filename, file_containing_symbol) from the
- *     descriptors of these .proto files, embedded at build time.
+ *     descriptors of these .proto files, embedded at build time, and of the
+ *     generated heliosdb_tables.proto when env->tables_enabled;
+ *   heliosdb.tables.v1.<Table>Service (env->tables_enabled): the typed
+ *     per-table services of rpc/grpc_tables.h.
  *
  * Errors map to status codes (grpc_status_of): INVALID 3 INVALID_ARGUMENT,
  * NOTFOUND 5 NOT_FOUND, CONSTRAINT 9 FAILED_PRECONDITION, EXISTS 6
@@ -59,12 +62,18 @@ enum grpc_code {
     GRPC_UNAUTHENTICATED = 16,
 };
 
+struct grpc_tables_cache;
+
 /* What calls run against, shared by the calls of one network thread. */
 struct grpc_env {
     heliosdb *db;
     heliosdb_conn *conn;      /* the thread's connection, for every call but Transaction */
     size_t message_bytes_max; /* one request message ([api] max_request_size_mb) */
     bool serving;             /* health: false once the server shuts down */
+    /* [schema] auto_generate_grpc: the per-table services of rpc/grpc_tables.h under
+     * "/heliosdb.tables.v1.", with tables_cache (the thread's; required then) */
+    bool tables_enabled;
+    struct grpc_tables_cache *tables_cache;
 };
 
 struct grpc_call;

@@ -40,6 +40,7 @@
 
 #include "core/log.h"
 #include "rpc/grpc.h"
+#include "rpc/grpc_tables.h"
 #include "rpc/http1.h"
 #include "rpc/http2.h"
 #include "rpc/rest_tables.h"
@@ -102,7 +103,8 @@ struct h2s {
 struct net_thread {
     struct hdb_server *srv;
     struct grpc_env genv;
-    struct rest_cache rest_cache; /* the catalog, for the generated REST routes */
+    struct rest_cache rest_cache;          /* the catalog, for the generated REST routes */
+    struct grpc_tables_cache tables_cache; /* the generated gRPC services (genv) */
     uint32_t index;
     pthread_t tid;
     bool started;
@@ -1314,8 +1316,12 @@ static int thread_init(struct hdb_server *s, struct net_thread *t, uint32_t inde
     if (limit > 0 && (def == 0 || limit < def)) {
         heliosdb_set_timeout(t->sql, limit); /* REST statements end within the request's time */
     }
-    t->genv = (struct grpc_env){
-        .db = s->db, .conn = t->sql, .message_bytes_max = s->o.max_request_bytes, .serving = true};
+    t->genv = (struct grpc_env){.db = s->db,
+                                .conn = t->sql,
+                                .message_bytes_max = s->o.max_request_bytes,
+                                .serving = true,
+                                .tables_enabled = s->o.grpc_tables,
+                                .tables_cache = &t->tables_cache};
     for (uint32_t p = 0; p < SERVER_LISTENERS_MAX; p++) {
         uint16_t port = s->o.ports[p];
         bool dup = port == 0;
@@ -1339,6 +1345,7 @@ static int thread_init(struct hdb_server *s, struct net_thread *t, uint32_t inde
 static void thread_free(struct net_thread *t)
 {
     rest_cache_free(&t->rest_cache);
+    grpc_tables_cache_free(&t->tables_cache);
     close_listeners(t);
     while (t->conns != NULL) {
         conn_close(t, t->conns);

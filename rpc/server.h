@@ -46,6 +46,7 @@ struct hdb_server_opts {
     const char *readiness_query; /* what /ready runs */
     double recovery_ms;          /* how long opening the database took (/metrics) */
     bool rest_tables;            /* [schema] auto_generate_rest: /v1/{table} routes */
+    bool grpc_tables;            /* [schema] auto_generate_grpc: per-table gRPC services */
     const char *tls_cert_path;   /* [api.tls] enabled: every connection is TLS (else NULL) */
     const char *tls_key_path;
 };

@@ -4,6 +4,7 @@
  *   heliosdb check [options] [DBPATH]   storage verification of every shard
  *   heliosdb config [options]           prints the effective configuration
  *   heliosdb shell [options] [--slt] [DBPATH]   SQL from a terminal or a pipe
+ *   heliosdb proto [options] [DBPATH]   prints the generated per-table gRPC .proto
  *
  * Options of every subcommand: --config FILE (else $HELIOSDB_CONFIG, else
  * none: the documented defaults), --set SECTION.KEY=VALUE (repeatable; wins
@@ -21,6 +22,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "rpc/grpc_tables.h"
 #include "rpc/server.h"
 #include "shards/kv.h"
 #include "sql/api_int.h"
@@ -52,6 +54,8 @@ static void usage(FILE *out)
           "                   until SIGTERM or SIGINT\n"
           "  shell [--slt] [DBPATH]  run SQL from the terminal or stdin (--slt: the\n"
           "                   sqllogictest engine protocol of slt_run.py)\n"
+          "  proto [DBPATH]   print the .proto of the per-table gRPC services generated\n"
+          "                   from the tables ([schema] auto_generate_grpc)\n"
           "  help             this text\n",
           out);
 }
@@ -273,6 +277,53 @@ static int cmd_shell(const struct tool_args *a)
     return rc;
 }
 
+/* Prints the .proto text of the gRPC services generated from the database's tables. */
+static int cmd_proto(const struct tool_args *a)
+{
+    struct hdb_config cfg;
+    char path[4096];
+    struct hdb_db_opts o;
+    int rc = load_database(a, &cfg, path, &o);
+    if (rc != 0) {
+        return rc;
+    }
+    char manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/MANIFEST", path);
+    if (access(manifest, F_OK) != 0) {
+        fprintf(stderr, "heliosdb proto: no database at %s (no MANIFEST)\n", path);
+        hdb_config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    cfg.snapshot.enable_cow_snapshots = false; /* no automatic snapshots for a read */
+    heliosdb *db = NULL;
+    heliosdb_conn *c = NULL;
+    heliosdb_error err = {0};
+    rc = heliosdb_open_config(path, &cfg, NULL, &db, &err);
+    hdb_config_free(&cfg);
+    if (rc != HELIOSDB_OK) {
+        fprintf(stderr, "heliosdb proto: cannot open %s: %s\n", path, err.message);
+        return EXIT_USAGE;
+    }
+    struct grpc_tables_cache cache = {0};
+    const struct grpc_tables *gen = NULL;
+    rc = heliosdb_connect(db, &c, &err);
+    if (rc == HELIOSDB_OK) {
+        rc = grpc_tables_get(c, &cache, &gen, &err);
+        heliosdb_disconnect(c);
+    }
+    if (rc == HELIOSDB_OK) {
+        fputs(grpc_tables_proto(gen), stdout);
+    } else {
+        fprintf(stderr, "heliosdb proto: %s\n", err.message);
+    }
+    grpc_tables_cache_free(&cache);
+    if (heliosdb_close(db, &err) != HELIOSDB_OK) {
+        fprintf(stderr, "heliosdb proto: closing %s: %s\n", path, err.message);
+        rc = rc == HELIOSDB_OK ? HELIOSDB_ERROR : rc;
+    }
+    return rc == HELIOSDB_OK ? 0 : EXIT_USAGE;
+}
+
 /* --- serve --- */
 
 static int signal_pipe[2] = {-1, -1};
@@ -320,6 +371,7 @@ static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
         .request_timeout_ms = (uint32_t)cfg->api.request_timeout_seconds * 1000u,
         .enable_cors = cfg->api.enable_cors,
         .rest_tables = cfg->schema.auto_generate_rest,
+        .grpc_tables = cfg->schema.auto_generate_grpc,
         .readiness_query = cfg->container.readiness_query,
     };
     for (uint32_t i = 0; i < cfg->api.auth_tokens.count && o->ntokens < SERVER_TOKENS_MAX - 1;
@@ -440,6 +492,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(a.command, "serve") == 0) {
         return cmd_serve(&a);
+    }
+    if (strcmp(a.command, "proto") == 0) {
+        return cmd_proto(&a);
     }
     if (strcmp(a.command, "help") == 0 || strcmp(a.command, "--help") == 0) {
         usage(stdout);

@@ -286,7 +286,7 @@ Test(config, schema_rows_are_unique_documented_and_env_names_distinct)
         }
         active += s[i].active;
     }
-    cr_assert_eq(active, 46, "the keys the engine acts on today");
+    cr_assert_eq(active, 47, "the keys the engine acts on today");
     const char *must_be_active[] = {"database.path",
                                     "database.transaction_idle_timeout_ms",
                                     "observability.log_level",

@@ -56,7 +56,8 @@ def start():
          "--set", "api.rest_port=%d" % PORT, "--set", "api.grpc_port=%d" % PORT,
          "--set", "observability.metrics_enabled=false",
          "--set", "api.auth_token_env=GRPC_TEST_TOKEN",
-         "--set", "container.graceful_shutdown_timeout_seconds=5"],
+         "--set", "container.graceful_shutdown_timeout_seconds=5",
+         "--set", "schema.auto_generate_grpc=true"],
         stdout=log, stderr=subprocess.STDOUT, env=env)
     for _ in range(100):
         try:
@@ -246,6 +247,62 @@ if not files or b"heliosdb.v1" not in files[0]:
     fail("reflection file_containing_symbol")
 ok("reflection: list_services and file_containing_symbol")
 
+# The per-table services generated from the catalog ([schema] auto_generate_grpc): the file by
+# reflection, loaded into a DescriptorPool, dynamic message classes, then TService's methods.
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory  # noqa: E402
+
+resp = list(refl(iter([reflection_pb2.ServerReflectionRequest(
+    file_containing_symbol="heliosdb.tables.v1.TService")]), metadata=md, timeout=5))
+files = resp[0].file_descriptor_response.file_descriptor_proto
+if len(files) != 1:
+    fail("reflection of heliosdb.tables.v1.TService: %s" % resp[0])
+pool = descriptor_pool.DescriptorPool()
+pool.Add(descriptor_pb2.FileDescriptorProto.FromString(files[0]))
+factory = message_factory.MessageFactory(pool)
+
+
+def table_class(name):
+    d = pool.FindMessageTypeByName("heliosdb.tables.v1." + name)
+    if hasattr(message_factory, "GetMessageClass"):
+        return message_factory.GetMessageClass(d)
+    return factory.GetPrototype(d)
+
+
+T, TKey = table_class("T"), table_class("TKey")
+TListRequest, TList = table_class("TListRequest"), table_class("TList")
+TS = "/heliosdb.tables.v1.TService/"
+created = unary(TS + "Create", T(name="gen-1", amount="7.25", score=2.5, data=b"\x02"), T)
+if not created.HasField("id") or created.id < 1 or created.name != "gen-1" or \
+        created.amount != "7.25" or created.score != 2.5 or created.data != b"\x02":
+    fail("TService/Create: %s" % created)
+got = unary(TS + "Get", TKey(id=created.id), T)
+if got != created:
+    fail("TService/Get: %s != %s" % (got, created))
+bare = unary(TS + "Create", T(name="gen-2"), T)
+if bare.HasField("amount") or bare.HasField("score") or bare.id <= created.id:
+    fail("TService/Create with NULLs: %s" % bare)
+updated = unary(TS + "Update", T(id=bare.id, score=9.0), T)
+if updated.score != 9.0 or updated.name != "gen-2":
+    fail("TService/Update: %s" % updated)
+expect_code(grpc.StatusCode.NOT_FOUND, unary, TS + "Get", TKey(id=10 ** 9), T)
+expect_code(grpc.StatusCode.FAILED_PRECONDITION, unary, TS + "Create", T(name="gen-1"), T)
+total = execute("SELECT count(*) FROM t").rows[0].values[0].integer
+seen, token, pages = [], "", 0
+while pages < 100:
+    page = unary(TS + "List", TListRequest(page_size=500, page_token=token), TList)
+    seen += [r.id for r in page.rows]
+    pages += 1
+    token = page.next_page_token
+    if not token:
+        break
+if len(seen) != total or seen != sorted(seen) or created.id not in seen:
+    fail("TService/List: %s rows in %d pages, %d in the table" % (seen, pages, total))
+unary(TS + "Delete", TKey(id=bare.id), table_class("TDeleted"))
+unary(TS + "Delete", TKey(id=created.id), table_class("TDeleted"))  # t as it was
+expect_code(grpc.StatusCode.NOT_FOUND, unary, TS + "Delete", TKey(id=bare.id),
+            table_class("TDeleted"))
+ok("generated TService: reflection into a DescriptorPool, Create, Get, Update, List, Delete")
+
 # REST over HTTP/2: curl with prior knowledge and with Upgrade: h2c; a bounded h2load run
 for flag in ("--http2-prior-knowledge", "--http2"):
     out = subprocess.run(["curl", "-s", "-m", "5", flag, "-w", "%{http_version} %{http_code}",
@@ -287,5 +344,17 @@ if rc != 0:
     fail("SIGTERM: exit status %s" % rc)
 ok("health Watch: SERVING, then NOT_SERVING on SIGTERM; exit 0")
 channel.close()
+
+# heliosdb proto: the generated services as a .proto that protoc accepts
+out = subprocess.run([BIN, "proto", os.path.join(WORK, "db")], capture_output=True, text=True,
+                     timeout=60)
+if out.returncode != 0 or "service TService" not in out.stdout:
+    fail("heliosdb proto: %s %s" % (out.returncode, out.stderr))
+os.makedirs(os.path.join(WORK, "protoout"))
+with open(os.path.join(WORK, "heliosdb_tables.proto"), "w") as f:
+    f.write(out.stdout)
+subprocess.run(["protoc", "-I", WORK, "--python_out=" + os.path.join(WORK, "protoout"),
+                "heliosdb_tables.proto"], check=True, timeout=60)
+ok("heliosdb proto prints the generated services; protoc compiles them")
 shutil.rmtree(WORK, ignore_errors=True)
 print("ok: all")
