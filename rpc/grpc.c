@@ -91,6 +91,7 @@
 #include "rpc/grpc.h"
 #include "rpc/grpc_tables.h"
 #include "rpc/sqlrun.h"
+#include "rpc/text.h"
 #include "sql/api_int.h"
 
 #define GC_ROWS_MAX          100000u     /* rows one answer may hold */
@@ -241,75 +242,22 @@ static void arena_free(struct gc_arena *a)
 
 /* ---- UTF-8 ---- */
 
-/* The length of the well-formed UTF-8 sequence starting s[0..n), or 0 if there is none. */
-static size_t utf8_sequence_len(const uint8_t *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0x80) {
-        return 1;
-    } else if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2, cp = s[0] & 0x1Fu;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3, cp = s[0] & 0x0Fu;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4, cp = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0u) != 0x80u) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-    bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
-    return overlong || surrogate || cp > 0x10FFFF ? 0 : len;
-}
-
 /* Whether s[0..n) is UTF-8 without a NUL byte (what a protobuf-c string can carry whole). */
 static bool utf8_without_nul(const uint8_t *s, size_t n)
 {
-    for (size_t i = 0; i < n;) {
-        size_t len = s[i] == 0 ? 0 : utf8_sequence_len(s + i, n - i);
-        if (len == 0) {
-            return false;
-        }
-        i += len;
-    }
-    return true;
+    return text_bad_bytes((const char *)s, n, true) == 0;
 }
 
 /* A NUL-terminated copy of s[0..n) in the arena, each byte that is not part of well-formed
  * UTF-8 (and each NUL) replaced by U+FFFD; NULL out of memory. */
 static char *arena_text(struct gc_arena *a, const char *s, size_t n)
 {
-    const uint8_t *u = (const uint8_t *)s;
-    size_t bad = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = u[i] == 0 ? 0 : utf8_sequence_len(u + i, n - i);
-        bad += len == 0;
-        i += len == 0 ? 1 : len;
-    }
+    size_t bad = text_bad_bytes(s, n, true);
     char *copy = arena_alloc(a, n + 2 * bad + 1); /* each bad byte becomes three */
     if (copy == NULL) {
         return NULL;
     }
-    size_t m = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = u[i] == 0 ? 0 : utf8_sequence_len(u + i, n - i);
-        if (len == 0) {
-            memcpy(copy + m, "\xEF\xBF\xBD", 3);
-            m += 3, i += 1;
-        } else {
-            memcpy(copy + m, s + i, len);
-            m += len, i += len;
-        }
-    }
+    size_t m = text_repair(s, n, true, copy);
     copy[m] = '\0';
     return copy;
 }

@@ -50,6 +50,7 @@
 
 #include "rpc/grpc.h"
 #include "rpc/grpc_tables.h"
+#include "rpc/text.h"
 #include "sql/api_int.h"
 #include "sql/value.h"
 
@@ -833,41 +834,9 @@ static int in_next(struct pb_in *r, uint32_t *field, uint32_t *wire, uint64_t *v
     }
 }
 
-/* The length of the UTF-8 sequence at s[0..n), or 0 when it is not well-formed. */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-    if (s[0] < 0x80) {
-        return 1;
-    }
-    size_t len = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
-                 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-                 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
-                                                : 0;
-    if (len == 0 || len > n) {
-        return 0;
-    }
-    uint32_t cp = s[0] & (len == 2 ? 0x1Fu : len == 3 ? 0x0Fu : 0x07u);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0u) != 0x80u) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    bool bad = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-               (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF;
-    return bad ? 0 : len;
-}
-
 static bool utf8_valid(const uint8_t *s, size_t n)
 {
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_len(s + i, n - i);
-        if (len == 0) {
-            return false;
-        }
-        i += len;
-    }
-    return true;
+    return text_bad_bytes((const char *)s, n, false) == 0;
 }
 
 /* Whether field i is in t's primary key. */
@@ -1054,19 +1023,19 @@ static int bind_one(heliosdb_stmt *st, int index, const struct gt_field *x,
 /* Appends text[0..n) as field `number`, each byte that is not UTF-8 as U+FFFD. */
 static void encode_text(struct pb_out *w, uint32_t number, const uint8_t *s, size_t n)
 {
-    if (utf8_valid(s, n)) {
+    size_t bad = text_bad_bytes((const char *)s, n, false);
+    if (bad == 0) {
         pb_bytes(w, number, s, n);
         return;
     }
-    struct pb_out fixed = {0};
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_len(s + i, n - i);
-        pb_raw(&fixed, len == 0 ? (const uint8_t *)"\xEF\xBF\xBD" : s + i, len == 0 ? 3 : len);
-        i += len == 0 ? 1 : len;
+    char *fixed = malloc(n + 2 * bad); /* each bad byte becomes three */
+    if (fixed == NULL) {
+        w->nomem = true;
+        return;
     }
-    w->nomem = w->nomem || fixed.nomem;
-    pb_bytes(w, number, fixed.o.data, fixed.o.len);
-    http1_out_free(&fixed.o);
+    size_t m = text_repair((const char *)s, n, false, fixed);
+    pb_bytes(w, number, fixed, m);
+    free(fixed);
 }
 
 /* Encodes the current row of st (columns = t's fields, in order) as a T, or as a TKey. */

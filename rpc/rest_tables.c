@@ -59,7 +59,6 @@
 #include <http_parser.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -68,7 +67,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rpc/jsonval.h"
 #include "rpc/rest_tables.h"
+#include "rpc/text.h"
 #include "sql/api_int.h"
 #include "sql/value.h" /* enum hdb_affinity, for the OpenAPI types */
 
@@ -80,7 +81,6 @@
 #define RT_KEY_COLUMNS_MAX    32u         /* columns of a primary key (the engine's limit) */
 #define RT_SQL_BYTES_MAX      (1u << 20)  /* the text of one statement */
 #define RT_ANSWER_BYTES_MAX   (64u << 20) /* estimated bytes of one answer's values */
-#define RT_VALUE_BYTES        32u         /* a value's cost beside its bytes: its json_t */
 #define RT_MESSAGE_BYTES      1024u       /* an error message */
 #define RT_LOCATION_BYTES_MAX 2048u       /* a Location header's URL */
 #define RT_NAME_SHOWN         128         /* bytes of a name or value quoted in a message */
@@ -235,159 +235,11 @@ static void fail_prefix(struct rt_fail *f, size_t index)
     }
 }
 
-/* ---- UTF-8 and base64 (the forms of rpc/sqljson.c) ---- */
-
-/* The length of the well-formed UTF-8 sequence at s[0..n), or 0 when there is none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char b = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (b < 0x80) {
-        return 1;
-    } else if (b >= 0xC2 && b <= 0xDF) {
-        len = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        len = 3, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        len = 4, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (len > n || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (size_t i = 2; i < len; i++) {
-        if ((s[i] & 0xC0u) != 0x80u) {
-            return 0;
-        }
-    }
-    return len;
-}
-
-/* How many bytes of s[0..n) are not part of well-formed UTF-8. */
-static size_t utf8_bad_bytes(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t bad = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_len(u + i, n - i);
-        bad += len == 0;
-        i += len == 0 ? 1 : len;
-    }
-    return bad;
-}
+/* ---- values (their JSON forms are rpc/jsonval.h's) ---- */
 
 static bool utf8_valid(const char *s)
 {
-    return utf8_bad_bytes(s, strlen(s)) == 0;
-}
-
-/* A JSON string of s[0..n), each byte outside well-formed UTF-8 as U+FFFD; NULL out of memory. */
-static json_t *json_text(const char *s, size_t n)
-{
-    size_t bad = utf8_bad_bytes(s, n);
-    if (bad == 0) {
-        return json_stringn_nocheck(s, n);
-    }
-    char *copy = malloc(n + 2 * bad); /* each bad byte becomes three */
-    if (copy == NULL) {
-        return NULL;
-    }
-    const unsigned char *u = (const unsigned char *)s;
-    size_t m = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_len(u + i, n - i);
-        memcpy(copy + m, len == 0 ? "\xEF\xBF\xBD" : s + i, len == 0 ? 3 : len);
-        m += len == 0 ? 3 : len;
-        i += len == 0 ? 1 : len;
-    }
-    json_t *j = json_stringn_nocheck(copy, m);
-    free(copy);
-    return j;
-}
-
-static const char base64_digits[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* The value of base64 digit c, or -1. */
-static int base64_value(char c)
-{
-    const char *at = c != '\0' ? strchr(base64_digits, c) : NULL;
-    return at != NULL ? (int)(at - base64_digits) : -1;
-}
-
-/*
- * Decodes s[0..n) when it is standard padded base64 whose unused bits are zero (so each blob
- * has one text, as sqljson.c takes it); writes *out_len bytes to out (NULL: check only).
- */
-static bool base64_decode(const char *s, size_t n, unsigned char *out, size_t *out_len)
-{
-    if (n % 4 != 0) {
-        return false;
-    }
-    size_t pad = n > 0 && s[n - 1] == '=' ? 1 + (s[n - 2] == '=') : 0, o = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        size_t digits = i + 4 == n ? 4 - pad : 4;
-        uint32_t group = 0;
-        for (size_t k = 0; k < 4; k++) {
-            int v = k < digits ? base64_value(s[i + k]) : 0;
-            if (v < 0) {
-                return false;
-            }
-            group = group << 6 | (uint32_t)v;
-        }
-        if (digits < 4 && (group & (digits == 3 ? 0xFFu : 0xFFFFu)) != 0) {
-            return false;
-        }
-        for (size_t k = 0; k + 1 < digits; k++, o++) {
-            if (out != NULL) {
-                out[o] = (unsigned char)(group >> (16 - 8 * k) & 0xFF);
-            }
-        }
-    }
-    *out_len = o;
-    return true;
-}
-
-/* {"$base64": "..."} of data[0..n); NULL out of memory. */
-static json_t *blob_json(const unsigned char *data, size_t n)
-{
-    size_t len = (n + 2) / 3 * 4, o = 0;
-    char *text = malloc(len + 1);
-    if (text == NULL) {
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i += 3) {
-        size_t left = n - i;
-        uint32_t group = (uint32_t)data[i] << 16;
-        group |= left > 1 ? (uint32_t)data[i + 1] << 8 : 0;
-        group |= left > 2 ? (uint32_t)data[i + 2] : 0;
-        text[o++] = base64_digits[group >> 18 & 0x3F];
-        text[o++] = base64_digits[group >> 12 & 0x3F];
-        text[o++] = left > 1 ? base64_digits[group >> 6 & 0x3F] : '=';
-        text[o++] = left > 2 ? base64_digits[group & 0x3F] : '=';
-    }
-    json_t *s = json_stringn_nocheck(text, len);
-    free(text);
-    return s != NULL ? json_pack("{s:o}", "$base64", s) : NULL;
-}
-
-/* The string of a {"$base64": "..."} object, or NULL if v is not one. */
-static json_t *blob_text(json_t *v)
-{
-    json_t *text = json_object_get(v, "$base64");
-    return json_object_size(v) == 1 && json_is_string(text) ? text : NULL;
-}
-
-/* ---- values ---- */
-
-static const char *json_type_name(const json_t *v)
-{
-    static const char *const names[] = {
-        [JSON_OBJECT] = "an object",   [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
-        [JSON_INTEGER] = "an integer", [JSON_REAL] = "a real",    [JSON_TRUE] = "true",
-        [JSON_FALSE] = "false",        [JSON_NULL] = "null"};
-    return names[json_typeof(v)];
+    return text_bad_bytes(s, strlen(s), false) == 0;
 }
 
 /* True when v has a form a column value takes: a scalar or {"$base64": "<strict base64>"}. */
@@ -399,86 +251,10 @@ static bool value_check(json_t *v)
     if (!json_is_object(v)) {
         return true;
     }
-    json_t *text = blob_text(v);
+    json_t *text = jsonval_blob_text(v);
     size_t len;
     return text != NULL &&
-           base64_decode(json_string_value(text), json_string_length(text), NULL, &len);
-}
-
-/* Binds the {"$base64": ...} object v (checked by value_check) at index. */
-static int blob_bind(heliosdb_stmt *st, int index, json_t *v, heliosdb_error *e)
-{
-    json_t *text = blob_text(v);
-    size_t n = json_string_length(text), len = 0;
-    unsigned char *bytes = malloc(n / 4 * 3 + 1);
-    if (bytes == NULL) {
-        *e = (heliosdb_error){.code = HELIOSDB_NOMEM, .offset = -1, .message = "out of memory"};
-        return HELIOSDB_NOMEM;
-    }
-    bool ok = base64_decode(json_string_value(text), n, bytes, &len);
-    assert(ok);
-    (void)ok;
-    int rc = heliosdb_bind_blob(st, index, bytes, len, e);
-    free(bytes);
-    return rc;
-}
-
-/* Binds the body value v (checked by value_check) as sqljson.c binds a param. */
-static int json_bind(heliosdb_stmt *st, int index, json_t *v, heliosdb_error *e)
-{
-    switch (json_typeof(v)) {
-    case JSON_INTEGER:
-        return heliosdb_bind_int64(st, index, json_integer_value(v), e);
-    case JSON_REAL:
-        return heliosdb_bind_double(st, index, json_real_value(v), e);
-    case JSON_STRING:
-        return heliosdb_bind_text(st, index, json_string_value(v), (long)json_string_length(v), e);
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return heliosdb_bind_int64(st, index, json_is_true(v) ? 1 : 0, e);
-    case JSON_OBJECT:
-        return blob_bind(st, index, v, e);
-    default: /* null; arrays were refused by value_check */
-        return heliosdb_bind_null(st, index, e);
-    }
-}
-
-/* Column col of st's current row as JSON (the forms of sqljson.h); NULL out of memory. */
-static json_t *value_json(heliosdb_stmt *st, int col)
-{
-    int type = heliosdb_column_type(st, col);
-    if (type == HELIOSDB_NULL) {
-        return json_null();
-    } else if (type == HELIOSDB_INTEGER) {
-        return json_integer((json_int_t)heliosdb_column_int64(st, col));
-    } else if (type == HELIOSDB_FLOAT) {
-        double d = heliosdb_column_double(st, col);
-        return isfinite(d) ? json_real(d) : json_null();
-    } else if (type == HELIOSDB_BLOB) {
-        const void *data = heliosdb_column_blob(st, col);
-        return blob_json(data, (size_t)heliosdb_column_bytes(st, col));
-    }
-    /* TEXT, DECIMAL (its exact text) and any type added later: the value as text. */
-    const unsigned char *text = heliosdb_column_text(st, col);
-    if (text == NULL) {
-        return json_null();
-    }
-    return json_text((const char *)text, (size_t)heliosdb_column_bytes(st, col));
-}
-
-/* The bytes column col of st's current row takes in the answer's budget. */
-static size_t value_cost(heliosdb_stmt *st, int col)
-{
-    int type = heliosdb_column_type(st, col);
-    if (type == HELIOSDB_NULL || type == HELIOSDB_INTEGER || type == HELIOSDB_FLOAT) {
-        return RT_VALUE_BYTES;
-    }
-    if (type == HELIOSDB_BLOB) {
-        heliosdb_column_blob(st, col);
-        return RT_VALUE_BYTES + ((size_t)heliosdb_column_bytes(st, col) + 2) / 3 * 4;
-    }
-    heliosdb_column_text(st, col);
-    return RT_VALUE_BYTES + (size_t)heliosdb_column_bytes(st, col);
+           jsonval_base64_decode(json_string_value(text), json_string_length(text), NULL, &len);
 }
 
 /* ---- writing statements ---- */
@@ -592,7 +368,7 @@ static int params_bind(struct rt_ctx *x, heliosdb_stmt *st, const struct rt_sql 
         } else if (p->kind == RT_PARAM_INT) {
             rc = heliosdb_bind_int64(st, index, p->number, &e);
         } else {
-            rc = json_bind(st, index, p->json, &e);
+            rc = jsonval_bind(st, index, p->json, &e);
         }
         if (rc != HELIOSDB_OK) {
             return fail_engine(&x->fail, rc, &e);
@@ -613,7 +389,7 @@ static int keys_make(struct rt_ctx *x, heliosdb_stmt *st, json_t ***keys, int *n
     for (int col = 0; col < n; col++) {
         const char *name = heliosdb_column_name(st, col);
         name = name != NULL ? name : "";
-        if (((*keys)[col] = json_text(name, strlen(name))) == NULL) {
+        if (((*keys)[col] = jsonval_text(name, strlen(name))) == NULL) {
             return fail_nomem(&x->fail);
         }
     }
@@ -631,9 +407,9 @@ static void keys_free(json_t **keys, int ncols)
 /* Appends st's current row to rows as an object keyed by column name, within the budget. */
 static int row_append(struct rt_ctx *x, heliosdb_stmt *st, json_t **keys, int ncols, json_t *rows)
 {
-    size_t cost = RT_VALUE_BYTES;
+    size_t cost = JSONVAL_VALUE_BYTES;
     for (int col = 0; col < ncols; col++) {
-        cost += value_cost(st, col);
+        cost += jsonval_cost(st, col);
     }
     if (cost > RT_ANSWER_BYTES_MAX - x->answer_bytes) {
         return fail_status(&x->fail, 413, "RESOURCE_EXHAUSTED",
@@ -648,7 +424,7 @@ static int row_append(struct rt_ctx *x, heliosdb_stmt *st, json_t **keys, int nc
     for (int col = 0; col < ncols; col++) {
         const char *key = json_string_value(keys[col]);
         size_t key_len = json_string_length(keys[col]);
-        if (json_object_setn_new_nocheck(row, key, key_len, value_json(st, col)) != 0) {
+        if (json_object_setn_new_nocheck(row, key, key_len, jsonval_from_column(st, col)) != 0) {
             return fail_nomem(&x->fail);
         }
     }
@@ -1483,7 +1259,7 @@ static int object_check(struct rt_ctx *x, json_t *obj, size_t index)
     const char *key;
     json_t *v;
     if (!json_is_object(obj)) {
-        rc = fail_bad(&x->fail, "expected an object, got %s", json_type_name(obj));
+        rc = fail_bad(&x->fail, "expected an object, got %s", jsonval_type_name(obj));
     }
     json_object_foreach(obj, key, v)
     {
@@ -1493,7 +1269,7 @@ static int object_check(struct rt_ctx *x, json_t *obj, size_t index)
             rc = fail_bad(&x->fail,
                           "column %.*s: expected a number, string, boolean, null or "
                           "{\"$base64\": \"...\"} (standard padded base64), got %s",
-                          RT_NAME_SHOWN, key, json_type_name(v));
+                          RT_NAME_SHOWN, key, jsonval_type_name(v));
         }
     }
     if (rc != 0 && index != SIZE_MAX) {
@@ -1549,7 +1325,7 @@ static int post_check(struct rt_ctx *x, json_t *root)
     }
     if (!json_is_array(root)) {
         return fail_bad(&x->fail, "POST takes an object or an array of objects, got %s",
-                        json_type_name(root));
+                        jsonval_type_name(root));
     }
     if (json_array_size(root) > RT_OBJECTS_MAX) {
         return fail_status(&x->fail, 413, "RESOURCE_EXHAUSTED", "more than %u objects in one POST",

@@ -30,7 +30,6 @@
  */
 #include <assert.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,11 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc/jsonval.h"
 #include "rpc/sqljson.h"
 #include "rpc/sqlrun.h"
 
 #define SJ_ANSWER_BYTES_MAX (64u << 20) /* estimated bytes of one answer's values (413 past) */
-#define SJ_VALUE_BYTES      32u         /* a value's cost beside its bytes: the json_t it becomes */
 
 static_assert(SQLJSON_STATEMENTS_MAX < SQLRUN_NONE, "statement indexes fit");
 static_assert(SQLJSON_PARAMS_MAX <= INT32_MAX, "param indexes fit an int");
@@ -59,140 +58,6 @@ struct sj_budget {
     uint32_t rows;
     size_t bytes;
 };
-
-/* ---- UTF-8 and base64 ---- */
-
-/* The length of the well-formed UTF-8 sequence starting s[0..n), or 0 if there is none. */
-static size_t utf8_sequence_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0x80) {
-        return 1;
-    } else if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2, cp = s[0] & 0x1Fu;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3, cp = s[0] & 0x0Fu;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4, cp = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0u) != 0x80u) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-    bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
-    return overlong || surrogate || cp > 0x10FFFF ? 0 : len;
-}
-
-/* A JSON string of s[0..n), each byte that is not part of well-formed UTF-8 replaced by U+FFFD;
- * NULL out of memory. */
-static json_t *json_string_lossy(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t bad = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence_len(u + i, n - i);
-        bad += len == 0;
-        i += len == 0 ? 1 : len;
-    }
-    if (bad == 0) {
-        return json_stringn(s, n);
-    }
-    char *copy = malloc(n + 2 * bad); /* each bad byte becomes three */
-    if (copy == NULL) {
-        return NULL;
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_sequence_len(u + i, n - i);
-        if (len == 0) {
-            memcpy(copy + m, "\xEF\xBF\xBD", 3);
-            m += 3, i += 1;
-        } else {
-            memcpy(copy + m, s + i, len);
-            m += len, i += len;
-        }
-    }
-    json_t *j = json_stringn_nocheck(copy, m);
-    free(copy);
-    return j;
-}
-
-static const char base64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static size_t base64_encoded_len(size_t n)
-{
-    return (n + 2) / 3 * 4;
-}
-
-/* Writes base64_encoded_len(n) bytes of standard, padded base64 to out (no NUL). */
-static void base64_encode(const unsigned char *in, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        size_t left = n - i;
-        uint32_t quad = (uint32_t)in[i] << 16;
-        quad |= left > 1 ? (uint32_t)in[i + 1] << 8 : 0;
-        quad |= left > 2 ? (uint32_t)in[i + 2] : 0;
-        out[o++] = base64_alphabet[quad >> 18 & 0x3F];
-        out[o++] = base64_alphabet[quad >> 12 & 0x3F];
-        out[o++] = left > 1 ? base64_alphabet[quad >> 6 & 0x3F] : '=';
-        out[o++] = left > 2 ? base64_alphabet[quad & 0x3F] : '=';
-    }
-}
-
-/* The value of base64 digit c, or -1. */
-static int base64_digit(char c)
-{
-    const char *at = c != '\0' ? strchr(base64_alphabet, c) : NULL;
-    return at != NULL ? (int)(at - base64_alphabet) : -1;
-}
-
-/*
- * Decodes s[0..n) if it is strict standard base64: whole groups of four, '=' padding only at
- * the end, no whitespace, the unused bits of the last digit zero (so each blob has exactly one
- * text). Writes *out_len bytes to out (which may be NULL: check only). Returns false otherwise.
- */
-static bool base64_decode(const char *s, size_t n, unsigned char *out, size_t *out_len)
-{
-    if (n % 4 != 0) {
-        return false;
-    }
-    size_t pad = n > 0 && s[n - 1] == '=' ? 1 + (s[n - 2] == '=') : 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        size_t digits = i + 4 == n ? 4 - pad : 4;
-        uint32_t quad = 0;
-        for (size_t k = 0; k < 4; k++) {
-            int v = k < digits ? base64_digit(s[i + k]) : 0;
-            if (v < 0) {
-                return false;
-            }
-            quad = quad << 6 | (uint32_t)v;
-        }
-        uint32_t unused = digits == 4 ? 0 : digits == 3 ? 0xFFu : 0xFFFFu;
-        if ((quad & unused) != 0) {
-            return false;
-        }
-        for (size_t k = 0; k + 1 < digits; k++) {
-            if (out != NULL) {
-                out[o] = (unsigned char)(quad >> (16 - 8 * k) & 0xFF);
-            }
-            o++;
-        }
-    }
-    *out_len = o;
-    return true;
-}
 
 /* ---- the request ---- */
 
@@ -215,37 +80,21 @@ static int body_parse(const char *body, size_t len, json_t **root, struct sqlrun
                            je.column, je.text);
 }
 
-static const char *json_type_name(const json_t *v)
-{
-    static const char *const names[] = {
-        [JSON_OBJECT] = "an object",   [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
-        [JSON_INTEGER] = "an integer", [JSON_REAL] = "a real",    [JSON_TRUE] = "true",
-        [JSON_FALSE] = "false",        [JSON_NULL] = "null"};
-    return names[json_typeof(v)];
-}
-
-/* The string of a {"$base64": "..."} object, or NULL if v is not one. */
-static json_t *blob_text(json_t *v)
-{
-    json_t *text = json_object_get(v, "$base64");
-    return json_object_size(v) == 1 && json_is_string(text) ? text : NULL;
-}
-
 /* Checks that params[i] has one of the forms a param takes. */
 static int param_check(json_t *v, size_t i, struct sqlrun_fail *f)
 {
     if (!json_is_object(v) && !json_is_array(v)) {
         return HELIOSDB_OK;
     }
-    json_t *text = json_is_object(v) ? blob_text(v) : NULL;
+    json_t *text = json_is_object(v) ? jsonval_blob_text(v) : NULL;
     if (text == NULL) {
         return sqlrun_fail_set(f, HELIOSDB_INVALID,
                                "params[%zu]: expected a number, string, boolean, null or "
                                "{\"$base64\": \"...\"}, got %s",
-                               i, json_type_name(v));
+                               i, jsonval_type_name(v));
     }
     size_t len;
-    if (!base64_decode(json_string_value(text), json_string_length(text), NULL, &len)) {
+    if (!jsonval_base64_decode(json_string_value(text), json_string_length(text), NULL, &len)) {
         return sqlrun_fail_set(f, HELIOSDB_INVALID,
                                "params[%zu]: \"$base64\" is not standard padded base64", i);
     }
@@ -288,7 +137,7 @@ static int request_from_json(json_t *obj, struct sj_request *r, struct sqlrun_fa
             r->params = v;
         } else if (strcmp(key, "sql") == 0 || strcmp(key, "params") == 0) {
             return sqlrun_fail_set(f, HELIOSDB_INVALID, "\"%s\" must be %s, got %s", key,
-                                   key[0] == 's' ? "a string" : "an array", json_type_name(v));
+                                   key[0] == 's' ? "a string" : "an array", jsonval_type_name(v));
         } else {
             return sqlrun_fail_set(f, HELIOSDB_INVALID,
                                    "unknown key \"%.64s\" (expected \"sql\" and \"params\")", key);
@@ -302,51 +151,6 @@ static int request_from_json(json_t *obj, struct sj_request *r, struct sqlrun_fa
 
 /* ---- planning and binding ---- */
 
-/* Binds {"$base64": ...} (checked by param_check) at index. */
-static int bind_blob(heliosdb_stmt *st, int index, json_t *v, heliosdb_error *e)
-{
-    json_t *text = blob_text(v);
-    const char *s = json_string_value(text);
-    size_t n = json_string_length(text), len = 0;
-    static unsigned char empty[1];
-    unsigned char *bytes = n > 0 ? malloc(n / 4 * 3) : empty;
-    if (bytes == NULL) {
-        snprintf(e->message, sizeof e->message, "%s", "out of memory");
-        e->offset = -1;
-        return HELIOSDB_NOMEM;
-    }
-    bool ok = base64_decode(s, n, bytes, &len);
-    assert(ok);
-    (void)ok;
-    int rc = heliosdb_bind_blob(st, index, bytes, len, e);
-    if (bytes != empty) {
-        free(bytes);
-    }
-    return rc;
-}
-
-/* Binds params[i] (checked by param_check) as parameter i + 1. */
-static int bind_param(heliosdb_stmt *st, size_t i, json_t *v, heliosdb_error *e)
-{
-    int index = (int)i + 1;
-    switch (json_typeof(v)) {
-    case JSON_INTEGER:
-        return heliosdb_bind_int64(st, index, json_integer_value(v), e);
-    case JSON_REAL:
-        return heliosdb_bind_double(st, index, json_real_value(v), e);
-    case JSON_STRING:
-        return heliosdb_bind_text(st, index, json_string_value(v), (long)json_string_length(v), e);
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return heliosdb_bind_int64(st, index, json_is_true(v) ? 1 : 0, e);
-    case JSON_OBJECT:
-        return bind_blob(st, index, v, e);
-    default: /* null: arrays and other objects were refused by param_check */
-        assert(json_is_null(v));
-        return heliosdb_bind_null(st, index, e);
-    }
-}
-
 /* ---- running and answering ---- */
 
 /* Takes bytes from the answer's budget; false past SJ_ANSWER_BYTES_MAX. */
@@ -359,58 +163,6 @@ static bool budget_take(struct sj_budget *b, size_t bytes)
     return true;
 }
 
-/* {"$base64": "..."} of n bytes; NULL out of memory. */
-static json_t *blob_to_json(const void *data, size_t n)
-{
-    size_t len = base64_encoded_len(n);
-    char *text = malloc(len + 1);
-    if (text == NULL) {
-        return NULL;
-    }
-    base64_encode(data, n, text);
-    json_t *s = json_stringn_nocheck(text, len);
-    free(text);
-    return s != NULL ? json_pack("{s:o}", "$base64", s) : NULL;
-}
-
-/* The bytes column col of the current row takes in the budget. */
-static size_t value_cost(heliosdb_stmt *st, int col)
-{
-    int type = heliosdb_column_type(st, col);
-    if (type == HELIOSDB_NULL || type == HELIOSDB_INTEGER || type == HELIOSDB_FLOAT) {
-        return SJ_VALUE_BYTES;
-    }
-    if (type == HELIOSDB_BLOB) {
-        heliosdb_column_blob(st, col);
-        return SJ_VALUE_BYTES + base64_encoded_len((size_t)heliosdb_column_bytes(st, col));
-    }
-    heliosdb_column_text(st, col);
-    return SJ_VALUE_BYTES + (size_t)heliosdb_column_bytes(st, col);
-}
-
-/* Column col of the current row as JSON (see sqljson.h for the forms); NULL out of memory. */
-static json_t *value_to_json(heliosdb_stmt *st, int col)
-{
-    int type = heliosdb_column_type(st, col);
-    if (type == HELIOSDB_NULL) {
-        return json_null();
-    } else if (type == HELIOSDB_INTEGER) {
-        return json_integer((json_int_t)heliosdb_column_int64(st, col));
-    } else if (type == HELIOSDB_FLOAT) {
-        double d = heliosdb_column_double(st, col);
-        return isfinite(d) ? json_real(d) : json_null();
-    } else if (type == HELIOSDB_BLOB) {
-        const void *data = heliosdb_column_blob(st, col);
-        return blob_to_json(data, (size_t)heliosdb_column_bytes(st, col));
-    }
-    /* TEXT, DECIMAL (its exact text) and any type added later: the value as text. */
-    const unsigned char *text = heliosdb_column_text(st, col);
-    if (text == NULL) {
-        return json_null();
-    }
-    return json_string_lossy((const char *)text, (size_t)heliosdb_column_bytes(st, col));
-}
-
 /* Appends the current row of st to rows, within the budget. */
 static int row_append(heliosdb_stmt *st, json_t *rows, struct sj_budget *b, struct sqlrun_fail *f)
 {
@@ -419,9 +171,9 @@ static int row_append(heliosdb_stmt *st, json_t *rows, struct sj_budget *b, stru
                                SQLJSON_ROWS_MAX);
     }
     int ncols = heliosdb_column_count(st);
-    size_t cost = SJ_VALUE_BYTES;
+    size_t cost = JSONVAL_VALUE_BYTES;
     for (int col = 0; col < ncols; col++) {
-        cost += value_cost(st, col);
+        cost += jsonval_cost(st, col);
     }
     if (!budget_take(b, cost)) {
         return sqlrun_fail_set(f, HELIOSDB_TOOBIG, "the answer is over %u MiB",
@@ -432,7 +184,7 @@ static int row_append(heliosdb_stmt *st, json_t *rows, struct sj_budget *b, stru
         return sqlrun_fail_nomem(f);
     }
     for (int col = 0; col < ncols; col++) {
-        if (json_array_append_new(row, value_to_json(st, col)) != 0) {
+        if (json_array_append_new(row, jsonval_from_column(st, col)) != 0) {
             return sqlrun_fail_nomem(f);
         }
     }
@@ -449,7 +201,7 @@ static json_t *result_object(heliosdb_conn *c, heliosdb_stmt *st, json_t *rows)
     for (int col = 0; columns != NULL && col < ncols; col++) {
         const char *name = heliosdb_column_name(st, col);
         name = name != NULL ? name : "";
-        if (json_array_append_new(columns, json_string_lossy(name, strlen(name))) != 0) {
+        if (json_array_append_new(columns, jsonval_text(name, strlen(name))) != 0) {
             json_decref(columns);
             columns = NULL;
         }
@@ -486,7 +238,7 @@ static json_t *run_rows(struct sj_run *run)
 static int run_bind(void *ctx, heliosdb_stmt *st, size_t i, heliosdb_error *e)
 {
     const struct sj_run *run = ctx;
-    return bind_param(st, i, json_array_get(run->params, i), e);
+    return jsonval_bind(st, (int)i + 1, json_array_get(run->params, i), e);
 }
 
 /* The row callback of sqlrun_run: appends the current row to the answer. */
@@ -596,7 +348,7 @@ static int batch_list(json_t *root, json_t **list, struct sqlrun_fail *f)
         }
         if (!json_is_array(v)) {
             return sqlrun_fail_set(f, HELIOSDB_INVALID, "\"statements\" must be an array, got %s",
-                                   json_type_name(v));
+                                   jsonval_type_name(v));
         }
         *list = v;
     }
@@ -686,7 +438,7 @@ int sqljson_error(int http_status, const char *code, const char *message,
     assert(message != NULL);
     assert(out != NULL);
     *out = (struct sqljson_answer){0};
-    json_t *text = json_string_lossy(message, strlen(message));
+    json_t *text = jsonval_text(message, strlen(message));
     if (text == NULL) {
         return -1;
     }
