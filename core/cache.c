@@ -252,6 +252,7 @@ int hdb_cache_get(struct hdb_cache *c, uint64_t pgno, struct hdb_frame **out, st
     rc = hdb_io_read(c->file, f->data, ps, pgno * ps, err);
     if (rc == HDB_OK) {
         rc = hdb_page_check(f->data, ps, pgno, hdb_file_path(c->file), c->opts.verify_on_read, err);
+        c->stats.corrupt_reads += rc == HDB_CORRUPT;
     }
     if (rc != HDB_OK) {
         frame_release(c, f);

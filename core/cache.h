@@ -45,6 +45,7 @@ struct hdb_frame {
 
 struct hdb_cache_stats {
     uint64_t hits, misses, evictions, writebacks, prefetched;
+    uint64_t corrupt_reads; /* pages read from disk that failed their check (checksum, magic...) */
     uint32_t frames, frames_used, frames_dirty, frames_pinned;
 };
 

@@ -729,6 +729,22 @@ static void encode_rec(uint8_t *p, const struct hdb_wal_rec *r)
     hdb_put64(p + 40, rec_checksum(p, r->klen, r->vlen));
 }
 
+const uint64_t hdb_wal_fsync_bounds_us[HDB_WAL_FSYNC_BUCKETS - 1] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000};
+
+/* One fdatasync of `dt` ns: the totals and the histogram. */
+static void count_fsync(struct hdb_wal *w, uint64_t dt)
+{
+    uint32_t b = 0;
+    while (b < HDB_WAL_FSYNC_BUCKETS - 1 && dt > hdb_wal_fsync_bounds_us[b] * 1000u) {
+        b++;
+    }
+    w->stats.fsyncs++;
+    w->stats.fsync_buckets[b]++;
+    w->stats.fsync_ns_total += dt;
+    w->stats.fsync_ns_max = dt > w->stats.fsync_ns_max ? dt : w->stats.fsync_ns_max;
+}
+
 /* Largest payload one group can carry: a whole segment after its header. */
 static uint64_t payload_max(const struct hdb_wal *w)
 {
@@ -908,10 +924,7 @@ static int flush_sync_only(struct hdb_wal *w, struct hdb_err *err)
     if (rc != HDB_OK) {
         return wal_fail(w, rc, err);
     }
-    uint64_t dt = now_ns() - t0;
-    w->stats.fsyncs++;
-    w->stats.fsync_ns_total += dt;
-    w->stats.fsync_ns_max = dt > w->stats.fsync_ns_max ? dt : w->stats.fsync_ns_max;
+    count_fsync(w, now_ns() - t0);
     w->cur->unsynced = false;
     w->durable_lsn = w->written_lsn;
     return HDB_OK;
@@ -951,10 +964,7 @@ int hdb_wal_flush(struct hdb_wal *w, bool sync, struct hdb_err *err)
     w->cur->last_lsn = w->next_lsn - 1;
     w->cur->unsynced = !sync;
     if (sync) {
-        uint64_t dt = now_ns() - t0;
-        w->stats.fsyncs++;
-        w->stats.fsync_ns_total += dt;
-        w->stats.fsync_ns_max = dt > w->stats.fsync_ns_max ? dt : w->stats.fsync_ns_max;
+        count_fsync(w, now_ns() - t0);
         w->durable_lsn = w->next_lsn;
     }
     w->stats.groups++;

@@ -130,9 +130,14 @@ struct hdb_wal_replay_stats {
     uint64_t duration_ns;
 };
 
+/* fsync latency histogram: fsyncs that took at most each bound (µs), the last bucket the rest. */
+#define HDB_WAL_FSYNC_BUCKETS 10
+extern const uint64_t hdb_wal_fsync_bounds_us[HDB_WAL_FSYNC_BUCKETS - 1];
+
 struct hdb_wal_stats {
     uint64_t groups, records, bytes, fsyncs, segments_created, segments_recycled;
     uint64_t fsync_ns_total, fsync_ns_max;
+    uint64_t fsync_buckets[HDB_WAL_FSYNC_BUCKETS];
     uint64_t group_records_max;
 };
 

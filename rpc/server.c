@@ -531,8 +531,38 @@ static void metrics_server(struct hdb_server *s, struct text *t)
              s->o.recovery_ms / 1e3);
 }
 
+/* The WAL fdatasync latency histogram, over every shard. */
+static void metrics_fsync(const struct hdb_shard_stats *st, const bool *have, uint32_t n,
+                          struct text *t)
+{
+    if (st == NULL || have == NULL) {
+        return;
+    }
+    uint64_t cum = 0, total_ns = 0;
+    text_add(t, "# TYPE heliosdb_wal_fsync_duration_seconds histogram\n");
+    for (uint32_t b = 0; b < HDB_WAL_FSYNC_BUCKETS; b++) {
+        for (uint32_t k = 0; k < n; k++) {
+            cum += have[k] ? st[k].store.wal.fsync_buckets[b] : 0;
+        }
+        if (b < HDB_WAL_FSYNC_BUCKETS - 1) {
+            text_add(t, "heliosdb_wal_fsync_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                     (double)hdb_wal_fsync_bounds_us[b] / 1e6, (unsigned long long)cum);
+        } else {
+            text_add(t, "heliosdb_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                     (unsigned long long)cum);
+        }
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        total_ns += have[k] ? st[k].store.wal.fsync_ns_total : 0;
+    }
+    text_add(t,
+             "heliosdb_wal_fsync_duration_seconds_sum %.6f\n"
+             "heliosdb_wal_fsync_duration_seconds_count %llu\n",
+             (double)total_ns / 1e9, (unsigned long long)cum);
+}
+
 /* One metric line per shard (name, type, and the value of each shard's stats). */
-#define SHARD_METRICS 12
+#define SHARD_METRICS 13
 static void metrics_shards(struct hdb_server *s, struct text *t)
 {
     static const char *const names[SHARD_METRICS][2] = {
@@ -548,6 +578,7 @@ static void metrics_shards(struct hdb_server *s, struct text *t)
         {"heliosdb_checkpoints_total", "counter"},
         {"heliosdb_snapshots", "gauge"},
         {"heliosdb_data_pages", "gauge"},
+        {"heliosdb_corrupt_page_reads_total", "counter"},
     };
     uint32_t n = heliosdb_shards(s->db);
     n = n > SERVER_THREADS_MAX ? SERVER_THREADS_MAX : n;
@@ -577,6 +608,7 @@ static void metrics_shards(struct hdb_server *s, struct text *t)
             }
         }
     }
+    metrics_fsync(st, have, n, t);
     free(st);
     free(have);
 }

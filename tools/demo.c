@@ -138,6 +138,7 @@ struct worker {
     uint64_t seed;
     uint32_t done, retries, multi;
     int failed;
+    struct hdb_err err; /* why it failed */
 };
 
 static void *worker_run(void *arg)
@@ -161,6 +162,12 @@ static void *worker_run(void *arg)
         w->multi += hdb_kv_shard_of(w->db, kf, 13) != hdb_kv_shard_of(w->db, kt, 13);
         int rc = HDB_CONFLICT;
         for (int attempt = 0; rc == HDB_CONFLICT && attempt < DEMO_ATTEMPTS_MAX; attempt++) {
+            if (attempt > 0) { /* back off as a client should: 50 µs doubling up to 5 ms */
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                long us = 50L << (attempt < 7 ? attempt : 7);
+                struct timespec ts = {.tv_nsec = (us + (long)(x >> 54)) * 1000L};
+                nanosleep(&ts, NULL);
+            }
             rc = transfer_once(c, tb, from, to, 7, &err);
             w->retries += rc == HDB_CONFLICT;
         }
@@ -168,13 +175,14 @@ static void *worker_run(void *arg)
         w->done += rc == HDB_OK;
     }
     if (w->failed != 0) {
+        w->err = err;
         fprintf(stderr, "heliosdb-demo: transfer failed: %s\n", err.msg);
     }
     hdb_db_disconnect(c);
     return NULL;
 }
 
-static int run_transfers(struct hdb_db *db)
+static int run_transfers(struct hdb_db *db, struct hdb_err *err)
 {
     struct worker w[DEMO_THREADS];
     pthread_t tid[DEMO_THREADS];
@@ -190,7 +198,10 @@ static int run_transfers(struct hdb_db *db)
         done += w[i].done;
         retries += w[i].retries;
         multi += w[i].multi;
-        failed = failed != 0 ? failed : w[i].failed;
+        if (failed == 0 && w[i].failed != 0) {
+            failed = w[i].failed;
+            *err = w[i].err;
+        }
     }
     double dt = now_s() - t0;
     printf("%u threads made %u transfers (%u across shards, %u retried after a conflict): "
@@ -248,7 +259,7 @@ static int snapshot_demo(struct hdb_db *db, struct hdb_conn *c, struct hdb_err *
     }
     printf("snapshot %" PRIu64 " taken on every shard in %.2f ms (one WAL record per shard)\n",
            info.id, (now_s() - t0) * 1e3);
-    rc = run_transfers(db);
+    rc = run_transfers(db, err);
     struct sum now, then;
     rc = rc == HDB_OK ? total(c, 0, &now, err) : rc;
     rc = rc == HDB_OK ? total(c, info.id, &then, err) : rc;

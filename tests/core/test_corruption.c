@@ -195,6 +195,9 @@ Test(corruption, data_page_bitflip_detected_never_wrong_data, .init = setup)
         }
     }
     cr_assert_gt(corrupt, 0, "no read hit the damaged page");
+    struct hdb_store_stats st;
+    hdb_store_get_stats(s, &st);
+    cr_assert_eq(st.cache.corrupt_reads, (uint64_t)corrupt, "each failed read is counted");
     struct problems p = {0};
     struct hdb_verify_report rep;
     cr_assert_eq(hdb_store_verify(s, collect, &p, &rep, &err), HDB_OK, "%s", err.msg);

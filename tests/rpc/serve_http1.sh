@@ -119,7 +119,8 @@ expect "snapshots listed" 200 "{\"id\":$sid,\"created_ms\":" "${auth[@]}" "$url/
 expect "metrics" 200 'heliosdb_requests_total{protocol="http1"}' "${auth[@]}" "$url/metrics"
 for m in 'heliosdb_request_duration_seconds_bucket{le="+Inf"}' 'heliosdb_commits_total{shard="0"}' \
     'heliosdb_wal_fsyncs_total{shard="1"}' 'heliosdb_cache_hits_total' 'heliosdb_recovery_seconds' \
-    'heliosdb_connections_open'; do
+    'heliosdb_connections_open' 'heliosdb_wal_fsync_duration_seconds_bucket{le="+Inf"}' \
+    'heliosdb_corrupt_page_reads_total{shard="0"} 0'; do
     grep -qF -- "$m" "$work/body" || fail "/metrics lacks $m"
 done
 echo "ok: metrics name requests by protocol, latency buckets, per-shard commits, WAL and cache"
