@@ -595,8 +595,10 @@ static int explain_line(struct exec *x, struct rows *out, const char *fmt, ...)
 
 /* The access path of one table: a point read on one shard, or a scan of every shard. */
 static int explain_table(struct exec *x, struct rows *out, const char *verb, const char *table,
-                         const char *alias, const struct hdb_sql_expr *where, bool single)
+                         const char *alias, const struct hdb_sql_expr *where, bool single,
+                         bool *full_scan)
 {
+    *full_scan = false;
     const struct hdb_schema_table *t = hdb_schema_table(x->schema, table);
     if (t == NULL) {
         return exec_fail(x, HDB_INVALID, "no such table: %s", table);
@@ -667,6 +669,7 @@ static int explain_table(struct exec *x, struct rows *out, const char *verb, con
             ix->name != NULL ? ix->name : "", cols,
             point ? "one index entry from 1 shard" : "a range of index entries from every shard");
     }
+    *full_scan = true;
     return explain_line(x, out, "%s %s (full scan of all %u shards)", verb, d->name, shards);
 }
 
@@ -713,6 +716,7 @@ static int explain_select(struct exec *x, const struct hdb_sql_select *sel, stru
                               : core->op == HDB_COMPOUND_EXCEPT  ? "EXCEPT"
                                                                  : "INTERSECT");
         }
+        bool full_scan = false; /* of the one table of this core */
         for (uint32_t i = 0; rc == HDB_OK && i < core->from.n; i++) {
             const struct hdb_sql_source *fs = core->from.items[i];
             if (fs->select != NULL) {
@@ -721,15 +725,12 @@ static int explain_select(struct exec *x, const struct hdb_sql_select *sel, stru
                 rc = rc == HDB_OK ? explain_select(x, fs->select, out, depth + 1) : rc;
             } else if (fs->table.ptr != NULL) {
                 rc = explain_table(x, out, i == 0 ? "SCAN" : "JOIN", fs->table.ptr, fs->alias.ptr,
-                                   core->where, core->from.n == 1);
+                                   core->where, core->from.n == 1, &full_scan);
             } else {
                 rc = explain_line(x, out, "JOIN (parenthesized list)");
             }
         }
-        const struct hdb_sql_source *one = core->from.n == 1 ? core->from.items[0] : NULL;
-        bool scanned = one != NULL && one->select == NULL && one->table.ptr != NULL && out->n > 0 &&
-                       strstr((const char *)out->v[out->n - 1].u.s.p, "(full scan of all") != NULL;
-        if (rc == HDB_OK && scanned && core_folds(sel, core)) {
+        if (rc == HDB_OK && core->from.n == 1 && full_scan && core_folds(sel, core)) {
             rc = explain_line(x, out,
                               "AGGREGATE (partial on each shard's thread over its rows, merged at "
                               "the coordinator%s)",
@@ -754,6 +755,7 @@ static int explain_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct ro
     out->ncols = 1;
     static const char *detail[] = {"detail"};
     *names = detail;
+    bool full_scan = false;
     switch (st->kind) {
     case HDB_STMT_SELECT:
         return explain_select(x, st->u.select, out, 0);
@@ -768,10 +770,10 @@ static int explain_stmt(struct exec *x, const struct hdb_sql_stmt *st, struct ro
     }
     case HDB_STMT_UPDATE:
         return explain_table(x, out, "UPDATE", st->u.update.table.ptr, st->u.update.alias.ptr,
-                             st->u.update.where, true);
+                             st->u.update.where, true, &full_scan);
     case HDB_STMT_DELETE:
         return explain_table(x, out, "DELETE FROM", st->u.delete_.table.ptr,
-                             st->u.delete_.alias.ptr, st->u.delete_.where, true);
+                             st->u.delete_.alias.ptr, st->u.delete_.where, true, &full_scan);
     default:
         return explain_line(
             x, out, "%s", is_ddl(st->kind) ? "DDL: the catalog on every shard" : "no access path");
