@@ -354,7 +354,9 @@ static int by_gen(const void *a, const void *b)
  * pages. */
 int snap_load(struct hdb_store *s, const struct snap_table *t, uint64_t seq, struct hdb_err *err)
 {
-    qsort(t->snaps, t->nsnaps, sizeof *t->snaps, by_gen);
+    if (t->nsnaps > 1) {
+        qsort(t->snaps, t->nsnaps, sizeof *t->snaps, by_gen);
+    }
     for (uint32_t i = 0; i < t->nsnaps; i++) {
         const struct snap_table_snap *p = &t->snaps[i];
         uint32_t ntrees = 1;

@@ -264,7 +264,9 @@ static int cmp_desc(const void *a, const void *b)
 
 uint64_t space_compact_target(struct hdb_store *s, uint64_t *below)
 {
-    qsort(s->free_now.v, s->free_now.n, sizeof *s->free_now.v, cmp_desc); /* lowest taken first */
+    if (s->free_now.n > 1) { /* lowest taken first */
+        qsort(s->free_now.v, s->free_now.n, sizeof *s->free_now.v, cmp_desc);
+    }
     uint64_t target = s->page_count > s->free_now.n ? s->page_count - s->free_now.n : 0;
     *below = 0;
     for (size_t i = 0; i < s->free_now.n; i++) {

@@ -956,7 +956,7 @@ static int subquery_value(struct exec *x, struct scope *sc, const struct hdb_sql
         return rc;
     }
     bool hit = false, saw_null = v.type == HDB_V_NULL && (r.n > 0 || has_null);
-    if (sorted && v.type != HDB_V_NULL) { /* a kept result: binary search */
+    if (sorted && r.n > 0 && v.type != HDB_V_NULL) { /* a kept result: binary search */
         hit = bsearch(&v, r.v, r.n, sizeof *r.v, cmp_values) != NULL;
         saw_null = saw_null || has_null;
     }

@@ -1392,6 +1392,12 @@ Test(exec, subqueries_without_outer_columns_run_once)
              "AND b.id < 10) ORDER BY 1",
              "2\n3\n4\n5\n6\n8\n9\n10\n");
     query_is(s, "SELECT count(*) FROM big WHERE id IN (SELECT id FROM big WHERE g = 0)", "2857\n");
+    /* an empty kept result (the binary search must not be handed an empty array) */
+    query_is(s,
+             "SELECT count(*), sum(g IN (SELECT g FROM big WHERE g > 99)), "
+             "sum(g NOT IN (SELECT g FROM big WHERE g > 99)) FROM big WHERE id < 10 OR "
+             "g IN (SELECT g FROM big WHERE id < 0)",
+             "9|0|9\n");
     hdb_sql_session_close(s);
     struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK);
