@@ -20,6 +20,7 @@
 #include "rpc/server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <netinet/in.h>
@@ -62,6 +63,92 @@ static const uint64_t latency_bounds_us[LATENCY_BUCKETS] = {100,  250,   500,   
                                                             5000, 10000, 50000, 250000, 1000000};
 enum { PROTO_HTTP1, PROTO_HTTP2, PROTO_GRPC };
 
+/* Routes as metric labels: fixed templates, so the label set stays bounded whatever the paths
+ * (REST first, then gRPC methods; the generated per-table services share one label). */
+enum {
+    ROUTE_HEALTH,
+    ROUTE_READY,
+    ROUTE_METRICS,
+    ROUTE_SQL,
+    ROUTE_BATCH,
+    ROUTE_SNAPSHOTS,
+    ROUTE_OPENAPI,
+    ROUTE_TABLE,
+    ROUTE_TABLE_ROW,
+    ROUTE_REST_OTHER,
+    ROUTE_GRPC_FIRST,
+    ROUTE_GRPC_REFLECTION = ROUTE_GRPC_FIRST + 8,
+    ROUTE_GRPC_TABLES,
+    ROUTE_GRPC_OTHER,
+    ROUTES
+};
+static const char *const route_labels[ROUTES] = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/v1/_sql",
+    "/v1/_batch",
+    "/v1/_snapshots",
+    "/v1/_openapi.json",
+    "/v1/{table}",
+    "/v1/{table}/{pk}",
+    "other",
+    "/heliosdb.v1.Database/Execute",
+    "/heliosdb.v1.Database/Query",
+    "/heliosdb.v1.Database/Batch",
+    "/heliosdb.v1.Database/Transaction",
+    "/heliosdb.v1.Database/CreateSnapshot",
+    "/heliosdb.v1.Database/ListSnapshots",
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection/ServerReflectionInfo",
+    "/heliosdb.tables.v1.{Table}Service/{Method}",
+    "other",
+};
+/* Status slots per route: REST keeps these HTTP statuses (the last slot counts the rest); gRPC
+ * keeps its 17 codes by number. */
+#define ROUTE_STATUS_SLOTS 20
+static const int route_http_statuses[ROUTE_STATUS_SLOTS - 1] = {
+    200, 201, 204, 400, 401, 404, 405, 408, 409, 411, 413, 414, 415, 422, 429, 431, 500, 503, 504};
+static const char *const grpc_code_names[17] = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
+
+static int rest_route_of(const char *p)
+{
+    static const char *const fixed[] = {"/health",          "/ready",     "/metrics",
+                                        "/v1/_sql",         "/v1/_batch", "/v1/_snapshots",
+                                        "/v1/_openapi.json"};
+    for (int i = 0; i < (int)(sizeof fixed / sizeof fixed[0]); i++) {
+        if (strcmp(p, fixed[i]) == 0) {
+            return ROUTE_HEALTH + i;
+        }
+    }
+    if (strncmp(p, "/v1/", 4) == 0 && p[4] != '\0' && p[4] != '_') {
+        const char *slash = strchr(p + 4, '/');
+        return slash == NULL                    ? ROUTE_TABLE
+               : strchr(slash + 1, '/') == NULL ? ROUTE_TABLE_ROW
+                                                : ROUTE_REST_OTHER;
+    }
+    return ROUTE_REST_OTHER;
+}
+
+static int grpc_route_of(const char *p)
+{
+    for (int i = ROUTE_GRPC_FIRST; i < ROUTE_GRPC_REFLECTION; i++) {
+        if (strcmp(p, route_labels[i]) == 0) {
+            return i;
+        }
+    }
+    if (strcmp(p, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo") == 0 ||
+        strcmp(p, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo") == 0) {
+        return ROUTE_GRPC_REFLECTION;
+    }
+    return strncmp(p, "/heliosdb.tables.v1.", 20) == 0 ? ROUTE_GRPC_TABLES : ROUTE_GRPC_OTHER;
+}
+
 static uint64_t now_us(void)
 {
     struct timespec ts;
@@ -96,6 +183,7 @@ struct h2s {
     size_t body_cap;
     struct grpc_call *call; /* gRPC */
     uint64_t start_us;
+    int route;       /* ROUTE_*, for the metrics */
     bool grpc, done; /* done: answered, ignore what comes */
     struct h2s *next;
 };
@@ -131,7 +219,22 @@ struct hdb_server {
     atomic_uint_fast64_t by_protocol[3];               /* http1, http2 (REST), grpc */
     atomic_uint_fast64_t latency[LATENCY_BUCKETS + 1]; /* counts per bucket, +Inf last */
     atomic_uint_fast64_t latency_us_sum, in_flight;
+    atomic_uint_fast64_t by_route[ROUTES][ROUTE_STATUS_SLOTS];
 };
+
+/* One answer on `route` with `status` (HTTP status, or the gRPC code on gRPC routes). */
+static void count_route(struct hdb_server *s, int route, int status)
+{
+    int slot = ROUTE_STATUS_SLOTS - 1;
+    if (route >= ROUTE_GRPC_FIRST) {
+        slot = status >= 0 && status < 17 ? status : 2; /* UNKNOWN */
+    } else {
+        for (int i = 0; i < ROUTE_STATUS_SLOTS - 1; i++) {
+            slot = route_http_statuses[i] == status ? i : slot;
+        }
+    }
+    atomic_fetch_add(&s->by_route[route][slot], 1);
+}
 
 /* A request (or gRPC call) was answered after `us` microseconds. */
 static void count_latency(struct hdb_server *s, int protocol, uint64_t us)
@@ -367,6 +470,7 @@ struct reply {
     struct conn *c;
     int32_t stream;  /* 0: HTTP/1.1 */
     bool keep_alive; /* HTTP/1.1: what the request asked */
+    int route;       /* ROUTE_* */
 };
 
 #define H2_REPLY_HEADERS_MAX 12u
@@ -405,6 +509,7 @@ static void reply_send(struct reply *rp, int status, const char *content_type, c
                        const void *body, size_t len, bool close)
 {
     count_status(rp->t->srv, status);
+    count_route(rp->t->srv, rp->route, status);
     struct conn *c = rp->c;
     if (rp->stream == 0) {
         bool keep = rp->keep_alive && !close && !atomic_load(&rp->t->srv->draining);
@@ -529,6 +634,28 @@ static void metrics_server(struct hdb_server *s, struct text *t)
              (unsigned long long)st.connections_refused);
     text_add(t, "# TYPE heliosdb_recovery_seconds gauge\nheliosdb_recovery_seconds %.6f\n",
              s->o.recovery_ms / 1e3);
+    text_add(t, "# TYPE heliosdb_route_requests_total counter\n");
+    for (int r = 0; r < ROUTES; r++) {
+        for (int k = 0; k < ROUTE_STATUS_SLOTS; k++) {
+            uint64_t v = atomic_load(&s->by_route[r][k]);
+            bool grpc = r >= ROUTE_GRPC_FIRST;
+            if (v == 0 || (grpc && k >= 17)) {
+                continue;
+            }
+            char code[24];
+            if (grpc) {
+                snprintf(code, sizeof code, "%s", grpc_code_names[k]);
+            } else if (k < ROUTE_STATUS_SLOTS - 1) {
+                snprintf(code, sizeof code, "%d", route_http_statuses[k]);
+            } else {
+                snprintf(code, sizeof code, "other");
+            }
+            text_add(t,
+                     "heliosdb_route_requests_total{protocol=\"%s\",route=\"%s\",status=\"%s\"} "
+                     "%llu\n",
+                     grpc ? "grpc" : "rest", route_labels[r], code, (unsigned long long)v);
+        }
+    }
 }
 
 /* The WAL fdatasync latency histogram, over every shard. */
@@ -562,7 +689,7 @@ static void metrics_fsync(const struct hdb_shard_stats *st, const bool *have, ui
 }
 
 /* One metric line per shard (name, type, and the value of each shard's stats). */
-#define SHARD_METRICS 13
+#define SHARD_METRICS 16
 static void metrics_shards(struct hdb_server *s, struct text *t)
 {
     static const char *const names[SHARD_METRICS][2] = {
@@ -575,10 +702,13 @@ static void metrics_shards(struct hdb_server *s, struct text *t)
         {"heliosdb_wal_fsyncs_total", "counter"},
         {"heliosdb_wal_fsync_seconds_total", "counter"},
         {"heliosdb_wal_group_records_max", "gauge"},
+        {"heliosdb_wal_groups_total", "counter"},
+        {"heliosdb_wal_records_total", "counter"},
         {"heliosdb_checkpoints_total", "counter"},
         {"heliosdb_snapshots", "gauge"},
         {"heliosdb_data_pages", "gauge"},
         {"heliosdb_corrupt_page_reads_total", "counter"},
+        {"heliosdb_shard_ring_depth", "gauge"},
     };
     uint32_t n = heliosdb_shards(s->db);
     n = n > SERVER_THREADS_MAX ? SERVER_THREADS_MAX : n;
@@ -591,18 +721,23 @@ static void metrics_shards(struct hdb_server *s, struct text *t)
         text_add(t, "# TYPE %s %s\n", names[m][0], names[m][1]);
         for (uint32_t k = 0; k < n; k++) {
             const struct hdb_shard_stats *x = &st[k];
-            double v[SHARD_METRICS] = {(double)(x->commits_single + x->commits_2pc),
-                                       (double)x->commits_2pc,
-                                       (double)x->conflicts,
-                                       (double)x->store.cache.hits,
-                                       (double)x->store.cache.misses,
-                                       (double)x->store.wal.bytes,
-                                       (double)x->store.wal.fsyncs,
-                                       (double)x->store.wal.fsync_ns_total / 1e9,
-                                       (double)x->store.wal.group_records_max,
-                                       (double)x->store.checkpoints,
-                                       (double)x->store.snapshots,
-                                       (double)x->store.pages_total};
+            const double v[] = {(double)(x->commits_single + x->commits_2pc),
+                                (double)x->commits_2pc,
+                                (double)x->conflicts,
+                                (double)x->store.cache.hits,
+                                (double)x->store.cache.misses,
+                                (double)x->store.wal.bytes,
+                                (double)x->store.wal.fsyncs,
+                                (double)x->store.wal.fsync_ns_total / 1e9,
+                                (double)x->store.wal.group_records_max,
+                                (double)x->store.wal.groups,
+                                (double)x->store.wal.records,
+                                (double)x->store.checkpoints,
+                                (double)x->store.snapshots,
+                                (double)x->store.pages_total,
+                                (double)x->store.cache.corrupt_reads,
+                                (double)x->ring_depth};
+            static_assert(sizeof v / sizeof v[0] == SHARD_METRICS, "a value per metric");
             if (have[k]) {
                 text_add(t, "%s{shard=\"%u\"} %.9g\n", names[m][0], k, v[m]);
             }
@@ -749,6 +884,7 @@ static void route(struct reply *rp, const struct http_request *r)
     struct hdb_server *s = rp->t->srv;
     uint64_t start = now_us();
     atomic_fetch_add(&s->in_flight, 1);
+    rp->route = rest_route_of(r->path);
     route_request(rp, r);
     atomic_fetch_sub(&s->in_flight, 1);
     count_latency(s, rp->stream == 0 ? PROTO_HTTP1 : PROTO_HTTP2, now_us() - start);
@@ -859,6 +995,7 @@ static void grpc_finish(struct conn *c, struct h2s *st, int status, const char *
     }
     st->done = true;
     count_status(c->t->srv, status == 0 ? 200 : status == 13 ? 500 : 400);
+    count_route(c->t->srv, st->route, status);
     count_latency(c->t->srv, PROTO_GRPC, now_us() - st->start_us);
 }
 
@@ -878,6 +1015,7 @@ static void grpc_open(struct conn *c, struct h2s *st, const struct h2_header *h,
     struct net_thread *t = c->t;
     const char *path = header_of(h, n, ":path");
     path = path != NULL ? path : "";
+    st->route = grpc_route_of(path);
     atomic_fetch_add(&t->srv->requests, 1);
     if (strncmp(path, "/grpc.health.v1.", 16) != 0 &&
         !authorized(t->srv, header_of(h, n, "authorization"))) {

@@ -33,8 +33,13 @@ void conn_send(struct hdb_conn *c, uint32_t shard, struct req *r)
     r->status = -1;
     r->msg[0] = '\0';
     /* At most a few requests per shard are in flight per connection: the ring has room. */
-    while (hdb_ring_push(&c->to_shard[shard], &m, 1) != 1) {
-        sched_yield();
+    struct thread *self = db_current_thread(c->db);
+    for (uint32_t idle = 0; hdb_ring_push(&c->to_shard[shard], &m, 1) != 1;) {
+        if (self != NULL) {
+            db_thread_step(self, &idle); /* the ring may be this thread's own shard's */
+        } else {
+            sched_yield();
+        }
     }
     c->outstanding++;
     db_wake_thread(c->db, shard_thread(c->db->shards[shard]));
@@ -50,9 +55,40 @@ static uint32_t conn_poll(struct hdb_conn *c)
     return got;
 }
 
+/* conn_wait_all on a shard thread: the thread runs its own shards until the replies are in (its
+ * own shards' requests are among them), sleeping only when no shard of it has work. */
+static void conn_wait_hosted(struct hdb_conn *c, struct thread *t)
+{
+    atomic_store(&c->host, t->index + 1);
+    uint32_t idle = 0;
+    while (c->outstanding > 0) {
+        uint32_t got = conn_poll(c);
+        c->outstanding -= got;
+        if (got > 0 || c->outstanding == 0) {
+            idle = 0;
+            continue;
+        }
+        uint64_t now = db_now_ns(), next = UINT64_MAX;
+        if (db_thread_turns(t, now, &next) > 0) {
+            idle = 0;
+        } else if (++idle < CONN_SPINS / 16) {
+            __builtin_ia32_pause();
+        } else {
+            idle = 0;
+            db_thread_sleep(t, now, next, c, false);
+        }
+    }
+    atomic_store(&c->host, 0);
+}
+
 /* Waits for every outstanding reply (their results are in the requests). */
 void conn_wait_all(struct hdb_conn *c)
 {
+    struct thread *self = db_current_thread(c->db);
+    if (self != NULL) {
+        conn_wait_hosted(c, self);
+        return;
+    }
     uint32_t spins = 0;
     while (c->outstanding > 0) {
         uint32_t got = conn_poll(c);
@@ -114,7 +150,7 @@ int hdb_db_connect(struct hdb_db *db, struct hdb_conn **out, struct hdb_err *err
         }
     }
     if (rc == HDB_OK) {
-        pthread_mutex_lock(&db->admin);
+        hdb_db_lock_mutex(db, &db->admin);
         c->slot = HDB_CONNS_MAX;
         for (uint32_t i = 0; i < HDB_CONNS_MAX && c->slot == HDB_CONNS_MAX; i++) {
             if (atomic_load(&db->conns[i]) == NULL) {
@@ -143,16 +179,22 @@ int hdb_db_connect(struct hdb_db *db, struct hdb_conn **out, struct hdb_err *err
 /* Returns once every thread has finished a loop turn that began after the slot was cleared. */
 static void wait_threads_pass(struct hdb_db *db)
 {
-    uint32_t seen[HDB_SHARDS_MAX];
+    /* On a shard thread (a service's turn) its own shards are not mid-turn: they pass at once. */
+    struct thread *self = db_current_thread(db);
+    uint32_t seen[HDB_SHARDS_MAX], idle = 0;
     for (uint32_t t = 0; t < db->nthreads; t++) {
         seen[t] = atomic_load(&db->threads[t].loops);
     }
     for (uint32_t t = 0; t < db->nthreads; t++) {
-        while (atomic_load(&db->threads[t].loops) - seen[t] < 2) {
+        while (&db->threads[t] != self && atomic_load(&db->threads[t].loops) - seen[t] < 2) {
             uint64_t one = 1;
             ssize_t n = write(db->threads[t].eventfd, &one, sizeof one);
             (void)n;
-            usleep(50);
+            if (self != NULL) {
+                db_thread_step(self, &idle);
+            } else {
+                usleep(50);
+            }
         }
     }
 }
@@ -166,7 +208,7 @@ void hdb_db_disconnect(struct hdb_conn *c)
         hdb_txn_rollback(c->txn);
     }
     if (c->slot < HDB_CONNS_MAX) {
-        pthread_mutex_lock(&c->db->admin);
+        hdb_db_lock_mutex(c->db, &c->db->admin);
         atomic_store(&c->db->conns[c->slot], NULL);
         pthread_mutex_unlock(&c->db->admin);
         wait_threads_pass(c->db);
@@ -202,7 +244,7 @@ int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_t
                            name, HDB_TREE_NAME_BYTES_MAX);
     }
     struct hdb_db *db = c->db;
-    pthread_mutex_lock(&db->admin);
+    hdb_db_lock_mutex(db, &db->admin);
     for (uint32_t i = 0; i < db->ntables; i++) {
         if (strcmp(db->tables[i]->name, name) == 0) {
             *out = db->tables[i];

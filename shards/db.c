@@ -22,6 +22,7 @@
  * a shard asked for. Anyone who pushes to a sleeping thread's ring writes
  * its eventfd.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/futex.h>
@@ -119,6 +120,11 @@ void db_wake_thread(struct hdb_db *db, uint32_t thread)
 void db_wake_conn(struct hdb_conn *c)
 {
     atomic_fetch_add(&c->wake_seq, 1);
+    uint32_t host = atomic_load(&c->host);
+    if (host != 0) {
+        db_wake_thread(c->db, host - 1); /* a shard thread waits for it (conn_wait_all) */
+        return;
+    }
     if (atomic_load(&c->sleeping)) {
         syscall(SYS_futex, &c->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     }
@@ -255,11 +261,28 @@ static int pick_cpu(uint32_t index)
     return -1;
 }
 
-static void thread_sleep(struct thread *t, uint64_t now_ns, uint64_t next_ns)
+static _Thread_local struct thread *current_thread;
+
+struct thread *db_current_thread(const struct hdb_db *db)
+{
+    struct thread *t = current_thread;
+    return t != NULL && t->db == db ? t : NULL;
+}
+
+uint32_t hdb_db_threads(const struct hdb_db *db)
+{
+    return db->nthreads;
+}
+
+void db_thread_sleep(struct thread *t, uint64_t now_ns, uint64_t next_ns,
+                     const struct hdb_conn *waiting, bool service)
 {
     atomic_store(&t->sleeping, 1);
     /* Look again after announcing sleep: a push that missed the flag is seen here. */
     bool pending = atomic_load(&t->db->stop) != 0;
+    for (uint32_t s = 0; waiting != NULL && s < t->db->nshards && !pending; s++) {
+        pending = hdb_ring_depth(&waiting->from_shard[s]) > 0;
+    }
     uint32_t slots = atomic_load(&t->db->conn_slots);
     for (uint32_t i = 0; i < slots && !pending; i++) {
         struct hdb_conn *c = atomic_load(&t->db->conns[i]);
@@ -279,8 +302,10 @@ static void thread_sleep(struct thread *t, uint64_t now_ns, uint64_t next_ns)
         }
         struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000ull),
                               .tv_nsec = (long)(wait_ns % 1000000000ull)};
-        struct pollfd p = {.fd = t->eventfd, .events = POLLIN};
-        if (ppoll(&p, 1, &ts, NULL) > 0) {
+        const struct hdb_db_service *svc = service ? atomic_load(&t->db->service) : NULL;
+        struct pollfd p[2] = {{.fd = t->eventfd, .events = POLLIN},
+                              {.fd = svc != NULL ? svc->fds[t->index] : -1, .events = POLLIN}};
+        if (ppoll(p, 2, &ts, NULL) > 0 && (p[0].revents & POLLIN)) {
             uint64_t v;
             ssize_t n = read(t->eventfd, &v, sizeof v);
             (void)n;
@@ -299,17 +324,121 @@ static bool thread_idle(const struct thread *t)
     return true;
 }
 
+uint64_t db_thread_turns(struct thread *t, uint64_t now_ns, uint64_t *next_ns)
+{
+    uint64_t work = 0;
+    for (uint32_t s = 0; s < t->nshards; s++) {
+        uint64_t n = UINT64_MAX;
+        work += shard_turn(t->shards[s], now_ns, &n);
+        *next_ns = n < *next_ns ? n : *next_ns;
+    }
+    atomic_fetch_add(&t->loops, 1);
+    return work;
+}
+
+void db_thread_step(struct thread *t, uint32_t *idle)
+{
+    uint64_t now = db_now_ns(), next = UINT64_MAX;
+    if (db_thread_turns(t, now, &next) > 0) {
+        *idle = 0;
+    } else if (++*idle < THREAD_IDLE_TURNS) {
+        __builtin_ia32_pause();
+    } else {
+        *idle = 0;
+        uint64_t soon = now + 1000000; /* a lock or a pause: look again within 1 ms */
+        db_thread_sleep(t, now, next < soon ? next : soon, NULL, false);
+    }
+}
+
+/* The service's turn; its waits run this thread's shards (db_thread_turns) meanwhile. */
+static uint64_t service_turn(struct thread *t, uint64_t now_ns, uint64_t *next_ns)
+{
+    const struct hdb_db_service *svc = atomic_load(&t->db->service);
+    if (svc == NULL) {
+        return 0;
+    }
+    uint64_t n = UINT64_MAX;
+    uint64_t work = svc->turn(svc->arg, t->index, now_ns, &n);
+    *next_ns = n < *next_ns ? n : *next_ns;
+    return work;
+}
+
+void hdb_db_set_service(struct hdb_db *db, const struct hdb_db_service *svc)
+{
+    assert(current_thread == NULL);
+    atomic_store(&db->service, svc);
+    /* Every thread finishes a turn that began after the store: none runs the old service. */
+    uint32_t seen[HDB_SHARDS_MAX];
+    for (uint32_t t = 0; t < db->nthreads; t++) {
+        seen[t] = atomic_load(&db->threads[t].loops);
+    }
+    for (uint32_t t = 0; t < db->nthreads; t++) {
+        while (atomic_load(&db->threads[t].loops) - seen[t] < 2 && db->threads[t].started) {
+            db_wake_thread(db, t);
+            usleep(50);
+        }
+    }
+}
+
+void hdb_db_pause(struct hdb_db *db, uint32_t ms)
+{
+    struct thread *t = db_current_thread(db);
+    if (t == NULL) {
+        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                              .tv_nsec = (long)(ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        return;
+    }
+    uint64_t until = db_now_ns() + (uint64_t)ms * 1000000u;
+    uint32_t idle = 0;
+    while (db_now_ns() < until) {
+        db_thread_step(t, &idle);
+    }
+}
+
+void hdb_db_lock_mutex(struct hdb_db *db, pthread_mutex_t *m)
+{
+    struct thread *t = db_current_thread(db);
+    if (t == NULL) {
+        pthread_mutex_lock(m);
+        return;
+    }
+    for (uint32_t idle = 0; pthread_mutex_trylock(m) != 0;) {
+        db_thread_step(t, &idle);
+    }
+}
+
+void hdb_db_lock_read(struct hdb_db *db, pthread_rwlock_t *l)
+{
+    struct thread *t = db_current_thread(db);
+    if (t == NULL) {
+        pthread_rwlock_rdlock(l);
+        return;
+    }
+    for (uint32_t idle = 0; pthread_rwlock_tryrdlock(l) != 0;) {
+        db_thread_step(t, &idle);
+    }
+}
+
+void hdb_db_lock_write(struct hdb_db *db, pthread_rwlock_t *l)
+{
+    struct thread *t = db_current_thread(db);
+    if (t == NULL) {
+        pthread_rwlock_wrlock(l);
+        return;
+    }
+    for (uint32_t idle = 0; pthread_rwlock_trywrlock(l) != 0;) {
+        db_thread_step(t, &idle);
+    }
+}
+
 static void thread_loop(struct thread *t)
 {
     uint32_t idle_turns = 0;
     for (;;) {
-        uint64_t now = db_now_ns(), next = UINT64_MAX, work = 0;
-        for (uint32_t s = 0; s < t->nshards; s++) {
-            uint64_t n = UINT64_MAX;
-            work += shard_turn(t->shards[s], now, &n);
-            next = n < next ? n : next;
-        }
-        atomic_fetch_add(&t->loops, 1);
+        uint64_t now = db_now_ns(), next = UINT64_MAX;
+        uint64_t work = db_thread_turns(t, now, &next);
+        work += service_turn(t, now, &next);
         if (work > 0) {
             idle_turns = 0;
             continue;
@@ -324,13 +453,14 @@ static void thread_loop(struct thread *t)
             continue;
         }
         idle_turns = 0;
-        thread_sleep(t, now, next);
+        db_thread_sleep(t, now, next, NULL, true);
     }
 }
 
 static void *thread_main(void *arg)
 {
     struct thread *t = arg;
+    current_thread = t;
     if (t->cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -820,7 +950,7 @@ void *hdb_db_attachment(struct hdb_db *db, void *(*make)(struct hdb_db *), void 
         return a; /* the common case takes no lock */
     }
     void *made = make(db); /* outside the lock: it may connect */
-    pthread_mutex_lock(&db->admin);
+    hdb_db_lock_mutex(db, &db->admin);
     a = atomic_load_explicit(&db->attachment, memory_order_acquire);
     if (a == NULL && made != NULL) {
         db->attachment_drop = drop;

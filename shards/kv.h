@@ -27,6 +27,7 @@
 #ifndef HDB_KV_H
 #define HDB_KV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -102,6 +103,40 @@ uint32_t hdb_db_shards(const struct hdb_db *db);
 /* How long versions stay readable for transactions' snapshots (pages they reach wait as long). */
 uint32_t hdb_db_version_retention_ms(const struct hdb_db *db);
 uint64_t hdb_db_commit_ts(const struct hdb_db *db);
+
+/*
+ * A service the shard threads run between their turns. `heliosdb serve` puts
+ * each thread's network connections here, so a request is read, executed and
+ * answered on a shard thread, and its statements' messages to that thread's
+ * own shards cost no thread switch (DESIGN §7).
+ *
+ * turn(arg, thread, now_ns, &next_ns) runs on shard thread `thread` once per
+ * loop turn and returns how much it did (0 lets the thread sleep; next_ns may
+ * be lowered to be called again by then). It must not block on anything but
+ * this layer: its waits for shard replies, hdb_db_lock_* and hdb_db_pause
+ * take the thread's shard turns meanwhile, so a thread never waits for
+ * itself. fds[thread] (or -1) is a descriptor the sleeping thread also polls
+ * for POLLIN (the service has work). Not nested: while a turn waits, the
+ * thread runs its shards only.
+ */
+struct hdb_db_service {
+    uint64_t (*turn)(void *arg, uint32_t thread, uint64_t now_ns, uint64_t *next_ns);
+    void *arg;
+    int fds[HDB_SHARDS_MAX];
+};
+/* The number of shard threads (services get one turn function call per thread). */
+uint32_t hdb_db_threads(const struct hdb_db *db);
+/* Installs `svc` (kept by pointer until replaced) or, with NULL, removes it; returns once no
+ * thread runs the previous one. Never from a shard thread. */
+void hdb_db_set_service(struct hdb_db *db, const struct hdb_db_service *svc);
+/* Waits `ms` milliseconds; on a shard thread its shards keep working meanwhile. */
+void hdb_db_pause(struct hdb_db *db, uint32_t ms);
+/* Locks for state shared between threads that is held across shard waits: on a shard thread they
+ * try, and run the thread's shard turns between tries (so the holder's replies still come);
+ * elsewhere they block. */
+void hdb_db_lock_mutex(struct hdb_db *db, pthread_mutex_t *m);
+void hdb_db_lock_read(struct hdb_db *db, pthread_rwlock_t *l);
+void hdb_db_lock_write(struct hdb_db *db, pthread_rwlock_t *l);
 
 /* A connection for the calling thread (HDB_FULL past HDB_CONNS_MAX). */
 int hdb_db_connect(struct hdb_db *db, struct hdb_conn **out, struct hdb_err *err);
@@ -260,6 +295,9 @@ struct hdb_shard_stats {
     uint64_t markers_written; /* applied markers of multi-shard commits written here */
     uint64_t markers_deleted; /* ... and deleted once every participant's apply was durable */
     uint64_t freezes, freezes_given_up, freeze_us_max; /* async checkpoints (docs/shards.md) */
+    /* Messages waiting for this shard when the stats were taken, in the rings from connections
+     * and from other shards. */
+    uint64_t ring_depth;
 };
 int hdb_db_shard_stats(struct hdb_conn *c, uint32_t shard, struct hdb_shard_stats *out,
                        struct hdb_err *err);

@@ -1319,6 +1319,17 @@ static void handle_stats(struct shard *sh, struct req *r)
     r->stats->versions_held = sh->vcount;
     r->stats->prepared_now = sh->nprepared;
     r->stats->recent_writes = sh->log_count;
+    /* What waits in the rings into this shard now (this request already taken out). */
+    uint64_t depth = 0;
+    uint32_t slots = atomic_load(&sh->db->conn_slots);
+    for (uint32_t i = 0; i < slots; i++) {
+        struct hdb_conn *c = atomic_load(&sh->db->conns[i]);
+        depth += c != NULL ? hdb_ring_depth(&c->to_shard[sh->id]) : 0;
+    }
+    for (uint32_t j = 0; j < sh->db->nshards; j++) {
+        depth += hdb_ring_depth(shard_ring_from(sh, j));
+    }
+    r->stats->ring_depth = depth;
     r->status = HDB_OK;
     reply(sh, r);
 }

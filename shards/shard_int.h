@@ -152,6 +152,9 @@ struct hdb_conn {
     struct hdb_ring *from_shard; /* [shards] shard -> caller */
     alignas(HDB_CACHE_LINE) _Atomic uint32_t wake_seq;
     _Atomic uint32_t sleeping;
+    /* A shard thread waiting for this connection's replies (index + 1; 0: none): replies wake
+     * that thread, which runs its shards while it waits. */
+    _Atomic uint32_t host;
     uint32_t outstanding;
     uint64_t txn_seq;
     struct hdb_txn *txn;
@@ -222,6 +225,8 @@ struct hdb_db {
     /* the layer above's shared state (hdb_db_attachment); set once, read on every statement */
     _Atomic(void *) attachment;
     void (*attachment_drop)(void *);
+    /* hdb_db_set_service: what the threads run between their turns (NULL: nothing) */
+    _Atomic(const struct hdb_db_service *) service;
 };
 
 /* The hash that read sets, write sets and the validation log compare first. */
@@ -272,6 +277,16 @@ int shard_clear_decisions(struct shard *sh, struct hdb_err *err);
 struct hdb_store *shard_store(struct shard *sh); /* recovery only: before the shards serve */
 
 /* db.c */
+/* The shard thread running the caller (NULL on any other thread). */
+struct thread *db_current_thread(const struct hdb_db *db);
+/* One turn of the thread's shards (not its service), counted in `loops`; returns the work done. */
+uint64_t db_thread_turns(struct thread *t, uint64_t now_ns, uint64_t *next_ns);
+/* Sleeps until a push wakes the thread or `next_ns`; `waiting` (may be NULL): a connection
+ * whose replies also end the sleep. `service`: the service's descriptor ends it too. */
+void db_thread_sleep(struct thread *t, uint64_t now_ns, uint64_t next_ns,
+                     const struct hdb_conn *waiting, bool service);
+/* A waiting shard thread's step: a turn of its shards, and a short sleep after idle steps. */
+void db_thread_step(struct thread *t, uint32_t *idle);
 void db_wake_thread(struct hdb_db *db, uint32_t thread);
 void db_wake_conn(struct hdb_conn *c);
 uint64_t db_now_ns(void);

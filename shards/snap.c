@@ -153,7 +153,7 @@ static int snap_create(struct hdb_conn *c, uint32_t flags, struct hdb_snapshot_i
 
 int hdb_snapshot_create(struct hdb_conn *c, struct hdb_snapshot_info *out, struct hdb_err *err)
 {
-    pthread_mutex_lock(&c->db->snap_lock);
+    hdb_db_lock_mutex(c->db, &c->db->snap_lock);
     int rc = snap_create(c, 0, out, err);
     pthread_mutex_unlock(&c->db->snap_lock);
     return rc;
@@ -185,7 +185,7 @@ static int snap_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err)
 
 int hdb_snapshot_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err)
 {
-    pthread_mutex_lock(&c->db->snap_lock);
+    hdb_db_lock_mutex(c->db, &c->db->snap_lock);
     int rc = snap_drop(c, id, err);
     pthread_mutex_unlock(&c->db->snap_lock);
     return rc;
@@ -193,7 +193,7 @@ int hdb_snapshot_drop(struct hdb_conn *c, uint64_t id, struct hdb_err *err)
 
 uint32_t hdb_snapshot_list(struct hdb_db *db, struct hdb_snapshot_info *out, uint32_t max)
 {
-    pthread_mutex_lock(&db->snap_lock);
+    hdb_db_lock_mutex(db, &db->snap_lock);
     uint32_t n = db->nsnaps;
     for (uint32_t i = 0; i < n && i < max; i++) {
         out[i] = db->snaps[i].info;
@@ -204,7 +204,7 @@ uint32_t hdb_snapshot_list(struct hdb_db *db, struct hdb_snapshot_info *out, uin
 
 static bool snapshot_exists(struct hdb_db *db, uint64_t id)
 {
-    pthread_mutex_lock(&db->snap_lock);
+    hdb_db_lock_mutex(db, &db->snap_lock);
     bool found = registry_find(db, id) >= 0;
     pthread_mutex_unlock(&db->snap_lock);
     return found;
@@ -213,7 +213,7 @@ static bool snapshot_exists(struct hdb_db *db, uint64_t id)
 /* A backup holds its snapshot (+1) and lets it go (-1); false if there is no such snapshot. */
 static bool backup_hold(struct hdb_db *db, uint64_t id, int delta)
 {
-    pthread_mutex_lock(&db->snap_lock);
+    hdb_db_lock_mutex(db, &db->snap_lock);
     int at = registry_find(db, id);
     if (at >= 0) {
         db->snaps[at].backups = (uint32_t)((int)db->snaps[at].backups + delta);
@@ -566,7 +566,7 @@ static void *auto_main(void *arg)
         pthread_mutex_unlock(&db->auto_mu);
         struct hdb_snapshot_info info;
         /* One critical section: a list never shows more than the retention. */
-        pthread_mutex_lock(&db->snap_lock);
+        hdb_db_lock_mutex(db, &db->snap_lock);
         if (snap_create(c, SNAP_FLAG_AUTO, &info, &e) == HDB_OK) {
             hdb_log(HDB_LOG_DEBUG, "automatic snapshot %" PRIu64, info.id);
             auto_retain(c);

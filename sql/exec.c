@@ -2012,10 +2012,7 @@ static int vacuum(struct hdb_sql_session *s, struct hdb_err *err)
      * are older, for up to version_retention_ms: wait that long when there are any. */
     pages_total(s, &pending);
     if (rc == HDB_OK && (dropped > 0 || pending > 0)) {
-        uint64_t ms = hdb_db_version_retention_ms(s->db) + 50ull;
-        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
-                              .tv_nsec = (long)(ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
+        hdb_db_pause(s->db, hdb_db_version_retention_ms(s->db) + 50u);
     }
     uint64_t now = before, moved = 0;
     rc = rc == HDB_OK ? checkpoint_until_stable(s, &now, err) : rc;
@@ -2032,10 +2029,7 @@ static int vacuum(struct hdb_sql_session *s, struct hdb_err *err)
             break;
         }
         moved += pass_moved;
-        uint64_t ms = hdb_db_version_retention_ms(s->db) + 50ull;
-        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
-                              .tv_nsec = (long)(ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
+        hdb_db_pause(s->db, hdb_db_version_retention_ms(s->db) + 50u);
         rc = checkpoint_until_stable(s, &now, err);
     }
     if (rc == HDB_OK) {

@@ -184,7 +184,7 @@ int hdb_sql_rowid_next(struct hdb_db *db, uint32_t table, const char *name, int6
     if (sh == NULL) {
         return hdb_err_set(err, HDB_NOMEM, "out of memory (rowid leases)");
     }
-    pthread_mutex_lock(&sh->mu);
+    hdb_db_lock_mutex(db, &sh->mu);
     struct lease *l = lease_of(sh, table);
     int rc = l == NULL ? hdb_err_set(err, HDB_NOMEM, "out of memory (rowid leases)") : HDB_OK;
     if (rc == HDB_OK && l->next >= l->end) {
@@ -203,7 +203,7 @@ void hdb_sql_rowid_seen(struct hdb_db *db, uint32_t table, int64_t rowid)
     if (sh == NULL || rowid == INT64_MAX) {
         return;
     }
-    pthread_mutex_lock(&sh->mu);
+    hdb_db_lock_mutex(db, &sh->mu);
     struct lease *l = lease_of(sh, table);
     if (l != NULL && rowid >= l->floor) {
         l->floor = rowid + 1;
@@ -226,7 +226,7 @@ void hdb_sql_ddl_enter(struct hdb_db *db)
 {
     struct shared *sh = shared_of(db);
     if (sh != NULL) {
-        pthread_rwlock_wrlock(&sh->commits);
+        hdb_db_lock_write(db, &sh->commits);
         atomic_fetch_add(&sh->ddl_seq, 1);
     }
 }
@@ -246,7 +246,7 @@ bool hdb_sql_commit_enter(struct hdb_db *db, uint64_t seq)
     if (sh == NULL) {
         return false;
     }
-    pthread_rwlock_rdlock(&sh->commits);
+    hdb_db_lock_read(db, &sh->commits);
     if (atomic_load(&sh->ddl_seq) != seq) {
         pthread_rwlock_unlock(&sh->commits);
         return false;

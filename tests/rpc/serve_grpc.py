@@ -322,6 +322,20 @@ if "4000 succeeded" not in out.stdout:
     fail("h2load: %s" % out.stdout)
 ok("h2load: 4,000 requests over 4 connections x 16 streams, all succeeded")
 
+# /metrics counts gRPC answers by method and status code
+import urllib.request  # noqa: E402
+req = urllib.request.Request("http://127.0.0.1:%d/metrics" % PORT,
+                             headers={"Authorization": "Bearer " + TOKEN})
+text = urllib.request.urlopen(req, timeout=5).read().decode()
+for want in ['route="/heliosdb.v1.Database/Execute",status="OK"}',
+             'route="/heliosdb.v1.Database/Execute",status="INVALID_ARGUMENT"}',
+             'route="/grpc.health.v1.Health/Check",status="OK"}',
+             'route="/grpc.reflection/ServerReflectionInfo",status="OK"}',
+             'route="other",status="UNIMPLEMENTED"}']:
+    if 'heliosdb_route_requests_total{protocol="grpc",' + want not in text:
+        fail("/metrics lacks %s:\n%s" % (want, [ln for ln in text.splitlines() if "route" in ln]))
+ok("/metrics: gRPC answers by method and status code")
+
 # Watch: SERVING now; NOT_SERVING once SIGTERM comes; the server then exits 0
 watch = channel.unary_stream("/grpc.health.v1.Health/Watch",
                              request_serializer=lambda m: m.SerializeToString(),

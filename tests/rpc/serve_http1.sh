@@ -120,10 +120,14 @@ expect "metrics" 200 'heliosdb_requests_total{protocol="http1"}' "${auth[@]}" "$
 for m in 'heliosdb_request_duration_seconds_bucket{le="+Inf"}' 'heliosdb_commits_total{shard="0"}' \
     'heliosdb_wal_fsyncs_total{shard="1"}' 'heliosdb_cache_hits_total' 'heliosdb_recovery_seconds' \
     'heliosdb_connections_open' 'heliosdb_wal_fsync_duration_seconds_bucket{le="+Inf"}' \
-    'heliosdb_corrupt_page_reads_total{shard="0"} 0'; do
+    'heliosdb_corrupt_page_reads_total{shard="0"} 0' 'heliosdb_shard_ring_depth{shard="1"}' \
+    'heliosdb_wal_groups_total{shard="0"}' 'heliosdb_wal_records_total{shard="1"}' \
+    'heliosdb_route_requests_total{protocol="rest",route="/v1/{table}/{pk}",status="404"}' \
+    'heliosdb_route_requests_total{protocol="rest",route="/v1/_snapshots",status="201"}' \
+    'heliosdb_route_requests_total{protocol="rest",route="/v1/{table}",status="404"}'; do
     grep -qF -- "$m" "$work/body" || fail "/metrics lacks $m"
 done
-echo "ok: metrics name requests by protocol, latency buckets, per-shard commits, WAL and cache"
+echo "ok: metrics name requests by protocol and by route and status, latency buckets, per-shard commits, WAL, cache and ring depth"
 
 # keep-alive: several requests on one connection (curl reuses it), and pipelined requests
 curl -s -m 5 "$url/health" "$url/health" "$url/ready" >"$work/body" || fail "keep-alive"

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -813,5 +814,104 @@ Test(kv, prepared_part_too_big_to_apply_is_refused_at_prepare)
     put(t, tb, "after", 1); /* the shards go on */
     cr_assert_eq(commit(t), HDB_OK);
     hdb_db_disconnect(c);
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}
+
+/* --- a service on the shard threads (what `heliosdb serve` runs there) --- */
+
+struct svc_state {
+    struct hdb_db *db;
+    pthread_mutex_t *shared; /* held across a transfer by every party in turn */
+    struct hdb_conn *conn[HDB_SHARDS_MAX];
+    uint32_t done_ops[HDB_SHARDS_MAX];
+    uint32_t snapshots[HDB_SHARDS_MAX];
+    _Atomic uint32_t finished;
+    _Atomic int failed;
+    uint32_t ops;
+};
+
+/* One transfer per turn on the thread's own connection (connected there, and disconnected there
+ * at the end); every tenth under the shared lock, every fiftieth with a snapshot and a pause. */
+static uint64_t svc_turn(void *arg, uint32_t thread, uint64_t now_ns, uint64_t *next_ns)
+{
+    (void)now_ns;
+    (void)next_ns;
+    struct svc_state *st = arg;
+    if (st->done_ops[thread] == st->ops) {
+        return 0;
+    }
+    struct hdb_err err = {0};
+    if (st->conn[thread] == NULL && hdb_db_connect(st->db, &st->conn[thread], &err) != HDB_OK) {
+        atomic_store(&st->failed, HDB_ERROR);
+        return 0;
+    }
+    uint64_t rng = (uint64_t)thread * 7919u + st->done_ops[thread] + 1u;
+    bool multi = false, locked = st->done_ops[thread] % 10 == 0;
+    if (locked) {
+        hdb_db_lock_mutex(st->db, st->shared);
+    }
+    int rc = kt_bank_transfer(st->conn[thread], &rng, 0, &multi);
+    if (locked) {
+        pthread_mutex_unlock(st->shared);
+    }
+    if (rc == HDB_OK && st->done_ops[thread] % 50 == 0) {
+        struct hdb_snapshot_info info;
+        rc = hdb_snapshot_create(st->conn[thread], &info, &err);
+        st->snapshots[thread] += rc == HDB_OK;
+        hdb_db_pause(st->db, 2);
+    }
+    if (rc != HDB_OK) {
+        atomic_store(&st->failed, rc);
+    }
+    if (++st->done_ops[thread] == st->ops) {
+        hdb_db_disconnect(st->conn[thread]);
+        st->conn[thread] = NULL;
+        atomic_fetch_add(&st->finished, 1);
+    }
+    return 1;
+}
+
+Test(kv, service_on_the_shard_threads_runs_transactions_without_waiting_for_itself)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 4);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db);
+    kt_bank_init(c);
+    pthread_mutex_t shared = PTHREAD_MUTEX_INITIALIZER;
+    static struct svc_state st;
+    memset(&st, 0, sizeof st);
+    st.db = db;
+    st.shared = &shared;
+    st.ops = (uint32_t)tu_scaled(300);
+    struct hdb_db_service svc = {.turn = svc_turn, .arg = &st};
+    for (uint32_t i = 0; i < HDB_SHARDS_MAX; i++) {
+        svc.fds[i] = -1;
+    }
+    hdb_db_set_service(db, &svc);
+    /* Meanwhile this (non-shard) thread transfers too, sometimes holding the shared lock across
+     * its transfer while the shard threads try it. */
+    uint64_t rng = 42;
+    for (uint32_t i = 0; atomic_load(&st.finished) < hdb_db_threads(db); i++) {
+        bool multi = false;
+        if (i % 5 == 0) {
+            hdb_db_lock_mutex(db, &shared);
+        }
+        cr_assert_eq(kt_bank_transfer(c, &rng, 0, &multi), HDB_OK);
+        if (i % 5 == 0) {
+            pthread_mutex_unlock(&shared);
+        }
+        cr_assert_eq(atomic_load(&st.failed), 0, "a service turn failed with %d",
+                     atomic_load(&st.failed));
+    }
+    hdb_db_set_service(db, NULL);
+    cr_assert_eq(atomic_load(&st.failed), 0);
+    for (uint32_t t = 0; t < hdb_db_threads(db); t++) {
+        cr_assert_eq(st.done_ops[t], st.ops);
+        cr_assert_gt(st.snapshots[t], 0);
+    }
+    cr_assert_eq(kt_bank_total(c, true), (int64_t)BANK_ACCOUNTS * BANK_START);
+    hdb_db_disconnect(c);
+    struct hdb_err err;
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
