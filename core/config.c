@@ -121,7 +121,7 @@ static const struct hdb_cfg_key schema[] = {
     K_BOOL("io", "use_direct_io", io.use_direct_io, "true", ACTIVE,
            "open data and WAL files with O_DIRECT (falls back if refused)"),
     K_BOOL("io", "use_io_uring", io.use_io_uring, "true", ACTIVE,
-           "submit I/O through io_uring (falls back to pread/pwrite if blocked)"),
+           "disk and network I/O through io_uring (else pread/pwrite, and epoll for serve)"),
     K_INT("io", "io_uring_entries", io.io_uring_entries, "256", 1, 4096, HDB_CFG_POW2, ACTIVE,
           "submission queue entries per ring"),
     K_BOOL("io", "io_uring_polling", io.io_uring_polling, "false", ACTIVE,

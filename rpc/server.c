@@ -1,17 +1,20 @@
 /*
  * server.c — the network threads of `heliosdb serve` (see server.h).
  *
- * Each thread owns an epoll set with its listening sockets (every port,
- * bound with SO_REUSEPORT), an eventfd that wakes it, and its connections.
- * A connection reads into the thread's buffer. Its first bytes decide the
- * protocol: the HTTP/2 preface starts an nghttp2 session (rpc/http2.h),
+ * Each thread owns an io_uring (rpc/netio.h: multishot accept and receive
+ * where the kernel has them; an epoll set where io_uring cannot be used)
+ * with its listening sockets (every port, bound with SO_REUSEPORT), an
+ * eventfd that wakes it, and its connections. A connection reads into the
+ * thread's buffer (io_uring: the ring's provided buffers). Its first bytes
+ * decide the protocol: the HTTP/2 preface starts an nghttp2 session (rpc/http2.h),
  * anything else goes to http1 (which queues complete requests; one with
  * Upgrade: h2c switches to HTTP/2 as stream 1). HTTP/1.1 requests are
  * answered in order into the connection's output; HTTP/2 streams are REST
  * requests (gathered until their end, then routed the same way) or gRPC
  * calls (rpc/grpc.h, fed as their bytes arrive). Output is written as far as
- * the socket takes it (EPOLLOUT for the rest). Requests run on the thread,
- * one at a time.
+ * the socket takes it (EPOLLOUT for the rest); on io_uring a connection has
+ * one send in flight, and what is answered meanwhile goes in the next one.
+ * Requests run on the thread, one at a time.
  *
  * Shutdown: stop_accepting closes the listeners (each thread its own) and
  * makes /ready answer 503; drain closes idle connections, lets busy ones
@@ -44,6 +47,7 @@
 #include "rpc/grpc_tables.h"
 #include "rpc/http1.h"
 #include "rpc/http2.h"
+#include "rpc/netio.h"
 #include "rpc/rest_tables.h"
 #include "rpc/sqljson.h"
 #include "rpc/tls.h"
@@ -53,7 +57,11 @@
 #define NET_READ_BYTES    65536u
 #define NET_TICK_MS       100
 #define NET_LISTEN_QUEUE  1024
-#define NET_OUT_BYTES_MAX (64u << 20) /* answers queued on one connection */
+#define NET_OUT_BYTES_MAX (64u << 20) /* answers queued on a connection (io_uring: + a send's) */
+#define NET_RING_DRAIN_MS 2000u       /* at the end, how long closed connections' operations get */
+
+static_assert(NET_EVENTS_MAX <= NETIO_EVENTS_MAX, "one netio_wait fills the loop's batch");
+static_assert(SERVER_LISTENERS_MAX <= NETIO_LISTENERS_MAX, "every listener has its accept");
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -157,6 +165,7 @@ static uint64_t now_us(void)
 }
 
 struct conn {
+    struct netio_sock sock; /* io_uring: the socket as the ring sees it (and the send in flight) */
     int fd;
     struct http1_conn *http;
     struct http1_out out;
@@ -196,6 +205,7 @@ struct net_thread {
     uint32_t index;
     pthread_t tid;
     bool started;
+    struct netio *io; /* NULL: epoll (epfd) */
     int epfd, wakefd;
     int listen_fds[SERVER_LISTENERS_MAX];
     uint32_t nlisten;
@@ -215,6 +225,8 @@ struct hdb_server {
     struct net_thread threads[SERVER_THREADS_MAX];
     uint32_t nthreads;
     atomic_bool accepting, draining, stopping;
+    bool ring_wanted;   /* io_uring for the network threads, where netio_new succeeds */
+    char ring_why[160]; /* why a thread uses epoll instead */
     atomic_uint_fast64_t accepted, open, refused, requests, r2xx, r4xx, r5xx;
     atomic_uint_fast64_t by_protocol[3];               /* http1, http2 (REST), grpc */
     atomic_uint_fast64_t latency[LATENCY_BUCKETS + 1]; /* counts per bucket, +Inf last */
@@ -293,7 +305,11 @@ static int listen_on(const char *addr, uint16_t port, int *out, char *msg, size_
 static void close_listeners(struct net_thread *t)
 {
     for (uint32_t i = 0; i < t->nlisten; i++) {
-        epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->listen_fds[i], NULL);
+        if (t->io != NULL) {
+            netio_unlisten(t->io, i); /* the accept is cancelled before the socket closes */
+        } else {
+            epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->listen_fds[i], NULL);
+        }
         close(t->listen_fds[i]);
     }
     t->nlisten = 0;
@@ -301,10 +317,17 @@ static void close_listeners(struct net_thread *t)
 
 /* --- connections --- */
 
+/* Closes the socket and frees the connection; on io_uring its memory stays until the last
+ * operation naming it completes (ring_event frees it then). */
 static void conn_close(struct net_thread *t, struct conn *c)
 {
-    epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+    bool release = true;
+    if (t->io != NULL) {
+        release = netio_close(t->io, &c->sock);
+    } else {
+        epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
     h2_conn_free(c->h2); /* its on_stream_close frees the streams */
     tls_conn_free(c->tls);
     http1_out_free(&c->wire);
@@ -320,7 +343,9 @@ static void conn_close(struct net_thread *t, struct conn *c)
     }
     t->nconns--;
     atomic_fetch_sub(&t->srv->open, 1);
-    free(c);
+    if (release) {
+        free(c);
+    }
 }
 
 /* Writes what the socket takes; returns false when the connection is gone. */
@@ -341,7 +366,21 @@ static bool tls_encrypt(struct conn *c)
 
 static bool conn_quiet(const struct conn *c)
 {
-    return c->out.len == c->sent && c->wire.len == c->wire_sent;
+    return c->out.len == c->sent && c->wire.len == c->wire_sent && !c->sock.sending;
+}
+
+/* io_uring: the pending output goes out in one send; while one is in flight, what is appended
+ * waits for its completion (ring_event). Returns false when the connection is gone. */
+static bool ring_flush(struct net_thread *t, struct conn *c)
+{
+    struct http1_out *o = c->tls != NULL ? &c->wire : &c->out;
+    size_t *sent = c->tls != NULL ? &c->wire_sent : &c->sent;
+    if (netio_send(t->io, &c->sock, o, sent) != 0 ||
+        (c->closing && !c->sock.sending && *sent == o->len)) {
+        conn_close(t, c);
+        return false;
+    }
+    return true;
 }
 
 /* Writes what the socket takes; returns false when the connection is gone. */
@@ -349,6 +388,9 @@ static bool conn_flush(struct net_thread *t, struct conn *c)
 {
     if (c->tls != NULL && !tls_encrypt(c)) {
         c->closing = true;
+    }
+    if (t->io != NULL) {
+        return ring_flush(t, c);
     }
     struct http1_out *o = c->tls != NULL ? &c->wire : &c->out;
     size_t *sent = c->tls != NULL ? &c->wire_sent : &c->sent;
@@ -384,55 +426,66 @@ static void count_status(struct hdb_server *s, int status)
     atomic_fetch_add(status >= 500 ? &s->r5xx : status >= 400 ? &s->r4xx : &s->r2xx, 1);
 }
 
-static void accept_all(struct net_thread *t, int lfd)
+/* A socket accepted: past max_connections it is answered 503 and closed, else it becomes a
+ * connection of t (watched by epoll, or its receive armed on the ring). */
+static void conn_open(struct net_thread *t, int fd)
 {
     struct hdb_server *s = t->srv;
+    if (atomic_load(&s->open) >= s->o.max_connections) {
+        static const char busy[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Content-Length: 96\r\nConnection: close\r\n\r\n"
+            "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections "
+            "(max_connections)\",\"status\":503}}";
+        ssize_t n = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+        close(fd);
+        atomic_fetch_add(&s->refused, 1);
+        return;
+    }
+    struct http1_limits lim = {.header_bytes_max = s->o.max_header_bytes,
+                               .body_bytes_max = s->o.max_request_bytes};
+    struct conn *c = calloc(1, sizeof *c);
+    struct http1_conn *h = c != NULL ? http1_conn_new(&lim) : NULL;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (h == NULL || (t->io == NULL && epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)) {
+        http1_conn_free(h);
+        free(c);
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *c = (struct conn){.fd = fd, .http = h, .last_ms = now_ms(), .next = t->conns, .t = t};
+    netio_sock_init(&c->sock, fd);
+    c->tls = s->tls != NULL ? tls_conn_new(s->tls) : NULL;
+    if ((s->tls != NULL && c->tls == NULL) || (t->io != NULL && netio_recv(t->io, &c->sock) != 0)) {
+        if (t->io == NULL) {
+            epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
+        }
+        tls_conn_free(c->tls);
+        http1_conn_free(h);
+        free(c);
+        close(fd);
+        return;
+    }
+    if (t->conns != NULL) {
+        t->conns->prev = c;
+    }
+    t->conns = c;
+    t->nconns++;
+    atomic_fetch_add(&s->open, 1);
+    atomic_fetch_add(&s->accepted, 1);
+}
+
+static void accept_all(struct net_thread *t, int lfd)
+{
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             return; /* EAGAIN, or an error the next readiness retries */
         }
-        if (atomic_load(&s->open) >= s->o.max_connections) {
-            static const char busy[] =
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                "Content-Length: 96\r\nConnection: close\r\n\r\n"
-                "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many connections "
-                "(max_connections)\",\"status\":503}}";
-            ssize_t n = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)n;
-            close(fd);
-            atomic_fetch_add(&s->refused, 1);
-            continue;
-        }
-        struct http1_limits lim = {.header_bytes_max = s->o.max_header_bytes,
-                                   .body_bytes_max = s->o.max_request_bytes};
-        struct conn *c = calloc(1, sizeof *c);
-        struct http1_conn *h = c != NULL ? http1_conn_new(&lim) : NULL;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        if (h == NULL || epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            http1_conn_free(h);
-            free(c);
-            close(fd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        *c = (struct conn){.fd = fd, .http = h, .last_ms = now_ms(), .next = t->conns, .t = t};
-        c->tls = s->tls != NULL ? tls_conn_new(s->tls) : NULL;
-        if (s->tls != NULL && c->tls == NULL) {
-            epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
-            http1_conn_free(h);
-            free(c);
-            close(fd);
-            continue;
-        }
-        if (t->conns != NULL) {
-            t->conns->prev = c;
-        }
-        t->conns = c;
-        t->nconns++;
-        atomic_fetch_add(&s->open, 1);
-        atomic_fetch_add(&s->accepted, 1);
+        conn_open(t, fd);
     }
 }
 
@@ -1336,6 +1389,44 @@ static void conn_readable(struct net_thread *t, struct conn *c)
     conn_flush(t, c);
 }
 
+/* io_uring: bytes received (res > 0) or the end of the stream (res <= 0), then the output goes
+ * out. What arrives once the connection is closing is dropped (epoll stops reading it). */
+static void conn_received(struct net_thread *t, struct conn *c, const struct netio_event *ev)
+{
+    c->last_ms = now_ms();
+    if (ev->res > 0 && !c->closing) {
+        if (c->tls != NULL) {
+            tls_input(t, c, ev->data, (size_t)ev->res);
+        } else {
+            conn_input(t, c, ev->data, (size_t)ev->res);
+        }
+    } else if (ev->res <= 0) {
+        c->closing = true; /* the peer closed, or the socket failed */
+    }
+    conn_flush(t, c);
+}
+
+/* io_uring: one completion. A connection closed earlier (in this batch too) is told nothing
+ * more; its memory goes with the last operation that names it. */
+static void ring_event(struct net_thread *t, struct netio_event *ev)
+{
+    if (ev->kind == NETIO_ACCEPT) {
+        conn_open(t, ev->res);
+        return;
+    }
+    struct conn *c = (struct conn *)(void *)((char *)ev->sock - offsetof(struct conn, sock));
+    if (!ev->sock->closed && ev->kind == NETIO_RECV) {
+        conn_received(t, c, ev);
+    } else if (!ev->sock->closed && ev->res < 0) {
+        conn_close(t, c); /* the send failed */
+    } else if (!ev->sock->closed) {
+        conn_flush(t, c); /* a send completed: what was answered meanwhile, or the close */
+    }
+    if (netio_done(t->io, ev)) {
+        free(c);
+    }
+}
+
 /* --- the loop --- */
 
 /* Idle connections past the timeout close; while draining, every connection with nothing left
@@ -1411,6 +1502,61 @@ static void pin(uint32_t index)
     }
 }
 
+/* One turn of the epoll loop: waits up to NET_TICK_MS, then serves what is ready. */
+static void epoll_turn(struct net_thread *t)
+{
+    struct epoll_event ev[NET_EVENTS_MAX];
+    int n = epoll_wait(t->epfd, ev, NET_EVENTS_MAX, NET_TICK_MS);
+    for (int i = 0; i < n; i++) {
+        void *p = ev[i].data.ptr;
+        if (p == &t->wakefd) {
+            uint64_t v;
+            ssize_t r = read(t->wakefd, &v, sizeof v);
+            (void)r;
+        } else if (p >= (void *)t->listen_fds && p < (void *)(t->listen_fds + t->nlisten)) {
+            accept_all(t, *(int *)p);
+        } else if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+            conn_readable(t, p);
+        } else if (ev[i].events & EPOLLOUT) {
+            conn_flush(t, p);
+        }
+    }
+}
+
+/* One turn of the io_uring loop: submits what was queued, waits up to NET_TICK_MS for
+ * completions, serves them. */
+static void ring_turn(struct net_thread *t)
+{
+    struct netio_event ev[NET_EVENTS_MAX];
+    uint32_t n = netio_wait(t->io, ev, NET_EVENTS_MAX, NET_TICK_MS);
+    for (uint32_t i = 0; i < n; i++) {
+        ring_event(t, &ev[i]);
+    }
+}
+
+/* io_uring, at the end (every connection closed): waits, bounded, for the operations that still
+ * name closed connections, whose memory goes with them. What is left after NET_RING_DRAIN_MS is
+ * leaked rather than freed under the kernel. */
+static void ring_drain(struct net_thread *t)
+{
+    struct netio_event ev[NET_EVENTS_MAX];
+    uint64_t deadline = now_ms() + NET_RING_DRAIN_MS;
+    while (netio_inflight(t->io) > 0 && now_ms() < deadline) {
+        uint32_t n = netio_wait(t->io, ev, NET_EVENTS_MAX, NET_TICK_MS);
+        for (uint32_t i = 0; i < n; i++) {
+            if (ev[i].kind == NETIO_ACCEPT) {
+                close(ev[i].res); /* accepted as the listener closed: nobody serves it now */
+            } else {
+                ring_event(t, &ev[i]);
+            }
+        }
+    }
+    if (netio_inflight(t->io) > 0) {
+        hdb_log(HDB_LOG_WARN, "serve: network thread %u: %u socket operations still in flight",
+                t->index, netio_inflight(t->io));
+    }
+}
+
 static void *net_main(void *arg)
 {
     struct net_thread *t = arg;
@@ -1418,7 +1564,6 @@ static void *net_main(void *arg)
     if (s->o.pin_threads) {
         pin(t->index);
     }
-    struct epoll_event ev[NET_EVENTS_MAX];
     uint64_t last_sweep = now_ms();
     while (!atomic_load(&s->stopping)) {
         if (!atomic_load(&s->accepting) && t->nlisten > 0) {
@@ -1427,29 +1572,25 @@ static void *net_main(void *arg)
         if (atomic_load(&s->draining) && t->nconns == 0) {
             break;
         }
-        int n = epoll_wait(t->epfd, ev, NET_EVENTS_MAX, NET_TICK_MS);
-        for (int i = 0; i < n; i++) {
-            void *p = ev[i].data.ptr;
-            if (p == &t->wakefd) {
-                uint64_t v;
-                ssize_t r = read(t->wakefd, &v, sizeof v);
-                (void)r;
-            } else if (p >= (void *)t->listen_fds && p < (void *)(t->listen_fds + t->nlisten)) {
-                accept_all(t, *(int *)p);
-            } else if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                conn_readable(t, p);
-            } else if (ev[i].events & EPOLLOUT) {
-                conn_flush(t, p);
-            }
+        if (t->io != NULL) {
+            ring_turn(t);
+        } else {
+            epoll_turn(t);
         }
         if (now_ms() - last_sweep >= NET_TICK_MS || atomic_load(&s->draining)) {
             sweep(t);
+            if (t->io != NULL) {
+                netio_relisten(t->io);
+            }
             last_sweep = now_ms();
         }
     }
     close_listeners(t);
     while (t->conns != NULL) {
         conn_close(t, t->conns);
+    }
+    if (t->io != NULL) {
+        ring_drain(t);
     }
     atomic_store(&t->done, true);
     return NULL;
@@ -1468,12 +1609,18 @@ static int thread_init(struct hdb_server *s, struct net_thread *t, uint32_t inde
                        size_t cap)
 {
     *t = (struct net_thread){.srv = s, .index = index, .epfd = -1, .wakefd = -1};
-    t->epfd = epoll_create1(EPOLL_CLOEXEC);
     t->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    t->buf = malloc(NET_READ_BYTES);
+    if (t->wakefd >= 0 && s->ring_wanted) {
+        t->io = netio_new(t->wakefd, s->ring_why, sizeof s->ring_why); /* NULL: epoll */
+    }
+    if (t->io == NULL) {
+        t->epfd = epoll_create1(EPOLL_CLOEXEC);
+        t->buf = malloc(NET_READ_BYTES);
+    }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->wakefd};
-    if (t->epfd < 0 || t->wakefd < 0 || t->buf == NULL ||
-        epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &ev) != 0) {
+    bool epoll_failed = t->io == NULL && (t->epfd < 0 || t->buf == NULL ||
+                                          epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &ev) != 0);
+    if (t->wakefd < 0 || epoll_failed) {
         snprintf(msg, cap, "network thread %u: %s", index, strerror(errno));
         return HELIOSDB_NOMEM;
     }
@@ -1505,8 +1652,12 @@ static int thread_init(struct hdb_server *s, struct net_thread *t, uint32_t inde
         if (rc != HELIOSDB_OK) {
             return rc;
         }
-        struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &t->listen_fds[t->nlisten]};
-        epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->listen_fds[t->nlisten], &lev);
+        if (t->io != NULL) {
+            netio_listen(t->io, t->nlisten, t->listen_fds[t->nlisten]);
+        } else {
+            struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &t->listen_fds[t->nlisten]};
+            epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->listen_fds[t->nlisten], &lev);
+        }
         t->nlisten++;
     }
     return HELIOSDB_OK;
@@ -1523,6 +1674,8 @@ static void thread_free(struct net_thread *t)
     if (t->sql != NULL) {
         heliosdb_disconnect(t->sql);
     }
+    netio_free(t->io);
+    t->io = NULL;
     if (t->epfd >= 0) {
         close(t->epfd);
     }
@@ -1530,6 +1683,31 @@ static void thread_free(struct net_thread *t)
         close(t->wakefd);
     }
     free(t->buf);
+}
+
+static uint32_t threads_io_uring(const struct hdb_server *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        n += s->threads[i].io != NULL ? 1 : 0;
+    }
+    return n;
+}
+
+/* Says once, at start, how the network threads do their I/O. */
+static void net_io_log(const struct hdb_server *s)
+{
+    uint32_t n = threads_io_uring(s);
+    if (n == s->nthreads) {
+        hdb_log(HDB_LOG_INFO, "serve: network I/O through io_uring (%s)",
+                netio_multishot(s->threads[0].io) ? "multishot accept and receive"
+                                                  : "single-shot accept and receive, re-armed");
+    } else if (n == 0) {
+        hdb_log(HDB_LOG_INFO, "serve: network I/O through epoll (%s)", s->ring_why);
+    } else {
+        hdb_log(HDB_LOG_WARN, "serve: network I/O through io_uring on %u of %u threads (%s)", n,
+                s->nthreads, s->ring_why);
+    }
 }
 
 int hdb_server_start(heliosdb *db, const struct hdb_server_opts *o, struct hdb_server **out,
@@ -1559,6 +1737,10 @@ int hdb_server_start(heliosdb *db, const struct hdb_server_opts *o, struct hdb_s
         s->tls = tls_ctx_new(o->tls_cert_path, o->tls_key_path, msg, msg_cap);
         rc = s->tls != NULL ? HELIOSDB_OK : HELIOSDB_INVALID;
     }
+    const char *fallback = getenv("HDB_TEST_FALLBACK"); /* tests: epoll as where io_uring fails */
+    s->ring_wanted = o->use_io_uring && (fallback == NULL || fallback[0] != '1');
+    snprintf(s->ring_why, sizeof s->ring_why, "%s",
+             !o->use_io_uring ? "[io] use_io_uring = false" : "HDB_TEST_FALLBACK=1");
     atomic_store(&s->accepting, true);
     for (uint32_t i = 0; i < o->threads && rc == HELIOSDB_OK; i++) {
         rc = thread_init(s, &s->threads[i], i, msg, msg_cap);
@@ -1579,6 +1761,7 @@ int hdb_server_start(heliosdb *db, const struct hdb_server_opts *o, struct hdb_s
         }
         return rc;
     }
+    net_io_log(s);
     *out = s;
     return HELIOSDB_OK;
 }
@@ -1652,5 +1835,6 @@ void hdb_server_stats(const struct hdb_server *s, struct hdb_server_stats *out)
         .responses_2xx = atomic_load(&m->r2xx),
         .responses_4xx = atomic_load(&m->r4xx),
         .responses_5xx = atomic_load(&m->r5xx),
+        .network_threads_io_uring = threads_io_uring(s),
     };
 }

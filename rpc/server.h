@@ -4,10 +4,12 @@
  * N network threads (one per shard by default, each pinned beside its
  * shard's CPU when pinning is on) each bind every configured port with
  * SO_REUSEPORT, so the kernel spreads connections over them, and serve their
- * connections from one event loop each. A connection lives on the thread
- * that accepted it. Each thread has one SQL connection (heliosdb_conn): the
- * SQL executor waits for the shards' replies, so it runs on the network
- * thread, never on a shard thread (which would wait for itself).
+ * connections from one event loop each: accept, receive and send through the
+ * thread's own io_uring (rpc/netio.h), or epoll where io_uring is unavailable.
+ * A connection lives on the thread that accepted it. Each thread has one
+ * SQL connection (heliosdb_conn): the SQL executor waits for the shards'
+ * replies, so it runs on the network thread, never on a shard thread (which
+ * would wait for itself).
  *
  * Served now: HTTP/1.1 with keep-alive and pipelining (rpc/http1.h) and
  * HTTP/2 by prior knowledge or Upgrade: h2c (rpc/http2.h) on every port; the
@@ -49,6 +51,7 @@ struct hdb_server_opts {
     bool grpc_tables;            /* [schema] auto_generate_grpc: per-table gRPC services */
     const char *tls_cert_path;   /* [api.tls] enabled: every connection is TLS (else NULL) */
     const char *tls_key_path;
+    bool use_io_uring; /* [io] use_io_uring: network I/O through io_uring (else epoll) */
 };
 
 struct hdb_server;
@@ -73,6 +76,7 @@ void hdb_server_free(struct hdb_server *s);
 struct hdb_server_stats {
     uint64_t connections_accepted, connections_open, connections_refused;
     uint64_t requests, responses_2xx, responses_4xx, responses_5xx;
+    uint32_t network_threads_io_uring; /* threads whose I/O goes through io_uring (others: epoll) */
 };
 void hdb_server_stats(const struct hdb_server *s, struct hdb_server_stats *out);
 

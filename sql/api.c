@@ -168,6 +168,16 @@ uint32_t heliosdb_shards(heliosdb *db)
     return hdb_db_shards(db->db);
 }
 
+uint32_t heliosdb_threads(heliosdb *db)
+{
+    return hdb_db_threads(db->db);
+}
+
+void heliosdb_set_service(heliosdb *db, const struct hdb_db_service *svc)
+{
+    hdb_db_set_service(db->db, svc);
+}
+
 int heliosdb_shard_stats(heliosdb *db, uint32_t shard, struct hdb_shard_stats *out,
                          heliosdb_error *err)
 {

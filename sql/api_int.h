@@ -21,6 +21,11 @@ uint32_t heliosdb_default_timeout_ms(heliosdb_conn *c);
 /* The database's snapshots, oldest first: copies up to `max` into out; returns how many exist. */
 uint32_t heliosdb_snapshot_list(heliosdb *db, struct hdb_snapshot_info *out, uint32_t max);
 
+/* Runs `svc` on the shard threads between their turns (NULL: stops it; returns once no thread
+ * runs the previous one). See hdb_db_set_service in shards/kv.h. */
+void heliosdb_set_service(heliosdb *db, const struct hdb_db_service *svc);
+uint32_t heliosdb_threads(heliosdb *db);
+
 /* The number of shards, and one shard's counters (read through a message to it). */
 uint32_t heliosdb_shards(heliosdb *db);
 int heliosdb_shard_stats(heliosdb *db, uint32_t shard, struct hdb_shard_stats *out,

@@ -373,6 +373,7 @@ static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
         .rest_tables = cfg->schema.auto_generate_rest,
         .grpc_tables = cfg->schema.auto_generate_grpc,
         .readiness_query = cfg->container.readiness_query,
+        .use_io_uring = cfg->io.use_io_uring,
     };
     for (uint32_t i = 0; i < cfg->api.auth_tokens.count && o->ntokens < SERVER_TOKENS_MAX - 1;
          i++) {
