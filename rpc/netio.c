@@ -194,7 +194,10 @@ struct netio *netio_new(int wakefd, char *why, size_t why_cap)
     for (uint32_t i = 0; i < NETIO_LISTENERS_MAX; i++) {
         io->listen_fd[i] = -1;
     }
-    struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
+    /* TASKRUN_FLAG: a completion waiting for its task work shows in the SQ flags, so a peek of
+     * the CQ (the shard loop's turns make no system call) enters the kernel to run it. */
+    struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN |
+                                         IORING_SETUP_TASKRUN_FLAG,
                                 .cq_entries = NETIO_CQ_ENTRIES};
     int r = io_uring_queue_init_params(NETIO_SQ_ENTRIES, &io->ring, &p);
     if (r == -EINVAL) { /* before 5.19: no COOP_TASKRUN */
@@ -484,11 +487,15 @@ uint32_t netio_wait(struct netio *io, struct netio_event *ev, uint32_t max, uint
     if (!io->wake_armed) {
         wake_arm(io);
     }
-    struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000u,
-                                   .tv_nsec = (long long)(timeout_ms % 1000u) * 1000000};
     struct io_uring_cqe *cqe = NULL;
-    int r = io_uring_submit_and_wait_timeout(&io->ring, &cqe, 1, &ts, NULL);
-    (void)r; /* -ETIME, -EINTR: what completed is looked at all the same */
+    if (timeout_ms > 0) {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000u,
+                                       .tv_nsec = (long long)(timeout_ms % 1000u) * 1000000};
+        int r = io_uring_submit_and_wait_timeout(&io->ring, &cqe, 1, &ts, NULL);
+        (void)r; /* -ETIME, -EINTR: what completed is looked at all the same */
+    } else {
+        netio_submit(io); /* and no system call when nothing is queued: the CQ is looked at */
+    }
     uint32_t n = 0;
     for (uint32_t seen = 0; n < max && seen < NETIO_REAP_MAX; seen++) {
         if (io_uring_peek_cqe(&io->ring, &cqe) != 0) {
@@ -501,6 +508,19 @@ uint32_t netio_wait(struct netio *io, struct netio_event *ev, uint32_t max, uint
         }
     }
     return n;
+}
+
+void netio_submit(struct netio *io)
+{
+    if (io_uring_sq_ready(&io->ring) > 0) {
+        int r = io_uring_submit(&io->ring);
+        (void)r; /* -EBUSY/-EAGAIN: the entries stay queued for the next submit */
+    }
+}
+
+int netio_fd(const struct netio *io)
+{
+    return io->ring.ring_fd;
 }
 
 bool netio_done(struct netio *io, struct netio_event *ev)

@@ -17,8 +17,8 @@
  * owner) in its user_data. A socket closed with operations in flight has them cancelled; its
  * owner must stay allocated until netio_done says the last of them completed.
  *
- * Thread rules: one thread uses a ring at a time (the network thread; set-up and tear-down
- * before it starts and after it was joined).
+ * Thread rules: one thread uses a ring at a time (the shard thread that serves the network
+ * thread's connections; set-up and tear-down while no thread serves them).
  */
 #ifndef HDB_RPC_NETIO_H
 #define HDB_RPC_NETIO_H
@@ -109,8 +109,9 @@ int netio_send(struct netio *io, struct netio_sock *s, struct http1_out *out, si
 bool netio_close(struct netio *io, struct netio_sock *s);
 
 /*
- * Submits what is queued and waits up to timeout_ms for completions; fills at most `max`
- * events (the wake-ups, re-arms and partial sends are handled inside). Returns how many.
+ * Submits what is queued and waits up to timeout_ms for completions (0: no wait, and no system
+ * call unless something is queued); fills at most `max` events (the wake-ups, re-arms and
+ * partial sends are handled inside). Returns how many.
  */
 uint32_t netio_wait(struct netio *io, struct netio_event *ev, uint32_t max, uint32_t timeout_ms);
 /*
@@ -118,6 +119,11 @@ uint32_t netio_wait(struct netio *io, struct netio_event *ev, uint32_t max, uint
  * Returns true when ev->sock is closed and nothing names it any more: free its owner now.
  */
 bool netio_done(struct netio *io, struct netio_event *ev);
+/* Submits what is queued (no system call when nothing is). */
+void netio_submit(struct netio *io);
+/* The ring's descriptor: readable (POLLIN) when completions wait, for a thread that sleeps in
+ * poll instead of netio_wait (entries queued must have been submitted first). */
+int netio_fd(const struct netio *io);
 /* Operations in flight over all sockets (not the accepts and the wake poll). */
 uint32_t netio_inflight(const struct netio *io);
 

@@ -1,5 +1,8 @@
 /*
- * server.c — the network threads of `heliosdb serve` (see server.h).
+ * server.c — the network threads of `heliosdb serve` (see server.h), each
+ * one a service that shard thread k runs between its shards' turns
+ * (service_turn: one net_turn, which does not wait for the sockets; the shard
+ * thread sleeps on the ring's or the epoll set's descriptor instead).
  *
  * Each thread owns an io_uring (rpc/netio.h: multishot accept and receive
  * where the kernel has them; an epoll set where io_uring cannot be used)
@@ -18,7 +21,8 @@
  *
  * Shutdown: stop_accepting closes the listeners (each thread its own) and
  * makes /ready answer 503; drain closes idle connections, lets busy ones
- * finish their answers until the deadline, then stops the threads.
+ * finish their answers until the deadline, then the service stops (the
+ * shard threads then run their shards only).
  */
 #include "rpc/server.h"
 
@@ -59,6 +63,7 @@
 #define NET_LISTEN_QUEUE  1024
 #define NET_OUT_BYTES_MAX (64u << 20) /* answers queued on a connection (io_uring: + a send's) */
 #define NET_RING_DRAIN_MS 2000u       /* at the end, how long closed connections' operations get */
+#define NET_STOP_MS       5000u /* after the drain: how long a thread gets to close the rest */
 
 static_assert(NET_EVENTS_MAX <= NETIO_EVENTS_MAX, "one netio_wait fills the loop's batch");
 static_assert(SERVER_LISTENERS_MAX <= NETIO_LISTENERS_MAX, "every listener has its accept");
@@ -203,8 +208,6 @@ struct net_thread {
     struct rest_cache rest_cache;          /* the catalog, for the generated REST routes */
     struct grpc_tables_cache tables_cache; /* the generated gRPC services (genv) */
     uint32_t index;
-    pthread_t tid;
-    bool started;
     struct netio *io; /* NULL: epoll (epfd) */
     int epfd, wakefd;
     int listen_fds[SERVER_LISTENERS_MAX];
@@ -213,7 +216,8 @@ struct net_thread {
     struct conn *conns;
     uint32_t nconns;
     uint8_t *buf;
-    atomic_bool done;
+    uint64_t last_sweep_ms;
+    atomic_bool done; /* stopped: every connection and listener closed */
 };
 
 struct hdb_server {
@@ -224,6 +228,8 @@ struct hdb_server {
     struct tls_ctx *tls; /* [api.tls] enabled */
     struct net_thread threads[SERVER_THREADS_MAX];
     uint32_t nthreads;
+    struct hdb_db_service service; /* the threads' turns, run by the shard threads */
+    bool service_on;
     atomic_bool accepting, draining, stopping;
     bool ring_wanted;   /* io_uring for the network threads, where netio_new succeeds */
     char ring_why[160]; /* why a thread uses epoll instead */
@@ -1484,29 +1490,11 @@ static void sweep(struct net_thread *t)
     }
 }
 
-static void pin(uint32_t index)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) == 0) {
-        return;
-    }
-    uint32_t want = index % (uint32_t)CPU_COUNT(&set), seen = 0;
-    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-        if (CPU_ISSET(cpu, &set) && seen++ == want) {
-            cpu_set_t one;
-            CPU_ZERO(&one);
-            CPU_SET(cpu, &one);
-            pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-            return;
-        }
-    }
-}
-
-/* One turn of the epoll loop: waits up to NET_TICK_MS, then serves what is ready. */
-static void epoll_turn(struct net_thread *t)
+/* One turn of the epoll loop: serves what is ready (waiting up to timeout_ms for it). */
+static uint32_t epoll_turn(struct net_thread *t, int timeout_ms)
 {
     struct epoll_event ev[NET_EVENTS_MAX];
-    int n = epoll_wait(t->epfd, ev, NET_EVENTS_MAX, NET_TICK_MS);
+    int n = epoll_wait(t->epfd, ev, NET_EVENTS_MAX, timeout_ms);
     for (int i = 0; i < n; i++) {
         void *p = ev[i].data.ptr;
         if (p == &t->wakefd) {
@@ -1521,17 +1509,22 @@ static void epoll_turn(struct net_thread *t)
             conn_flush(t, p);
         }
     }
+    return n > 0 ? (uint32_t)n : 0;
 }
 
-/* One turn of the io_uring loop: submits what was queued, waits up to NET_TICK_MS for
- * completions, serves them. */
-static void ring_turn(struct net_thread *t)
+/* One turn of the io_uring loop: submits what was queued, serves the completions (waiting up
+ * to timeout_ms for one), and submits the sends they queued. */
+static uint32_t ring_turn(struct net_thread *t, uint32_t timeout_ms)
 {
     struct netio_event ev[NET_EVENTS_MAX];
-    uint32_t n = netio_wait(t->io, ev, NET_EVENTS_MAX, NET_TICK_MS);
+    uint32_t n = netio_wait(t->io, ev, NET_EVENTS_MAX, timeout_ms);
     for (uint32_t i = 0; i < n; i++) {
         ring_event(t, &ev[i]);
     }
+    if (n > 0) {
+        netio_submit(t->io);
+    }
+    return n;
 }
 
 /* io_uring, at the end (every connection closed): waits, bounded, for the operations that still
@@ -1557,34 +1550,10 @@ static void ring_drain(struct net_thread *t)
     }
 }
 
-static void *net_main(void *arg)
+/* The end of a thread's serving: listeners and connections closed (on io_uring, the operations
+ * that still name them waited for, bounded). */
+static void net_finish(struct net_thread *t)
 {
-    struct net_thread *t = arg;
-    struct hdb_server *s = t->srv;
-    if (s->o.pin_threads) {
-        pin(t->index);
-    }
-    uint64_t last_sweep = now_ms();
-    while (!atomic_load(&s->stopping)) {
-        if (!atomic_load(&s->accepting) && t->nlisten > 0) {
-            close_listeners(t);
-        }
-        if (atomic_load(&s->draining) && t->nconns == 0) {
-            break;
-        }
-        if (t->io != NULL) {
-            ring_turn(t);
-        } else {
-            epoll_turn(t);
-        }
-        if (now_ms() - last_sweep >= NET_TICK_MS || atomic_load(&s->draining)) {
-            sweep(t);
-            if (t->io != NULL) {
-                netio_relisten(t->io);
-            }
-            last_sweep = now_ms();
-        }
-    }
     close_listeners(t);
     while (t->conns != NULL) {
         conn_close(t, t->conns);
@@ -1593,7 +1562,46 @@ static void *net_main(void *arg)
         ring_drain(t);
     }
     atomic_store(&t->done, true);
-    return NULL;
+}
+
+/* One turn of thread t's loop: what the socket calls brought is served (timeout_ms 0: without
+ * waiting), timeouts are checked once per tick, and when the server stops, or drains and t has
+ * no connection left, t finishes. Returns how many events it served. */
+static uint32_t net_turn(struct net_thread *t, uint32_t timeout_ms)
+{
+    struct hdb_server *s = t->srv;
+    if (atomic_load(&t->done)) {
+        return 0;
+    }
+    if (atomic_load(&s->stopping) || (atomic_load(&s->draining) && t->nconns == 0)) {
+        net_finish(t);
+        return 1;
+    }
+    if (!atomic_load(&s->accepting) && t->nlisten > 0) {
+        close_listeners(t);
+    }
+    uint32_t n = t->io != NULL ? ring_turn(t, timeout_ms) : epoll_turn(t, (int)timeout_ms);
+    uint64_t now = now_ms();
+    if (now - t->last_sweep_ms >= NET_TICK_MS || atomic_load(&s->draining)) {
+        sweep(t);
+        if (t->io != NULL) {
+            netio_relisten(t->io);
+        }
+        t->last_sweep_ms = now;
+    }
+    return n;
+}
+
+/* The shard threads' service (hdb_db_set_service): shard thread k serves network thread k's
+ * sockets between its shards' turns, and the statements they carry run there. */
+static uint64_t service_turn(void *arg, uint32_t thread, uint64_t now_ns, uint64_t *next_ns)
+{
+    struct hdb_server *s = arg;
+    if (thread >= s->nthreads) {
+        return 0;
+    }
+    *next_ns = now_ns + (uint64_t)NET_TICK_MS * 1000000u; /* the timeouts' tick */
+    return net_turn(&s->threads[thread], 0);
 }
 
 static void wake(struct net_thread *t)
@@ -1714,8 +1722,9 @@ int hdb_server_start(heliosdb *db, const struct hdb_server_opts *o, struct hdb_s
                      char *msg, size_t msg_cap)
 {
     *out = NULL;
-    if (o->threads == 0 || o->threads > SERVER_THREADS_MAX || o->ntokens > SERVER_TOKENS_MAX) {
-        snprintf(msg, msg_cap, "1 to %u network threads, at most %u tokens", SERVER_THREADS_MAX,
+    uint32_t threads = heliosdb_threads(db);
+    if (threads == 0 || threads > SERVER_THREADS_MAX || o->ntokens > SERVER_TOKENS_MAX) {
+        snprintf(msg, msg_cap, "1 to %u shard threads, at most %u tokens", SERVER_THREADS_MAX,
                  SERVER_TOKENS_MAX);
         return HELIOSDB_INVALID;
     }
@@ -1742,15 +1751,18 @@ int hdb_server_start(heliosdb *db, const struct hdb_server_opts *o, struct hdb_s
     snprintf(s->ring_why, sizeof s->ring_why, "%s",
              !o->use_io_uring ? "[io] use_io_uring = false" : "HDB_TEST_FALLBACK=1");
     atomic_store(&s->accepting, true);
-    for (uint32_t i = 0; i < o->threads && rc == HELIOSDB_OK; i++) {
+    for (uint32_t i = 0; i < threads && rc == HELIOSDB_OK; i++) {
         rc = thread_init(s, &s->threads[i], i, msg, msg_cap);
         s->nthreads = i + 1;
     }
-    for (uint32_t i = 0; i < s->nthreads && rc == HELIOSDB_OK; i++) {
-        rc = pthread_create(&s->threads[i].tid, NULL, net_main, &s->threads[i]) == 0
-                 ? HELIOSDB_OK
-                 : HELIOSDB_NOMEM;
-        s->threads[i].started = rc == HELIOSDB_OK;
+    if (rc == HELIOSDB_OK) {
+        s->service = (struct hdb_db_service){.turn = service_turn, .arg = s};
+        for (uint32_t i = 0; i < HDB_SHARDS_MAX; i++) {
+            struct net_thread *t = &s->threads[i];
+            s->service.fds[i] = i >= s->nthreads ? -1 : t->io != NULL ? netio_fd(t->io) : t->epfd;
+        }
+        heliosdb_set_service(db, &s->service);
+        s->service_on = true;
     }
     if (rc != HELIOSDB_OK) {
         hdb_server_stop_accepting(s);
@@ -1774,36 +1786,42 @@ void hdb_server_stop_accepting(struct hdb_server *s)
     }
 }
 
+/* Waits until every thread finished, or the deadline; returns how many did not. */
+static uint32_t wait_finished(struct hdb_server *s, uint64_t deadline_ms)
+{
+    for (;;) {
+        uint32_t busy = 0;
+        for (uint32_t i = 0; i < s->nthreads; i++) {
+            busy += s->service_on && !atomic_load(&s->threads[i].done) ? 1 : 0;
+        }
+        if (busy == 0 || now_ms() >= deadline_ms) {
+            return busy;
+        }
+        for (uint32_t i = 0; i < s->nthreads; i++) {
+            wake(&s->threads[i]);
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Stops the service: the shard threads then run their shards only, and what is left of the
+ * network threads (a thread that did not finish in time) is closed by hdb_server_free. */
+static void service_off(struct hdb_server *s)
+{
+    if (s->service_on) {
+        heliosdb_set_service(s->db, NULL);
+        s->service_on = false;
+    }
+}
+
 uint32_t hdb_server_drain(struct hdb_server *s, uint32_t timeout_ms)
 {
     atomic_store(&s->draining, true);
-    uint64_t deadline = now_ms() + timeout_ms;
-    for (uint32_t i = 0; i < s->nthreads; i++) {
-        wake(&s->threads[i]);
-    }
-    bool all = false;
-    while (!all && now_ms() < deadline) {
-        all = true;
-        for (uint32_t i = 0; i < s->nthreads; i++) {
-            all = all && (!s->threads[i].started || atomic_load(&s->threads[i].done));
-        }
-        if (!all) {
-            struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    uint32_t busy = 0;
-    for (uint32_t i = 0; i < s->nthreads; i++) {
-        busy += s->threads[i].started && !atomic_load(&s->threads[i].done) ? 1 : 0;
-    }
-    atomic_store(&s->stopping, true);
-    for (uint32_t i = 0; i < s->nthreads; i++) {
-        if (s->threads[i].started) {
-            wake(&s->threads[i]);
-            pthread_join(s->threads[i].tid, NULL);
-            s->threads[i].started = false;
-        }
-    }
+    uint32_t busy = wait_finished(s, now_ms() + timeout_ms);
+    atomic_store(&s->stopping, true); /* what is left closes at the threads' next turns */
+    wait_finished(s, now_ms() + NET_STOP_MS);
+    service_off(s);
     return busy;
 }
 
@@ -1812,6 +1830,7 @@ void hdb_server_free(struct hdb_server *s)
     if (s == NULL) {
         return;
     }
+    service_off(s);
     for (uint32_t i = 0; i < s->nthreads; i++) {
         thread_free(&s->threads[i]);
     }

@@ -1,22 +1,20 @@
 /*
  * server.h — `heliosdb serve`'s network front end (docs/server.md).
  *
- * N network threads (one per shard by default, each pinned beside its
- * shard's CPU when pinning is on) each bind every configured port with
- * SO_REUSEPORT, so the kernel spreads connections over them, and serve their
- * connections from one event loop each: accept, receive and send through the
- * thread's own io_uring (rpc/netio.h), or epoll where io_uring is unavailable.
- * A connection lives on the thread that accepted it. Each thread has one
- * SQL connection (heliosdb_conn): the SQL executor waits for the shards'
- * replies, so it runs on the network thread, never on a shard thread (which
- * would wait for itself).
+ * One network "thread" (struct net_thread) per shard thread, run by that
+ * shard thread between its shards' turns (hdb_db_set_service): each binds
+ * every configured port with SO_REUSEPORT, so the kernel spreads
+ * connections over them, and serves its connections: accept, receive and
+ * send through its own io_uring (rpc/netio.h), or epoll where io_uring is
+ * unavailable. A connection lives on the thread that accepted it. Each has
+ * one SQL connection (heliosdb_conn); the executor's waits for shard replies
+ * run the thread's own shards meanwhile, so it never waits for itself.
  *
  * Served now: HTTP/1.1 with keep-alive and pipelining (rpc/http1.h) and
  * HTTP/2 by prior knowledge or Upgrade: h2c (rpc/http2.h) on every port; the
  * fixed REST routes /health, /ready, /metrics, POST /v1/_sql and
  * POST /v1/_batch (rpc/sqljson.h); gRPC (rpc/grpc.h); bearer-token
- * authentication, CORS. A TLS client is closed (not built yet:
- * docs/server.md).
+ * authentication, CORS, TLS (rpc/tls.h).
  */
 #ifndef HDB_RPC_SERVER_H
 #define HDB_RPC_SERVER_H
@@ -34,8 +32,6 @@
 struct hdb_server_opts {
     const char *bind_address; /* an IPv4 or IPv6 address ("127.0.0.1", "::1", "0.0.0.0") */
     uint16_t ports[SERVER_LISTENERS_MAX]; /* rest, grpc, metrics, health; 0: none; equal share */
-    uint32_t threads;                     /* network threads (>= 1) */
-    bool pin_threads;                     /* pin thread k to the k-th CPU of the affinity mask */
     uint32_t max_connections;             /* over all threads; more are answered 503 and closed */
     size_t max_request_bytes;             /* a request body ([api] max_request_size_mb) */
     size_t max_header_bytes;              /* request line and headers ([api] max_header_bytes) */

@@ -352,8 +352,7 @@ static int install_signals(void)
 }
 
 /* The server's options from the configuration ([api], [container], [observability]). */
-static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
-                       struct hdb_server_opts *o)
+static int server_opts(const struct hdb_config *cfg, struct hdb_server_opts *o)
 {
     *o = (struct hdb_server_opts){
         .bind_address = cfg->api.bind_address,
@@ -361,8 +360,6 @@ static int server_opts(const struct hdb_config *cfg, uint32_t threads, bool pin,
                   cfg->observability.metrics_enabled ? (uint16_t)cfg->observability.metrics_port
                                                      : 0,
                   (uint16_t)cfg->container.health_check_port},
-        .threads = threads,
-        .pin_threads = pin,
         .max_connections = (uint32_t)cfg->database.max_connections,
         .max_request_bytes = (size_t)cfg->api.max_request_size_mb << 20,
         .max_header_bytes = (size_t)cfg->api.max_header_bytes,
@@ -443,7 +440,7 @@ static int cmd_serve(const struct tool_args *a)
     struct hdb_server *srv = NULL;
     char msg[512] = "";
     uint32_t grace_ms = (uint32_t)cfg.container.graceful_shutdown_timeout_seconds * 1000u;
-    rc = server_opts(&cfg, info.threads > 0 ? info.threads : 1, dbo.pin_threads, &so);
+    rc = server_opts(&cfg, &so);
     so.recovery_ms = (double)info.recovery_ns / 1e6;
     if (rc == 0 && hdb_server_start(db, &so, &srv, msg, sizeof msg) != HELIOSDB_OK) {
         fprintf(stderr, "heliosdb serve: %s\n", msg);
