@@ -1143,7 +1143,8 @@ static int sql_run(heliosdb_conn *c, struct gt_sql *s, struct gt_rows *r, struct
     }
     heliosdb_error e = {.offset = -1};
     heliosdb_stmt *st = NULL;
-    int rc = heliosdb_prepare(c, (const char *)s->text.data, (long)s->text.len, &st, NULL, &e);
+    int rc =
+        heliosdb_prepare_cached(c, (const char *)s->text.data, (long)s->text.len, &st, NULL, &e);
     if (rc != HELIOSDB_OK || st == NULL) {
         return rc != HELIOSDB_OK ? fail_engine(f, rc, &e)
                                  : fail_set(f, GRPC_INTERNAL, "no statement was written");

@@ -477,7 +477,7 @@ static int sql_run(struct rt_ctx *x, struct rt_sql *s, json_t *rows, uint32_t ro
     }
     heliosdb_stmt *st = NULL;
     heliosdb_error e = {.offset = -1};
-    int rc = heliosdb_prepare(x->c, s->text, (long)s->len, &st, NULL, &e);
+    int rc = heliosdb_prepare_cached(x->c, s->text, (long)s->len, &st, NULL, &e);
     if (rc != HELIOSDB_OK) {
         return fail_engine(&x->fail, rc, &e);
     }

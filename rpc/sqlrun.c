@@ -10,6 +10,8 @@
 
 #include "rpc/sqlrun.h"
 
+#include "sql/api_int.h"
+
 static_assert(SQLRUN_MESSAGE_BYTES > sizeof(((heliosdb_error *)0)->message) + 64,
               "room for prefixes beside the engine's message");
 
@@ -83,7 +85,7 @@ int sqlrun_plan(heliosdb_conn *c, const struct sqlrun_text *t, struct sqlrun_pla
         heliosdb_stmt *st = NULL;
         const char *tail = NULL;
         heliosdb_error e;
-        int rc = heliosdb_prepare(c, at, (long)(end - at), &st, &tail, &e);
+        int rc = heliosdb_prepare_cached(c, at, (long)(end - at), &st, &tail, &e);
         if (rc != HELIOSDB_OK) {
             return sqlrun_fail_engine(f, rc, &e, (size_t)(at - t->sql));
         }
@@ -157,7 +159,7 @@ int sqlrun_run(heliosdb_conn *c, const struct sqlrun_text *t, const struct sqlru
         heliosdb_stmt *st = NULL;
         const char *tail = NULL;
         heliosdb_error e;
-        rc = heliosdb_prepare(c, at, (long)(end - at), &st, &tail, &e);
+        rc = heliosdb_prepare_cached(c, at, (long)(end - at), &st, &tail, &e);
         if (rc != HELIOSDB_OK) {
             return sqlrun_fail_engine(f, rc, &e, (size_t)(at - t->sql));
         }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -34,10 +35,25 @@ struct heliosdb {
     uint32_t work_mem_mb;
 };
 
+/* heliosdb_prepare_cached: the parses of a connection's recent texts (a parse does not read
+ * the catalog: statements are planned when they run, so an entry never goes stale). */
+#define STMT_CACHE_ENTRIES  64u
+#define STMT_CACHE_TEXT_MAX 8192u /* longer texts are parsed each time */
+struct stmt_cache_entry {
+    char *text; /* the whole text given to prepare (NULL: a free entry) */
+    size_t len;
+    uint64_t hash, used;
+    heliosdb_stmt *st;
+    size_t tail; /* where the text's next statement starts */
+    bool busy;   /* handed out: a second prepare of the text parses it anew */
+};
+
 struct heliosdb_conn {
     heliosdb *db;
     struct hdb_sql_session *s;
     int64_t last_insert_id, changes;
+    struct stmt_cache_entry cache[STMT_CACHE_ENTRIES];
+    uint64_t cache_clock;
 };
 
 struct heliosdb_stmt {
@@ -49,8 +65,9 @@ struct heliosdb_stmt {
     struct hdb_value *params; /* bound values; TEXT/BLOB bytes malloc'd */
     struct hdb_sql_result res;
     bool executed;
-    uint32_t next; /* the row heliosdb_step returns next */
-    int64_t cur;   /* the current row, -1 before the first */
+    uint32_t next;                   /* the row heliosdb_step returns next */
+    int64_t cur;                     /* the current row, -1 before the first */
+    struct stmt_cache_entry *cached; /* its cache entry: finalize gives it back */
 };
 
 static int fail(heliosdb_error *out, const struct hdb_err *e, int offset)
@@ -314,9 +331,15 @@ int heliosdb_connect(heliosdb *db, heliosdb_conn **out, heliosdb_error *err)
     return HELIOSDB_OK;
 }
 
+static void stmt_free(heliosdb_stmt *st);
+
 void heliosdb_disconnect(heliosdb_conn *c)
 {
     if (c != NULL) {
+        for (uint32_t i = 0; i < STMT_CACHE_ENTRIES; i++) {
+            stmt_free(c->cache[i].st); /* (a statement still handed out is the caller's bug) */
+            free(c->cache[i].text);
+        }
         hdb_sql_session_close(c->s);
         free(c);
     }
@@ -403,6 +426,17 @@ static void free_param(struct hdb_value *v)
 
 void heliosdb_finalize(heliosdb_stmt *st)
 {
+    if (st != NULL && st->cached != NULL) {
+        heliosdb_reset(st); /* back to its cache entry, as prepared */
+        heliosdb_clear_bindings(st);
+        st->cached->busy = false;
+        return;
+    }
+    stmt_free(st);
+}
+
+static void stmt_free(heliosdb_stmt *st)
+{
     if (st == NULL) {
         return;
     }
@@ -414,6 +448,69 @@ void heliosdb_finalize(heliosdb_stmt *st)
     hdb_sql_arena_free(&st->arena);
     free(st->sql);
     free(st);
+}
+
+/* The entry holding `sql`, or the one to replace (free, else the least recently used idle). */
+static struct stmt_cache_entry *cache_find(heliosdb_conn *c, const char *sql, size_t n,
+                                           uint64_t hash, bool *hit)
+{
+    struct stmt_cache_entry *victim = NULL;
+    *hit = false;
+    for (uint32_t i = 0; i < STMT_CACHE_ENTRIES; i++) {
+        struct stmt_cache_entry *e = &c->cache[i];
+        if (e->text != NULL && e->hash == hash && e->len == n && memcmp(e->text, sql, n) == 0) {
+            *hit = true;
+            return e;
+        }
+        if (!e->busy && (victim == NULL || (victim->text != NULL && e->used < victim->used))) {
+            victim = e;
+        }
+    }
+    return victim;
+}
+
+int heliosdb_prepare_cached(heliosdb_conn *c, const char *sql, long len, heliosdb_stmt **out,
+                            const char **tail, heliosdb_error *err)
+{
+    size_t n = len < 0 ? strlen(sql) : (size_t)len;
+    if (n > STMT_CACHE_TEXT_MAX) {
+        return heliosdb_prepare(c, sql, len, out, tail, err);
+    }
+    uint64_t hash = XXH3_64bits(sql, n);
+    bool hit = false;
+    struct stmt_cache_entry *e = cache_find(c, sql, n, hash, &hit);
+    if (hit && !e->busy) {
+        e->busy = true;
+        e->used = ++c->cache_clock;
+        *out = e->st;
+        if (tail != NULL) {
+            *tail = sql + e->tail;
+        }
+        ok(err);
+        return HELIOSDB_OK;
+    }
+    const char *t = NULL;
+    int rc = heliosdb_prepare(c, sql, len, out, &t, err);
+    if (tail != NULL) {
+        *tail = t;
+    }
+    char *text = rc == HELIOSDB_OK && *out != NULL && !hit && e != NULL ? malloc(n + 1) : NULL;
+    if (text == NULL) {
+        return rc; /* not kept: an error, no statement, the text in use, or no memory */
+    }
+    stmt_free(e->st);
+    free(e->text);
+    memcpy(text, sql, n);
+    text[n] = '\0';
+    *e = (struct stmt_cache_entry){.text = text,
+                                   .len = n,
+                                   .hash = hash,
+                                   .used = ++c->cache_clock,
+                                   .st = *out,
+                                   .tail = (size_t)(t - sql),
+                                   .busy = true};
+    (*out)->cached = e;
+    return rc;
 }
 
 int heliosdb_bind_parameter_count(heliosdb_stmt *st)

@@ -21,6 +21,12 @@ uint32_t heliosdb_default_timeout_ms(heliosdb_conn *c);
 /* The database's snapshots, oldest first: copies up to `max` into out; returns how many exist. */
 uint32_t heliosdb_snapshot_list(heliosdb *db, struct hdb_snapshot_info *out, uint32_t max);
 
+/* heliosdb_prepare, but the parse of a text prepared on c before is taken from c's cache of
+ * recent texts (64) instead of parsing again. heliosdb_finalize gives the statement back to the
+ * cache (reset, bindings cleared). A text whose statement is handed out still is parsed anew. */
+int heliosdb_prepare_cached(heliosdb_conn *c, const char *sql, long len, heliosdb_stmt **out,
+                            const char **tail, heliosdb_error *err);
+
 /* Runs `svc` on the shard threads between their turns (NULL: stops it; returns once no thread
  * runs the previous one). See hdb_db_set_service in shards/kv.h. */
 void heliosdb_set_service(heliosdb *db, const struct hdb_db_service *svc);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "heliosdb.h"
+#include "sql/api_int.h"
 #include "tests/core/testutil.h"
 
 static char *dir;
@@ -254,5 +255,64 @@ Test(api, prepared_statements_keep_their_plan_until_the_schema_changes)
     heliosdb_finalize(up);
     heliosdb_disconnect(c);
     heliosdb_disconnect(d);
+    cr_assert_eq(heliosdb_close(db, &err), HELIOSDB_OK);
+}
+
+/* The rpc layer's cache of parses (sql/api_int.h): a text prepared again gets the statement it
+ * gave back, reset and unbound; it still runs against the schema of the moment; a text in use is
+ * parsed anew; the least recently used text goes when the cache is full. */
+Test(api, cached_prepare_reuses_parses_and_follows_the_schema)
+{
+    heliosdb *db = open_db();
+    heliosdb_conn *c = NULL;
+    heliosdb_error err;
+    cr_assert_eq(heliosdb_connect(db, &c, &err), HELIOSDB_OK);
+    cr_assert_eq(heliosdb_exec(c,
+                               "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);"
+                               "INSERT INTO t VALUES (1, 'one'), (2, 'two')",
+                               &err),
+                 HELIOSDB_OK, "%s", err.message);
+    static const char text[] = "SELECT * FROM t WHERE id >= ? ORDER BY id; SELECT 2";
+    heliosdb_stmt *a = NULL, *b = NULL, *again = NULL;
+    const char *tail = NULL;
+    cr_assert_eq(heliosdb_prepare_cached(c, text, -1, &a, &tail, &err), HELIOSDB_OK);
+    cr_assert_str_eq(tail, " SELECT 2");
+    heliosdb_bind_int64(a, 1, 2, &err);
+    cr_assert_eq(heliosdb_step(a, &err), HELIOSDB_ROW);
+    cr_assert_eq(heliosdb_column_count(a), 2);
+    /* in use: the same text is parsed anew, and that statement is not the cache's */
+    cr_assert_eq(heliosdb_prepare_cached(c, text, -1, &b, NULL, &err), HELIOSDB_OK);
+    cr_assert_neq(a, b);
+    heliosdb_finalize(b);
+    heliosdb_finalize(a);
+    cr_assert_eq(heliosdb_exec(c, "ALTER TABLE t ADD COLUMN w INT DEFAULT 7", &err), HELIOSDB_OK);
+    cr_assert_eq(heliosdb_prepare_cached(c, text, -1, &again, &tail, &err), HELIOSDB_OK);
+    cr_assert_eq(again, a, "the parse given back is reused");
+    cr_assert_str_eq(tail, " SELECT 2");
+    /* unbound again (NULL: no row), then bound: the new column is there */
+    cr_assert_eq(heliosdb_step(again, &err), HELIOSDB_DONE, "%s", err.message);
+    heliosdb_reset(again);
+    heliosdb_bind_int64(again, 1, 1, &err);
+    cr_assert_eq(heliosdb_step(again, &err), HELIOSDB_ROW);
+    cr_assert_eq(heliosdb_column_count(again), 3);
+    cr_assert_eq(heliosdb_column_int64(again, 2), 7);
+    heliosdb_finalize(again);
+    /* 64 other texts push it out: it is parsed anew */
+    for (int i = 0; i < 64; i++) {
+        char other[64];
+        snprintf(other, sizeof other, "SELECT %d", i);
+        heliosdb_stmt *o = NULL;
+        cr_assert_eq(heliosdb_prepare_cached(c, other, -1, &o, NULL, &err), HELIOSDB_OK);
+        heliosdb_finalize(o);
+    }
+    cr_assert_eq(heliosdb_prepare_cached(c, text, -1, &b, NULL, &err), HELIOSDB_OK);
+    heliosdb_bind_int64(b, 1, 2, &err);
+    cr_assert_eq(heliosdb_step(b, &err), HELIOSDB_ROW);
+    cr_assert_str_eq((const char *)heliosdb_column_text(b, 1), "two");
+    heliosdb_finalize(b);
+    /* errors are not kept */
+    cr_assert_eq(heliosdb_prepare_cached(c, "SELEC 1", -1, &b, NULL, &err), HELIOSDB_INVALID);
+    cr_assert_null(b);
+    heliosdb_disconnect(c);
     cr_assert_eq(heliosdb_close(db, &err), HELIOSDB_OK);
 }
