@@ -43,11 +43,28 @@ static size_t good_len(const unsigned char *s, size_t n, bool nul_bad)
     return nul_bad && s[0] == 0 ? 0 : text_utf8_len(s, n);
 }
 
+/* How many bytes from s on are plain ASCII (and not NUL with nul_bad), eight at a time: the
+ * common text skips the byte-by-byte check. */
+static size_t ascii_prefix(const char *s, size_t n, bool nul_bad)
+{
+    const uint64_t high = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        bool zero = ((w - ones) & ~w & high) != 0;
+        if ((w & high) != 0 || (nul_bad && zero)) {
+            break;
+        }
+    }
+    return i;
+}
+
 size_t text_bad_bytes(const char *s, size_t n, bool nul_bad)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t bad = 0;
-    for (size_t i = 0; i < n;) {
+    for (size_t i = ascii_prefix(s, n, nul_bad); i < n;) {
         size_t len = good_len(u + i, n - i, nul_bad);
         bad += len == 0;
         i += len == 0 ? 1 : len;
@@ -58,8 +75,9 @@ size_t text_bad_bytes(const char *s, size_t n, bool nul_bad)
 size_t text_repair(const char *s, size_t n, bool nul_bad, char *out)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t m = 0;
-    for (size_t i = 0; i < n;) {
+    size_t m = ascii_prefix(s, n, nul_bad);
+    memcpy(out, s, m);
+    for (size_t i = m; i < n;) {
         size_t len = good_len(u + i, n - i, nul_bad);
         if (len == 0) {
             memcpy(out + m, "\xEF\xBF\xBD", 3);
