@@ -353,12 +353,15 @@ void db_thread_step(struct thread *t, uint32_t *idle)
 /* The service's turn; its waits run this thread's shards (db_thread_turns) meanwhile. */
 static uint64_t service_turn(struct thread *t, uint64_t now_ns, uint64_t *next_ns)
 {
+    /* in_service before the load: whoever removes the service and then sees it 0 knows this
+     * thread will see the removal (both are sequentially consistent). */
+    atomic_store(&t->in_service, 1);
     const struct hdb_db_service *svc = atomic_load(&t->db->service);
-    if (svc == NULL) {
-        return 0;
+    uint64_t work = 0, n = UINT64_MAX;
+    if (svc != NULL) {
+        work = svc->turn(svc->arg, t->index, now_ns, &n);
     }
-    uint64_t n = UINT64_MAX;
-    uint64_t work = svc->turn(svc->arg, t->index, now_ns, &n);
+    atomic_store(&t->in_service, 0);
     *next_ns = n < *next_ns ? n : *next_ns;
     return work;
 }
@@ -367,13 +370,10 @@ void hdb_db_set_service(struct hdb_db *db, const struct hdb_db_service *svc)
 {
     assert(current_thread == NULL);
     atomic_store(&db->service, svc);
-    /* Every thread finishes a turn that began after the store: none runs the old service. */
-    uint32_t seen[HDB_SHARDS_MAX];
+    /* A turn of the old service still running ends first (however long its statement takes:
+     * loops would not do, the statement's waits take turns of their own). */
     for (uint32_t t = 0; t < db->nthreads; t++) {
-        seen[t] = atomic_load(&db->threads[t].loops);
-    }
-    for (uint32_t t = 0; t < db->nthreads; t++) {
-        while (atomic_load(&db->threads[t].loops) - seen[t] < 2 && db->threads[t].started) {
+        while (atomic_load(&db->threads[t].in_service) != 0) {
             db_wake_thread(db, t);
             usleep(50);
         }

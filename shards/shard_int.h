@@ -186,6 +186,7 @@ struct thread {
     int eventfd;
     alignas(HDB_CACHE_LINE) _Atomic uint32_t sleeping;
     _Atomic uint32_t loops; /* turns taken; disconnect waits for it to move */
+    _Atomic uint32_t in_service; /* in the service's turn (hdb_db_set_service waits it out) */
     struct shard **shards;
     uint32_t nshards;
     bool started; /* pthread_create succeeded: join it */
