@@ -380,6 +380,15 @@ void hdb_db_set_service(struct hdb_db *db, const struct hdb_db_service *svc)
     }
 }
 
+void hdb_db_yield(struct hdb_db *db)
+{
+    struct thread *t = db_current_thread(db);
+    if (t != NULL) {
+        uint64_t next = UINT64_MAX;
+        db_thread_turns(t, db_now_ns(), &next);
+    }
+}
+
 void hdb_db_pause(struct hdb_db *db, uint32_t ms)
 {
     struct thread *t = db_current_thread(db);

@@ -129,6 +129,10 @@ uint32_t hdb_db_threads(const struct hdb_db *db);
 /* Installs `svc` (kept by pointer until replaced) or, with NULL, removes it; returns once no
  * thread runs the previous one. Never from a shard thread. */
 void hdb_db_set_service(struct hdb_db *db, const struct hdb_db_service *svc);
+/* On a shard thread: one turn of its shards, without waiting (long work of a service's statement
+ * calls it now and then, so the thread's shards keep answering the other threads); elsewhere
+ * nothing. */
+void hdb_db_yield(struct hdb_db *db);
 /* Waits `ms` milliseconds; on a shard thread its shards keep working meanwhile. */
 void hdb_db_pause(struct hdb_db *db, uint32_t ms);
 /* Locks for state shared between threads that is held across shard waits: on a shard thread they

@@ -56,7 +56,10 @@ static uint64_t mono_ns(void)
 
 int exec_tick(struct exec *x)
 {
-    if (x->deadline_ns == 0 || (++x->ticks & 255u) != 0 || mono_ns() < x->deadline_ns) {
+    if ((++x->ticks & 1023u) == 0) {
+        hdb_db_yield(x->db); /* on a shard thread (a server's statement), its shards get a turn */
+    }
+    if (x->deadline_ns == 0 || (x->ticks & 255u) != 0 || mono_ns() < x->deadline_ns) {
         return HDB_OK;
     }
     return exec_fail(x, HDB_TIMEOUT, "the statement ran past statement_timeout_ms (%u ms)",

@@ -104,7 +104,8 @@ struct exec {
 
 /* exec.c */
 int rows_push(struct exec *x, struct rows *r, const struct hdb_value *row);
-/* HDB_TIMEOUT once the statement is past its deadline (reads the clock every 256 calls). */
+/* HDB_TIMEOUT once the statement is past its deadline (reads the clock every 256 calls); every
+ * 1024 calls, on a shard thread, lets the thread's shards take a turn (hdb_db_yield). */
 int exec_tick(struct exec *x);
 int exec_fail(struct exec *x, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Decodes a stored row of `def` (columns added since get their DEFAULT) and pushes it onto
