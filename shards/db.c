@@ -444,8 +444,11 @@ void hdb_db_lock_write(struct hdb_db *db, pthread_rwlock_t *l)
 static void thread_loop(struct thread *t)
 {
     uint32_t idle_turns = 0;
+    uint64_t now = db_now_ns();
     for (;;) {
-        uint64_t now = db_now_ns(), next = UINT64_MAX;
+        /* The clock after work, and every 8th idle turn (an idle turn takes well under 1 µs). */
+        now = idle_turns % 8 == 0 ? db_now_ns() : now;
+        uint64_t next = UINT64_MAX;
         uint64_t work = db_thread_turns(t, now, &next);
         work += service_turn(t, now, &next);
         if (work > 0) {
