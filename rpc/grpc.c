@@ -203,9 +203,12 @@ struct gc_chunk {
     max_align_t data[];
 };
 
-/* Allocations that live until arena_free; nothing is freed on its own. */
+/* Allocations that live until arena_free; nothing is freed on its own. `spare` (may be NULL):
+ * where one chunk of the usual size waits for the next arena of the thread (env->spare_chunk),
+ * so a call's answer does not cost a 64 KiB malloc and free. */
 struct gc_arena {
     struct gc_chunk *head;
+    void **spare;
 };
 
 /* n bytes aligned for any type; NULL out of memory. */
@@ -219,9 +222,13 @@ static void *arena_alloc(struct gc_arena *a, size_t n)
     struct gc_chunk *c = a->head;
     if (c == NULL || c->cap - c->used < n) {
         size_t cap = n > GC_ARENA_CHUNK_BYTES ? n : GC_ARENA_CHUNK_BYTES;
-        c = malloc(sizeof *c + cap);
+        bool reuse = cap == GC_ARENA_CHUNK_BYTES && a->spare != NULL && *a->spare != NULL;
+        c = reuse ? *a->spare : malloc(sizeof *c + cap);
         if (c == NULL) {
             return NULL;
+        }
+        if (reuse) {
+            *a->spare = NULL;
         }
         *c = (struct gc_chunk){.next = a->head, .used = 0, .cap = cap};
         a->head = c;
@@ -231,11 +238,21 @@ static void *arena_alloc(struct gc_arena *a, size_t n)
     return p;
 }
 
+void grpc_env_release(struct grpc_env *env)
+{
+    free(env->spare_chunk);
+    env->spare_chunk = NULL;
+}
+
 static void arena_free(struct gc_arena *a)
 {
     while (a->head != NULL) {
         struct gc_chunk *next = a->head->next;
-        free(a->head);
+        if (a->spare != NULL && *a->spare == NULL && a->head->cap == GC_ARENA_CHUNK_BYTES) {
+            *a->spare = a->head;
+        } else {
+            free(a->head);
+        }
         a->head = next;
     }
 }
@@ -867,7 +884,7 @@ static int method_execute(struct grpc_call *c, bool query, struct http1_out *out
         return f->status;
     }
     Heliosdb__V1__ExecuteResponse response = HELIOSDB__V1__EXECUTE_RESPONSE__INIT;
-    struct gc_arena arena = {0};
+    struct gc_arena arena = {.spare = &c->env->spare_chunk};
     struct gc_budget budget = {0};
     struct gc_sink sink = {
         .response = query ? NULL : &response, .out = out, .arena = &arena, .budget = &budget};
@@ -924,7 +941,7 @@ static int method_batch(struct grpc_call *c, struct http1_out *out, struct gc_fa
         return f->status;
     }
     Heliosdb__V1__BatchRequest *b = (Heliosdb__V1__BatchRequest *)m;
-    struct gc_arena arena = {0};
+    struct gc_arena arena = {.spare = &c->env->spare_chunk};
     struct gc_budget budget = {0};
     struct gc_sink sink = {.out = out, .arena = &arena, .budget = &budget};
     Heliosdb__V1__BatchResponse response = HELIOSDB__V1__BATCH_RESPONSE__INIT;
@@ -1066,7 +1083,7 @@ static int transaction_execute(struct grpc_call *c, const Heliosdb__V1__ExecuteR
                                struct http1_out *out, struct gc_fail *f)
 {
     Heliosdb__V1__ExecuteResponse executed = HELIOSDB__V1__EXECUTE_RESPONSE__INIT;
-    struct gc_arena arena = {0};
+    struct gc_arena arena = {.spare = &c->env->spare_chunk};
     struct gc_budget budget = {0};
     struct gc_sink sink = {.response = &executed, .out = out, .arena = &arena, .budget = &budget};
     int rc = run_request(c, c->txn, r, &sink, f);

@@ -74,7 +74,11 @@ struct grpc_env {
      * "/heliosdb.tables.v1.", with tables_cache (the thread's; required then) */
     bool tables_enabled;
     struct grpc_tables_cache *tables_cache;
+    void *spare_chunk; /* one answer buffer kept for the next call (grpc_env_release frees it) */
 };
+
+/* Frees what the env keeps between calls (not db, conn or tables_cache). */
+void grpc_env_release(struct grpc_env *env);
 
 struct grpc_call;
 

@@ -1675,6 +1675,7 @@ static void thread_free(struct net_thread *t)
 {
     rest_cache_free(&t->rest_cache);
     grpc_tables_cache_free(&t->tables_cache);
+    grpc_env_release(&t->genv);
     close_listeners(t);
     while (t->conns != NULL) {
         conn_close(t, t->conns);

@@ -409,6 +409,12 @@ static void print_listeners(const struct hdb_server_opts *so, const char *path, 
            "http://%s:%u/v1/_sql -H 'Content-Type: application/json' -d '{\"sql\": \"SELECT "
            "1\"}'\n",
            so->bind_address, so->ports[0], so->bind_address, so->ports[0]);
+    if (so->ports[1] != 0 && so->tls_cert_path == NULL) {
+        /* grpcurl finds the service by reflection; any gRPC client works from the .proto */
+        printf("heliosdb serve: gRPC  grpcurl -plaintext -d '{\"sql\": \"SELECT 1\"}' %s:%u "
+               "heliosdb.v1.Database/Execute  (rpc/proto/heliosdb.proto)\n",
+               so->bind_address, so->ports[1]);
+    }
     fflush(stdout);
 }
 

@@ -57,6 +57,7 @@ static void teardown(void)
 {
     heliosdb_error err;
     grpc_tables_cache_free(&cache);
+    grpc_env_release(&env);
     heliosdb_disconnect(conn);
     cr_assert_eq(heliosdb_close(db, &err), HELIOSDB_OK, "%s", err.message);
     tu_rmtree(dir);
