@@ -405,40 +405,46 @@ void hdb_db_pause(struct hdb_db *db, uint32_t ms)
     }
 }
 
-void hdb_db_lock_mutex(struct hdb_db *db, pthread_mutex_t *m)
+enum lock_kind { LOCK_MUTEX, LOCK_READ, LOCK_WRITE };
+
+static int lock_try(void *l, enum lock_kind k)
+{
+    return k == LOCK_MUTEX  ? pthread_mutex_trylock(l)
+           : k == LOCK_READ ? pthread_rwlock_tryrdlock(l)
+                            : pthread_rwlock_trywrlock(l);
+}
+
+/* Takes the lock: blocking off the shard threads; on one, trying and serving its shards between
+ * tries (whoever holds the lock may wait for them). */
+static void lock_serving(struct hdb_db *db, void *l, enum lock_kind k)
 {
     struct thread *t = db_current_thread(db);
     if (t == NULL) {
-        pthread_mutex_lock(m);
+        int rc = k == LOCK_MUTEX  ? pthread_mutex_lock(l)
+                 : k == LOCK_READ ? pthread_rwlock_rdlock(l)
+                                  : pthread_rwlock_wrlock(l);
+        assert(rc == 0);
+        (void)rc;
         return;
     }
-    for (uint32_t idle = 0; pthread_mutex_trylock(m) != 0;) {
+    for (uint32_t idle = 0; lock_try(l, k) != 0;) {
         db_thread_step(t, &idle);
     }
+}
+
+void hdb_db_lock_mutex(struct hdb_db *db, pthread_mutex_t *m)
+{
+    lock_serving(db, m, LOCK_MUTEX);
 }
 
 void hdb_db_lock_read(struct hdb_db *db, pthread_rwlock_t *l)
 {
-    struct thread *t = db_current_thread(db);
-    if (t == NULL) {
-        pthread_rwlock_rdlock(l);
-        return;
-    }
-    for (uint32_t idle = 0; pthread_rwlock_tryrdlock(l) != 0;) {
-        db_thread_step(t, &idle);
-    }
+    lock_serving(db, l, LOCK_READ);
 }
 
 void hdb_db_lock_write(struct hdb_db *db, pthread_rwlock_t *l)
 {
-    struct thread *t = db_current_thread(db);
-    if (t == NULL) {
-        pthread_rwlock_wrlock(l);
-        return;
-    }
-    for (uint32_t idle = 0; pthread_rwlock_trywrlock(l) != 0;) {
-        db_thread_step(t, &idle);
-    }
+    lock_serving(db, l, LOCK_WRITE);
 }
 
 static void thread_loop(struct thread *t)
