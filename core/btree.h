@@ -113,6 +113,7 @@ struct hdb_cursor {
 void hdb_cursor_init(struct hdb_cursor *c, struct hdb_pager *p, uint64_t root);
 int hdb_cursor_first(struct hdb_cursor *c, struct hdb_err *err);
 int hdb_cursor_last(struct hdb_cursor *c, struct hdb_err *err);
+/* Positions the cursor by `mode`; a key longer than HDB_KEY_BYTES_MAX (none is stored) is fine. */
 int hdb_cursor_seek(struct hdb_cursor *c, const void *key, uint32_t klen, enum hdb_seek mode,
                     struct hdb_err *err);
 int hdb_cursor_next(struct hdb_cursor *c, struct hdb_err *err);

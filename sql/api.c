@@ -68,6 +68,8 @@ struct heliosdb_stmt {
     uint32_t next;                   /* the row heliosdb_step returns next */
     int64_t cur;                     /* the current row, -1 before the first */
     struct stmt_cache_entry *cached; /* its cache entry: finalize gives it back */
+    char *row_text;                  /* the current row's TEXT and BLOB bytes, NUL-terminated */
+    size_t row_text_cap;
 };
 
 static int fail(heliosdb_error *out, const struct hdb_err *e, int offset)
@@ -444,6 +446,7 @@ static void stmt_free(heliosdb_stmt *st)
         free_param(&st->params[i]);
     }
     free(st->params);
+    free(st->row_text);
     hdb_sql_result_free(&st->res);
     hdb_sql_arena_free(&st->arena);
     free(st->sql);
@@ -603,6 +606,43 @@ int heliosdb_reset(heliosdb_stmt *st)
     return HELIOSDB_OK;
 }
 
+/*
+ * Makes the TEXT and BLOB values of the current row NUL-terminated, as heliosdb_column_text
+ * promises, by copying them into st->row_text (valid until the next step). Found by
+ * test_fuzz_sql: values read from a row record point into it and were followed by the next
+ * value's bytes, so column_text of 'one' read past its end; an empty text was NULL.
+ */
+static int row_terminate(heliosdb_stmt *st, heliosdb_error *err)
+{
+    struct hdb_value *row = &st->res.rows[(size_t)st->cur * st->res.ncols];
+    size_t need = 0;
+    for (uint32_t i = 0; i < st->res.ncols; i++) {
+        if (row[i].type == HDB_V_TEXT || row[i].type == HDB_V_BLOB) {
+            need += (size_t)row[i].u.s.len + 1;
+        }
+    }
+    if (need > st->row_text_cap) {
+        char *p = realloc(st->row_text, need);
+        if (p == NULL) {
+            return fail_msg(err, HELIOSDB_NOMEM, "out of memory reading a row's text");
+        }
+        st->row_text = p;
+        st->row_text_cap = need;
+    }
+    size_t at = 0;
+    for (uint32_t i = 0; i < st->res.ncols; i++) {
+        if (row[i].type == HDB_V_TEXT || row[i].type == HDB_V_BLOB) {
+            if (row[i].u.s.len > 0) {
+                memcpy(st->row_text + at, row[i].u.s.p, row[i].u.s.len);
+            }
+            st->row_text[at + row[i].u.s.len] = '\0';
+            row[i].u.s.p = (const uint8_t *)st->row_text + at;
+            at += (size_t)row[i].u.s.len + 1;
+        }
+    }
+    return HELIOSDB_OK;
+}
+
 int heliosdb_step(heliosdb_stmt *st, heliosdb_error *err)
 {
     if (!st->executed) {
@@ -621,7 +661,8 @@ int heliosdb_step(heliosdb_stmt *st, heliosdb_error *err)
     ok(err);
     if (st->next < st->res.nrows) {
         st->cur = st->next++;
-        return HELIOSDB_ROW;
+        int rc = st->res.ncols == 0 ? HELIOSDB_OK : row_terminate(st, err);
+        return rc == HELIOSDB_OK ? HELIOSDB_ROW : rc;
     }
     st->cur = -1;
     return HELIOSDB_DONE;

@@ -928,7 +928,16 @@ static int cast_decimal(const struct hdb_value *v, const struct hdb_sql_type *t,
     } else {
         d = n.u.d;
     }
-    uint32_t p = (uint32_t)t->args[0], s = t->nargs > 1 ? (uint32_t)t->args[1] : 0;
+    int64_t p64 = t->args[0], s64 = t->nargs > 1 ? t->args[1] : 0;
+    if (rc == HDB_OK && (p64 < 1 || p64 > HDB_DEC_DIGITS_MAX || s64 < 0 || s64 > p64)) {
+        /* Checked here as written: converted to uint32_t first, DECIMAL(-1,2) was named
+         * DECIMAL(4294967295,2) in the message (found by test_fuzz_sql). */
+        return hdb_err_set(err, HDB_INVALID,
+                           "DECIMAL(%" PRId64 ",%" PRId64
+                           "): precision is 1 to %u and scale 0 to it",
+                           p64, s64, HDB_DEC_DIGITS_MAX);
+    }
+    uint32_t p = (uint32_t)p64, s = (uint32_t)s64;
     struct hdb_dec fitted;
     rc = rc == HDB_OK ? hdb_dec_fit(&d, p, s, &fitted, err) : rc;
     if (rc == HDB_OK) {

@@ -218,17 +218,39 @@ static bool paged_row(void *p, const uint8_t *key, uint32_t klen, const uint8_t 
     return !pg->stopped;
 }
 
+/*
+ * A range bound longer than any stored key (keys are at most HDB_KEY_BYTES_MAX bytes) as the
+ * bound of HDB_KEY_BYTES_MAX + 1 bytes that selects the same stored keys: its first
+ * HDB_KEY_BYTES_MAX bytes P, then a 0 byte. For a key k that fits, k >= bound exactly when
+ * k > P, and k < bound exactly when k <= P. Found by test_fuzz_sql: `WHERE b = '<10,000
+ * bytes>'` on an indexed column built such a bound and overflowed the scan's key buffer.
+ */
+static uint32_t bound_clamp(const uint8_t *b, uint32_t len, uint8_t out[HDB_KEY_BYTES_MAX + 1])
+{
+    if (len <= HDB_KEY_BYTES_MAX) {
+        memcpy(out, b, len);
+        return len;
+    }
+    memcpy(out, b, HDB_KEY_BYTES_MAX);
+    out[HDB_KEY_BYTES_MAX] = 0;
+    return HDB_KEY_BYTES_MAX + 1;
+}
+
 int scan_paged(struct exec *x, struct hdb_table *tb, const uint8_t *lo, uint32_t lolen,
                const uint8_t *hi, uint32_t hilen, uint64_t max, hdb_scan_row_fn row, void *ctx)
 {
     struct paged pg = {.row = row, .ctx = ctx};
     int rc = HDB_OK;
+    uint8_t to[HDB_KEY_BYTES_MAX + 1];
+    if (hi != NULL) {
+        hilen = bound_clamp(hi, hilen, to);
+        hi = to;
+    }
     for (bool first = true; rc == HDB_OK; first = false) {
         uint8_t from[HDB_KEY_BYTES_MAX + 1];
         uint32_t from_len = 0;
         if (first && lo != NULL) {
-            memcpy(from, lo, lolen);
-            from_len = lolen;
+            from_len = bound_clamp(lo, lolen, from);
         } else if (!first) { /* the smallest key after the last one */
             memcpy(from, pg.last.data, pg.last.len);
             from[pg.last.len] = 0;
@@ -846,6 +868,12 @@ int scope_eval(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
     x->rng = c.rng;
     if (rc != HDB_OK && x->arena->over_limit) {
         rc = exec_fail(x, HDB_TOOBIG, "work_mem_mb"); /* exec_fail names the limit */
+    }
+    if (rc != HDB_OK) {
+        /* A failed evaluation leaves NULL, never an unset value: table_point_read and
+         * bound_value convert the value before they look at the status. Found by
+         * test_fuzz_sql: a point read pinned to a failing expression read freed text. */
+        *out = (struct hdb_value){.type = HDB_V_NULL};
     }
     return rc;
 }

@@ -174,7 +174,7 @@ const char *constraint_cols(struct exec *x, const struct hdb_table_def *d,
 /* Does the row satisfy a partial index's WHERE (true when there is none)? */
 int in_partial(struct exec *x, const struct hdb_table_def *d, const struct hdb_sql_expr *where,
                const struct hdb_value *row, bool *in);
-/* Evaluates `e` for the rows the scope points at. */
+/* Evaluates `e` for the rows the scope points at; on failure *out is NULL. */
 int scope_eval(struct exec *x, struct scope *sc, const struct hdb_sql_expr *e,
                struct hdb_value *out);
 /* Copies TEXT/BLOB bytes into the arena so the value outlives its buffer. */

@@ -961,6 +961,48 @@ static void max_key(uint8_t *key, uint32_t id)
     key[5] = 'x';
 }
 
+/* A seek key longer than any stored key (a scan resuming after a maximal key seeks it plus a 0
+ * byte) lands where that key would sort, in every mode; it was refused as invalid. */
+Test(btree, btree_seek_keys_longer_than_the_limit, .init = setup)
+{
+    struct tp t;
+    tp_open(&t, "bt-longseek", 4096, 128);
+    static uint8_t key[HDB_KEY_BYTES_MAX + 1];
+    uint64_t root = 0;
+    struct hdb_err err;
+    for (uint32_t id = 0; id < 100; id++) {
+        max_key(key, id * 2);
+        cr_assert_eq(hdb_bt_put(&t.pager, &root, key, HDB_KEY_BYTES_MAX, "v", 1, &err), HDB_OK,
+                     "%s", err.msg);
+    }
+    struct hdb_cursor c;
+    hdb_cursor_init(&c, &t.pager, root);
+    for (uint32_t id = 0; id < 200; id += 7) {
+        static const enum hdb_seek modes[] = {HDB_SEEK_GE, HDB_SEEK_GT, HDB_SEEK_LE, HDB_SEEK_LT};
+        for (size_t m = 0; m < 4; m++) {
+            max_key(key, id);
+            key[HDB_KEY_BYTES_MAX] = 0; /* the key of `id` plus a 0 byte */
+            int rc = hdb_cursor_seek(&c, key, HDB_KEY_BYTES_MAX + 1, modes[m], &err);
+            bool forward = m < 2;
+            /* forward: the first stored id above `id`; backward: the last at or below it */
+            uint32_t want = forward ? id / 2 * 2 + 2 : id / 2 * 2;
+            if (forward && want >= 200) {
+                cr_assert_eq(rc, HDB_NOTFOUND, "id %u mode %zu", id, m);
+                continue;
+            }
+            cr_assert_eq(rc, HDB_OK, "id %u mode %zu: %s", id, m, err.msg);
+            const uint8_t *k;
+            uint32_t klen;
+            hdb_cursor_key(&c, &k, &klen);
+            max_key(key, want);
+            cr_assert(klen == HDB_KEY_BYTES_MAX && memcmp(k, key, klen) == 0,
+                      "id %u mode %zu: not on key %u", id, m, want);
+        }
+    }
+    hdb_cursor_close(&c);
+    tp_close(&t);
+}
+
 Test(btree, btree_key_limits, .init = setup)
 {
     struct tp t;
