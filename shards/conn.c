@@ -246,18 +246,24 @@ int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_t
                            name, HDB_TREE_NAME_BYTES_MAX);
     }
     struct hdb_db *db = c->db;
+    uint64_t hash = XXH3_64bits(name, len);
+    struct hdb_table **bucket = &db->table_buckets[hash & (TABLE_BUCKETS - 1)];
     hdb_db_lock_mutex(db, &db->admin);
-    for (uint32_t i = 0; i < db->ntables; i++) {
-        if (strcmp(db->tables[i]->name, name) == 0) {
-            *out = db->tables[i];
+    for (struct hdb_table *t = *bucket; t != NULL; t = t->bucket_next) {
+        if (t->hash == hash && strcmp(t->name, name) == 0) {
+            *out = t;
             pthread_mutex_unlock(&db->admin);
             return HDB_OK;
         }
     }
     int rc = db->ntables == HDB_TABLES_MAX
-                 ? hdb_err_set(err, HDB_FULL, "at most %u tables", HDB_TABLES_MAX)
+                 ? hdb_err_set(err, HDB_FULL,
+                               "at most %u key-value tables open (those of dropped SQL tables and "
+                               "indexes stay until VACUUM)",
+                               HDB_TABLES_MAX)
                  : HDB_OK;
-    struct hdb_table *tb = rc == HDB_OK ? calloc(1, sizeof *tb) : NULL;
+    struct hdb_table *tb =
+        rc == HDB_OK ? calloc(1, sizeof *tb + db->nshards * sizeof tb->ids[0]) : NULL;
     struct req *reqs = rc == HDB_OK ? calloc(db->nshards, sizeof *reqs) : NULL;
     if (rc == HDB_OK && (tb == NULL || reqs == NULL)) {
         rc = hdb_err_set(err, HDB_NOMEM, "out of memory");
@@ -275,7 +281,10 @@ int hdb_kv_table(struct hdb_conn *c, const char *name, bool create, struct hdb_t
     }
     if (rc == HDB_OK) {
         snprintf(tb->name, sizeof tb->name, "%s", name);
-        db->tables[db->ntables++] = tb;
+        tb->hash = hash;
+        tb->bucket_next = *bucket;
+        *bucket = tb;
+        db->ntables++;
         *out = tb;
         tb = NULL;
     }
@@ -307,13 +316,37 @@ static int to_every_shard(struct hdb_conn *c, enum msg_type type, const char *na
     return rc;
 }
 
+/* The handle of dropped table `name` leaves the registry (a table of that name made later gets a
+ * new one) for the retired list: holders' requests then fail on its dropped trees. */
+static void table_retire(struct hdb_db *db, const char *name)
+{
+    uint64_t hash = XXH3_64bits(name, strlen(name));
+    hdb_db_lock_mutex(db, &db->admin);
+    for (struct hdb_table **at = &db->table_buckets[hash & (TABLE_BUCKETS - 1)]; *at != NULL;
+         at = &(*at)->bucket_next) {
+        struct hdb_table *t = *at;
+        if (t->hash == hash && strcmp(t->name, name) == 0) {
+            *at = t->bucket_next;
+            t->retired = db->tables_retired;
+            db->tables_retired = t;
+            db->ntables--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&db->admin);
+}
+
 int hdb_kv_table_drop(struct hdb_conn *c, const char *name, struct hdb_err *err)
 {
     size_t len = strlen(name);
     if (len == 0 || len > HDB_TREE_NAME_BYTES_MAX || strncmp(name, "_sys.", 5) == 0) {
         return hdb_err_set(err, HDB_INVALID, "bad table name \"%s\"", name);
     }
-    return to_every_shard(c, MSG_TREE_DROP, name, err);
+    int rc = to_every_shard(c, MSG_TREE_DROP, name, err);
+    if (rc == HDB_OK || rc == HDB_NOTFOUND) {
+        table_retire(c->db, name);
+    }
+    return rc;
 }
 
 int hdb_db_compact(struct hdb_conn *c, uint64_t *moved, bool *more, struct hdb_err *err)

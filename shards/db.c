@@ -801,8 +801,16 @@ static void db_free(struct hdb_db *db)
         }
         free(db->threads[t].shards);
     }
-    for (uint32_t i = 0; i < db->ntables; i++) {
-        free(db->tables[i]);
+    for (uint32_t b = 0; db->table_buckets != NULL && b < TABLE_BUCKETS; b++) {
+        for (struct hdb_table *t = db->table_buckets[b], *next; t != NULL; t = next) {
+            next = t->bucket_next;
+            free(t);
+        }
+    }
+    free(db->table_buckets);
+    for (struct hdb_table *t = db->tables_retired, *next; t != NULL; t = next) {
+        next = t->retired;
+        free(t);
     }
     if (db->lock != NULL) {
         hdb_io_unlock(db->lock);
@@ -876,7 +884,9 @@ static int db_init(const char *path, const struct hdb_db_opts *opts, struct hdb_
     pthread_mutex_init(&db->auto_mu, NULL);
     pthread_cond_init(&db->auto_cv, NULL);
     *out = db;
-    int rc = manifest_io(db, &db->io, err);
+    db->table_buckets = calloc(TABLE_BUCKETS, sizeof *db->table_buckets);
+    int rc = db->table_buckets != NULL ? manifest_io(db, &db->io, err)
+                                       : hdb_err_set(err, HDB_NOMEM, "out of memory");
     if (rc == HDB_OK) {
         rc = hdb_io_mkdir(db->io, path, err);
     }

@@ -36,7 +36,7 @@
 
 #define HDB_SHARDS_MAX           256u
 #define HDB_CONNS_MAX            256u
-#define HDB_TABLES_MAX           4096u
+#define HDB_TABLES_MAX           65536u /* key-value tables open at once (the store's tree limit) */
 #define HDB_TXN_READS_MAX        100000u
 #define HDB_TXN_RANGES_MAX       4096u
 #define HDB_TXN_WRITES_MAX       HDB_COMMIT_WRITES_MAX

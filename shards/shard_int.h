@@ -137,10 +137,17 @@ struct db_snap {
     uint32_t backups; /* backups reading it now: it cannot be dropped meanwhile */
 };
 
+/* A key-value table's handle: owned by the db, valid until it closes (a dropped table's handle
+ * is retired from the registry, not freed, so holders see its requests fail instead of reading
+ * freed memory). */
 struct hdb_table {
     char name[HDB_TREE_NAME_BYTES_MAX + 1];
-    uint32_t ids[HDB_SHARDS_MAX];
+    uint64_t hash;                 /* of the name: the registry's buckets */
+    struct hdb_table *bucket_next; /* the next live table of its bucket */
+    struct hdb_table *retired;     /* the next dropped one (freed at close) */
+    uint32_t ids[];                /* [shards] the tree's id on each shard */
 };
+#define TABLE_BUCKETS 4096u /* the registry's hash buckets (a power of two) */
 
 struct shard;
 struct thread;
@@ -185,7 +192,7 @@ struct thread {
     pthread_t tid;
     int eventfd;
     alignas(HDB_CACHE_LINE) _Atomic uint32_t sleeping;
-    _Atomic uint32_t loops; /* turns taken; disconnect waits for it to move */
+    _Atomic uint32_t loops;      /* turns taken; disconnect waits for it to move */
     _Atomic uint32_t in_service; /* in the service's turn (hdb_db_set_service waits it out) */
     struct shard **shards;
     uint32_t nshards;
@@ -212,8 +219,9 @@ struct hdb_db {
     _Atomic uint32_t stop;
     _Atomic uint32_t go;   /* recovery resolved: shards may serve */
     pthread_mutex_t admin; /* connect/disconnect and the table registry; never on the data path */
-    struct hdb_table *tables[HDB_TABLES_MAX];
-    uint32_t ntables;
+    struct hdb_table **table_buckets; /* [TABLE_BUCKETS] live tables by name hash */
+    struct hdb_table *tables_retired; /* dropped tables' handles, freed at close */
+    uint32_t ntables;                 /* live tables */
     /* Snapshots that exist on every shard (snap.c), oldest first. */
     pthread_mutex_t snap_lock; /* one create/drop/backup registry change at a time */
     struct db_snap *snaps;

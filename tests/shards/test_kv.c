@@ -626,6 +626,13 @@ Test(kv, checkpoint_on_request_and_table_drop)
         cr_assert_eq(hdb_kv_table_drop(c, "gone", &err), HDB_OK, "%s", err.msg);
         cr_assert_eq(hdb_kv_table_drop(c, "gone", &err), HDB_NOTFOUND);
         cr_assert_eq(hdb_kv_table_drop(c, "_sys.x", &err), HDB_INVALID);
+        /* made again under the same name: a new, empty table (not the dropped one's handle) */
+        struct hdb_table *again = table(c, "gone");
+        cr_assert_neq(again, tb);
+        t = begin(c);
+        cr_assert_eq(get(t, again, "a"), -1);
+        put(t, again, "c", 3);
+        cr_assert_eq(commit(t), HDB_OK);
         hdb_db_disconnect(c);
         cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
         free(sub);
@@ -913,5 +920,29 @@ Test(kv, service_on_the_shard_threads_runs_transactions_without_waiting_for_itse
     cr_assert_eq(kt_bank_total(c, true), (int64_t)BANK_ACCOUNTS * BANK_START);
     hdb_db_disconnect(c);
     struct hdb_err err;
+    cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
+}
+
+/* Tables made and dropped for good leave the registry: far more than it holds at once can come
+ * and go in one open database (it once stopped at 4,096 handles, dropped ones included). */
+Test(kv, dropped_tables_leave_room_for_new_ones)
+{
+    struct hdb_db_opts o;
+    kt_opts(&o, 2);
+    struct hdb_db *db = kt_open(dir, &o);
+    struct hdb_conn *c = kt_connect(db);
+    struct hdb_err err = {0};
+    uint32_t rounds = 4200; /* past the old limit */
+    for (uint32_t i = 0; i < rounds; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "churn%u", i);
+        struct hdb_table *tb = table(c, name);
+        struct hdb_txn *t = begin(c);
+        cr_assert_eq(get(t, tb, "k"), -1, "%s holds the old table's row", name);
+        put(t, tb, "k", (int64_t)i);
+        cr_assert_eq(commit(t), HDB_OK);
+        cr_assert_eq(hdb_kv_table_drop(c, name, &err), HDB_OK, "%s", err.msg);
+    }
+    hdb_db_disconnect(c);
     cr_assert_eq(hdb_db_close(db, &err), HDB_OK, "%s", err.msg);
 }
