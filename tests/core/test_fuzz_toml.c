@@ -160,17 +160,6 @@ struct fuzz {
     uint32_t line_at[LINES_MAX + 1];
 };
 
-static uint64_t iterations(uint64_t normal, uint64_t sanitized)
-{
-    double scale = 1.0;
-    const char *s = getenv("HDB_FUZZ_SCALE");
-    if (s != NULL && atof(s) > 0) {
-        scale = atof(s);
-    }
-    uint64_t n = (uint64_t)((double)(tu_sanitized() ? sanitized : normal) * scale);
-    return n == 0 ? 1 : n;
-}
-
 static uint64_t seed_of(uint64_t fixed)
 {
     const char *s = getenv("HDB_FUZZ_SEED");
@@ -561,7 +550,7 @@ Test(fuzz_toml, mutated_documents_load_or_fail_naming_file_and_line, .timeout = 
     char *dir = tu_mkdtemp("fuzztoml");
     struct fuzz f;
     fuzz_init(&f, seed_of(20240612u));
-    uint64_t count = iterations(ITERATIONS, ITERATIONS_ASAN);
+    uint64_t count = tu_fuzz_iterations(ITERATIONS, ITERATIONS_ASAN);
     bool trace = getenv("HDB_FUZZ_TRACE") != NULL;
     for (uint64_t i = 0; i < count; i++) {
         uint32_t len = make_document(&f);

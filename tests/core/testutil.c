@@ -89,6 +89,17 @@ bool tu_sanitized(void)
 #endif
 }
 
+uint64_t tu_fuzz_iterations(uint64_t normal, uint64_t sanitized)
+{
+    double scale = 1.0;
+    const char *s = getenv("HDB_FUZZ_SCALE");
+    if (s != NULL && atof(s) > 0) {
+        scale = atof(s);
+    }
+    uint64_t n = (uint64_t)((double)(tu_sanitized() ? sanitized : normal) * scale);
+    return n == 0 ? 1 : n;
+}
+
 uint64_t tu_scaled(uint64_t n)
 {
     double f = 1.0;

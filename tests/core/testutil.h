@@ -29,5 +29,8 @@ void tu_rng_bytes(struct tu_rng *r, uint8_t *out, uint32_t n);
 bool tu_sanitized(void);
 /* Scales an iteration count down for sanitizer builds and by $HDB_TEST_SCALE (a float). */
 uint64_t tu_scaled(uint64_t n);
+/* A mutation test's iteration count: `normal`, or `sanitized` under ASan/TSan, times
+ * $HDB_FUZZ_SCALE (a positive number; default 1); at least 1. */
+uint64_t tu_fuzz_iterations(uint64_t normal, uint64_t sanitized);
 
 #endif

@@ -1187,18 +1187,6 @@ static void verify_database(const char *db_path, const char *cfg_path)
     cr_assert_eq(hdb_db_close(db, &e), HDB_OK, "%s", e.msg);
 }
 
-/* The iteration count: normal or sanitizer build, times $HDB_FUZZ_SCALE. */
-static uint64_t iterations(uint64_t normal, uint64_t sanitized)
-{
-    double scale = 1.0;
-    const char *s = getenv("HDB_FUZZ_SCALE");
-    if (s != NULL && atof(s) > 0) {
-        scale = atof(s);
-    }
-    uint64_t n = (uint64_t)((double)(tu_sanitized() ? sanitized : normal) * scale);
-    return n == 0 ? 1 : n;
-}
-
 static void fuzz_init(struct fuzz *f, uint64_t seed)
 {
     tu_rng_seed(&f->rng, seed);
@@ -1281,7 +1269,7 @@ Test(fuzz_sql, mutated_statements_fail_cleanly_and_keep_the_database_sound)
 {
     const char *seed = getenv("HDB_FUZZ_SEED");
     fuzz_run(seed != NULL ? strtoull(seed, NULL, 10) : 20240611u,
-             iterations(ITERATIONS, ITERATIONS_ASAN));
+             tu_fuzz_iterations(ITERATIONS, ITERATIONS_ASAN));
 }
 
 /* --- regressions: inputs that once crashed or misbehaved, run as they are ---------------- */
